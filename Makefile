@@ -1,0 +1,92 @@
+# stepqueue: two commands matter on a fresh machine, `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON_BOOTSTRAP ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV ?= aws
+N ?= 200
+GENERATED := build/generated
+WORKFLOWS := $(sort $(wildcard workflows/*.yaml))
+
+# A missing Terraform CLI config only produces a warning; silence it unless the user has one.
+ifeq ($(wildcard $(HOME)/.terraformrc),)
+export TF_CLI_CONFIG_FILE ?= /dev/null
+endif
+export BC_SKIP_MAPPING := TRUE
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install generate regen lambda diagram plan apply destroy emulator demo lint test test-fast bench clean lock
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed node_modules/.installed ## create .venv and node_modules (idempotent)
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON_BOOTSTRAP) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+lock: ## re-resolve requirements.in into requirements.txt
+	rm -rf build/lockvenv && $(PYTHON_BOOTSTRAP) -m venv build/lockvenv
+	build/lockvenv/bin/pip install --quiet -r requirements.in
+	{ echo "# Pinned, resolved from requirements.in (make lock). Install with: pip install -r requirements.txt"; \
+	  build/lockvenv/bin/pip freeze --exclude-editable; } > requirements.txt
+
+generate: install ## render workflows/*.yaml into build/generated (all or nothing)
+	$(PY) -m generator generate $(WORKFLOWS) --out $(GENERATED)
+
+regen: install ## rewrite the golden files of the generator tests
+	$(PY) -m tests.generator.regen_golden
+
+diagram: install ## print a Mermaid diagram: make diagram SPEC=workflows/orders.yaml
+	$(PY) -m generator diagram $(SPEC)
+
+lambda: install ## build the reproducible Lambda zip into build/lambda
+	$(PY) lambda_src/build_zip.py --out build/lambda
+
+plan: generate lambda ## terraform plan (ENV=aws, or ENV=local against a running `make emulator`)
+	$(PY) -m bench.local.tf plan --env $(ENV)
+
+apply: generate lambda ## terraform apply (ENV=aws, or ENV=local)
+	$(PY) -m bench.local.tf apply --env $(ENV)
+
+destroy: install ## terraform destroy (ENV=aws, or ENV=local)
+	$(PY) -m bench.local.tf destroy --env $(ENV)
+
+emulator: install ## run the local AWS emulator in the foreground (port in build/emulator.port)
+	$(PY) -m bench.local.emulator --port-file build/emulator.port
+
+demo: generate lambda ## emulator + apply + a burst of N executions (default 200) + report
+	$(PY) -m bench.local.demo --executions $(N)
+
+lint: install ## ruff, mypy, terraform fmt
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	terraform fmt -check -recursive terraform modules
+
+test: lint ## lint, then every test (unit, golden, bad specs, terraform, end to end)
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+test-fast: install ## the tests that need neither terraform nor the emulator
+	$(PY) -m pytest -m "not emulator and not terraform" -n 2
+
+bench: generate lambda ## run every benchmark (each prints one JSON object last)
+	$(PY) -m bench.generator
+	$(PY) -m bench.runtime --records 2000
+	$(PY) -m bench.semaphore --threads 32 --cycles 5000
+	$(PY) -m bench.burst --executions 50 --limit 5 --work-seconds 2
+	$(PY) -m bench.e2e --executions 200
+	$(PY) -m bench.terraform
+
+clean: ## remove build outputs (keeps .venv and node_modules)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache
