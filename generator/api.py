@@ -1,0 +1,77 @@
+"""The generator as a library: what the CLI, the tests and other benches call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from generator.errors import Diagnostic, GeneratorError, has_errors
+from generator.loader import to_plain
+from generator.model import Workflow, build_workflow
+from generator.validate import check_specs
+
+TFVARS_FILE = "workflows.tfvars.json"
+
+
+def load_and_validate(
+    paths: Sequence[str | Path], lambda_src: Path | None = None, check_handlers: bool = True
+) -> tuple[list[Workflow] | None, list[Diagnostic]]:
+    """The workflows (sorted by name) when every spec is valid, else None; all diagnostics."""
+    specs, diagnostics = check_specs([Path(p) for p in paths], lambda_src, check_handlers)
+    diagnostics.sort(key=Diagnostic.sort_key)
+    if has_errors(diagnostics):
+        return None, diagnostics
+    workflows = [build_workflow(to_plain(s.root), s.file) for s in specs]
+    return sorted(workflows, key=lambda w: w.name), diagnostics
+
+
+def render(workflows: Sequence[Workflow]) -> dict[str, str]:
+    """Every output file (relative path -> text), in memory."""
+    from generator.expand import expand
+    from generator.render import renderer as get_renderer
+
+    renderer = get_renderer()
+    files: dict[str, str] = {}
+    tf_workflows: dict[str, Any] = {}
+    semaphores: dict[str, Any] = {}
+    for wf in workflows:
+        definition_file = f"asl/{wf.name}.asl.json"
+        files[definition_file] = renderer.text("asl.json.j2", definition=expand(wf, renderer))
+        tf_workflows[wf.name] = {
+            "definition_file": definition_file,
+            "semaphore": wf.concurrency.semaphore if wf.concurrency else None,
+            "workers": {w.name: w.tfvars() for w in wf.workers},
+        }
+        if wf.concurrency is not None:
+            semaphores[wf.concurrency.semaphore] = {"limit": wf.concurrency.limit}
+    tfvars = {"workflows": tf_workflows, "semaphores": semaphores}
+    files[TFVARS_FILE] = renderer.text("tfvars.json.j2", tfvars=tfvars)
+    return files
+
+
+def render_paths(
+    paths: Sequence[str | Path], lambda_src: Path | None = None, check_handlers: bool = True
+) -> tuple[dict[str, str], list[Diagnostic]]:
+    """Validate and render in memory; raises GeneratorError when any spec has an error."""
+    workflows, diagnostics = load_and_validate(paths, lambda_src, check_handlers)
+    if workflows is None:
+        raise GeneratorError(diagnostics)
+    return render(workflows), diagnostics
+
+
+def generate(
+    paths: Sequence[str | Path],
+    out_dir: str | Path,
+    lambda_src: Path | None = None,
+    check_handlers: bool = True,
+) -> list[Diagnostic]:
+    """Validate, render and replace `out_dir` atomically; nothing is written on any error.
+
+    Returns the warnings; raises GeneratorError (carrying every diagnostic) on errors.
+    """
+    from generator.output import write_tree
+
+    files, diagnostics = render_paths(paths, lambda_src, check_handlers)
+    write_tree(files, Path(out_dir))
+    return diagnostics

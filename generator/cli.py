@@ -1,0 +1,92 @@
+"""`python -m generator` / `stepqueue`: validate, generate, diagram.
+
+Exit codes: 0 success, 1 invalid specs (every problem printed), 2 usage errors.
+Only argparse is imported up front; the pipeline loads inside the command so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from generator.errors import Diagnostic
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepqueue",
+        description="Workflow specs (YAML) in; Step Functions ASL and Terraform inputs out.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str, many: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument(
+            "specs", nargs="+" if many else None, metavar="SPEC", help="workflow spec (YAML)"
+        )
+        sub.add_argument(
+            "--lambda-src",
+            type=Path,
+            metavar="DIR",
+            help="where handler modules live (default: $STEPQUEUE_LAMBDA_SRC, else the nearest "
+            "lambda_src/ above each spec)",
+        )
+        return sub
+
+    add("validate", "check specs; print every error and warning")
+    gen = add("generate", "write ASL and workflows.tfvars.json (all or nothing)")
+    gen.add_argument(
+        "--out", required=True, type=Path, metavar="DIR", help="output directory (replaced)"
+    )
+    add("diagram", "print a Mermaid flowchart of the expanded workflow", many=False)
+    return parser
+
+
+def _print(diagnostics: Sequence[Diagnostic]) -> None:
+    for d in diagnostics:
+        print(d.format(), file=sys.stderr)
+
+
+def _summary(diagnostics: Sequence[Diagnostic]) -> str:
+    errors = sum(d.is_error for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    return f"{errors} error(s), {warnings} warning(s)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    specs: list[Path] = [
+        Path(s) for s in (args.specs if isinstance(args.specs, list) else [args.specs])
+    ]
+    for spec in specs:
+        if not spec.is_file():
+            parser.error(f"{spec}: no such file")  # exits with EXIT_USAGE
+    from generator.api import load_and_validate
+
+    workflows, diagnostics = load_and_validate(specs, args.lambda_src)
+    _print(diagnostics)
+    if workflows is None:
+        print(f"stepqueue: {_summary(diagnostics)}; nothing written", file=sys.stderr)
+        return EXIT_INVALID
+    if args.command == "validate":
+        print(f"stepqueue: {len(specs)} spec(s) valid, {_summary(diagnostics)}", file=sys.stderr)
+        return EXIT_OK
+    if args.command == "generate":
+        from generator.api import render
+        from generator.output import write_tree
+
+        files = render(workflows)
+        write_tree(files, args.out)
+        print(f"stepqueue: wrote {len(files)} file(s) to {args.out}", file=sys.stderr)
+        return EXIT_OK
+    from generator.diagram import diagram
+
+    sys.stdout.write(diagram(workflows[0]))
+    return EXIT_OK

@@ -1,0 +1,123 @@
+"""Mermaid flowchart of the EXPANDED workflow: what Step Functions will actually run,
+including the semaphore's acquire/release states, queued tasks and Catch edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.expand import expand
+from generator.model import Workflow
+from generator.render import renderer
+from generator.semaphore import ACQUIRE, RELEASE
+
+_SQS = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+_DYNAMODB = "arn:aws:states:::dynamodb:updateItem"
+
+
+def _label(text: str) -> str:
+    # Mermaid labels are quoted; `#quot;` is its escape for a double quote.
+    return text.replace("$${", "${").replace("%%{", "%{").replace('"', "#quot;")
+
+
+class _Writer:
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.lines = ["flowchart TD"]
+        self.count = 0
+
+    def new_id(self) -> str:
+        self.count += 1
+        return f"n{self.count}"
+
+    def scope(self, states: dict[str, Any], start: str, indent: str, end_id: str) -> str:
+        ids = {name: self.new_id() for name in states}
+        for name, state in states.items():
+            self.node(ids[name], name, state, indent)
+        for name, state in states.items():
+            self.edges(ids, ids[name], state, indent, end_id)
+        return ids[start]
+
+    def node(self, node_id: str, name: str, state: dict[str, Any], indent: str) -> None:
+        kind = state["Type"]
+        resource = state.get("Resource", "")
+        if resource == _SQS:
+            context = state["Parameters"]["MessageBody"]["context"]
+            worker = self.workflow.worker(context["worker"])
+            queue = f"{self.workflow.name}-{worker.name}"
+            text = f"{name}<br/>queue: {queue}<br/>worker: {worker.name} ({worker.handler})"
+            self.lines.append(f'{indent}{node_id}[/"{_label(text)}"/]')
+        elif resource == _DYNAMODB and name.startswith((ACQUIRE, RELEASE)):
+            sem = state["Parameters"]["Key"]["id"]["S"]
+            verb = "acquire" if name == ACQUIRE else "release"
+            self.lines.append(
+                f'{indent}{node_id}[("{_label(f"{name}<br/>{verb} semaphore {sem}")}")]'
+            )
+        elif kind == "Choice":
+            self.lines.append(f'{indent}{node_id}{{"{_label(name)}"}}')
+        elif kind in ("Succeed", "Fail"):
+            self.lines.append(f'{indent}{node_id}(["{_label(f"{name} ({kind})")}"])')
+        elif kind in ("Map", "Parallel"):
+            self.lines.append(f'{indent}{node_id}[["{_label(self.nested_title(name, state))}"]]')
+            self.nested(node_id, name, state, indent)
+        else:
+            self.lines.append(f'{indent}{node_id}["{_label(f"{name} ({kind})")}"]')
+
+    def nested_title(self, name: str, state: dict[str, Any]) -> str:
+        if state["Type"] == "Map" and "MaxConcurrency" in state:
+            return f"{name} (Map, max {state['MaxConcurrency']} at once)"
+        return f"{name} ({state['Type']})"
+
+    def nested(self, node_id: str, name: str, state: dict[str, Any], indent: str) -> None:
+        if state["Type"] == "Map":
+            body = state.get("ItemProcessor") or state["Iterator"]
+            bodies = [("each item", body)]
+        else:
+            bodies = [(f"branch {i + 1}", b) for i, b in enumerate(state["Branches"])]
+        for title, body in bodies:
+            sub = self.new_id()
+            self.lines.append(f'{indent}subgraph {sub}["{_label(f"{name}: {title}")}"]')
+            done = self.new_id()
+            first = self.scope(body["States"], body["StartAt"], indent + "  ", done)
+            self.lines.append(f"{indent}  {done}((done))")
+            self.lines.append(f"{indent}end")
+            self.lines.append(f"{indent}{node_id} --> {first}")
+
+    def edges(
+        self, ids: dict[str, str], src: str, state: dict[str, Any], indent: str, end_id: str
+    ) -> None:
+        if "Next" in state:
+            self.lines.append(f"{indent}{src} --> {ids[state['Next']]}")
+        if state.get("End") is True or state["Type"] in ("Succeed", "Fail"):
+            self.lines.append(f"{indent}{src} --> {end_id}")
+        for i, rule in enumerate(state.get("Choices", [])):
+            self.lines.append(
+                f'{indent}{src} -- "{_label(_rule_text(rule, i))}" --> {ids[rule["Next"]]}'
+            )
+        if "Default" in state:
+            self.lines.append(f'{indent}{src} -- "default" --> {ids[state["Default"]]}')
+        for catcher in state.get("Catch", []):
+            errors = ", ".join(catcher["ErrorEquals"])
+            self.lines.append(
+                f'{indent}{src} -. "catch {_label(errors)}" .-> {ids[catcher["Next"]]}'
+            )
+
+
+def _rule_text(rule: dict[str, Any], index: int) -> str:
+    variable = rule.get("Variable")
+    for key, value in rule.items():
+        if key not in ("Variable", "Next", "Comment"):
+            if key in ("And", "Or", "Not"):
+                return f"rule {index + 1} ({key})"
+            return f"{variable} {key} {value}"
+    return f"rule {index + 1}"
+
+
+def diagram(workflow: Workflow) -> str:
+    definition = expand(workflow, renderer())
+    writer = _Writer(workflow)
+    start, end = writer.new_id(), writer.new_id()
+    writer.lines.append(f"  {start}((start))")
+    first = writer.scope(definition["States"], definition["StartAt"], "  ", end)
+    writer.lines.append(f"  {end}((end))")
+    writer.lines.append(f"  {start} --> {first}")
+    return "\n".join(writer.lines) + "\n"

@@ -1,0 +1,184 @@
+"""A small, strict syntax checker for the JSONPath subset ASL accepts.
+
+It does not evaluate anything; it answers "would Step Functions reject this string?" for the
+three flavours ASL uses: reference paths (`ResultPath`: one node, no operators), paths
+(`InputPath`, `ItemsPath`, Choice `Variable`, `...Path` fields: operators allowed) and the
+values of `.$` keys (a path, a context path or an intrinsic function call).
+"""
+
+from __future__ import annotations
+
+import re
+
+INTRINSICS = frozenset(
+    {
+        "Array",
+        "ArrayPartition",
+        "ArrayContains",
+        "ArrayRange",
+        "ArrayGetItem",
+        "ArrayLength",
+        "ArrayUnique",
+        "Base64Encode",
+        "Base64Decode",
+        "Hash",
+        "JsonMerge",
+        "StringToJson",
+        "JsonToString",
+        "MathRandom",
+        "MathAdd",
+        "StringSplit",
+        "UUID",
+        "Format",
+    }
+)
+
+_NAME = re.compile(r"[^.\[\]\s'\"()=<>!,*@?:$]+")
+_INT = re.compile(r"-?\d+")
+_SLICE = re.compile(r"-?\d*:-?\d*(:-?\d+)?")
+_INTRINSIC_NAME = re.compile(r"States\.([A-Za-z0-9]+)\(")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # `$name`: a workflow variable (Assign)
+
+
+def _quoted(text: str, i: int) -> int | None:
+    """Index just past the quoted string starting at text[i], or None if unterminated."""
+    quote = text[i]
+    i += 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == quote:
+            return i + 1
+        i += 1
+    return None
+
+
+def _balanced(text: str, i: int) -> int | None:
+    """Index just past the parenthesised group opening at text[i]."""
+    depth = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":
+            end = _quoted(text, i)
+            if end is None:
+                return None
+            i = end
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def _bracket(text: str, i: int, reference: bool) -> tuple[int | None, str]:
+    """Parse `[...]` starting at text[i] == '['. Returns (end, problem)."""
+    j = i + 1
+    if j < len(text) and text[j] in "'\"":
+        end = _quoted(text, j)
+        if end is None:
+            return None, "unterminated quoted name"
+        while not reference and end < len(text) and text[end] == ",":
+            if end + 1 >= len(text) or text[end + 1] not in "'\"":
+                return None, "expected a quoted name after ','"
+            end = _quoted(text, end + 1)
+            if end is None:
+                return None, "unterminated quoted name"
+        if end >= len(text) or text[end] != "]":
+            return None, "expected ']'"
+        return end + 1, ""
+    if j < len(text) and text[j] in "?(":
+        if reference:
+            return None, "filters and scripts are not allowed in a reference path"
+        start = j + 1 if text[j] == "?" else j
+        if start >= len(text) or text[start] != "(":
+            return None, "expected '(' after '?'"
+        end = _balanced(text, start)
+        if end is None:
+            return None, "unbalanced parentheses in a filter"
+        if end >= len(text) or text[end] != "]":
+            return None, "expected ']' after the filter"
+        return end + 1, ""
+    close = text.find("]", j)
+    if close < 0:
+        return None, "missing ']'"
+    inner = text[j:close].strip()
+    if _INT.fullmatch(inner):
+        return close + 1, ""
+    if reference:
+        return None, f"'[{inner}]' is not allowed in a reference path; use an index or a name"
+    if inner == "*" or _SLICE.fullmatch(inner):
+        return close + 1, ""
+    if all(_INT.fullmatch(p.strip()) for p in inner.split(",")) and inner:
+        return close + 1, ""
+    return None, f"'[{inner}]' is not a valid index, slice, wildcard or quoted name"
+
+
+def check_path(text: str, *, reference: bool = False, context: bool = True) -> str | None:
+    """None when `text` is a valid path; otherwise what is wrong with it."""
+    if not text.startswith("$"):
+        return "a path must start with '$'"
+    i = 1
+    if text.startswith("$$"):
+        if not context:
+            return "the context object ('$$') is not allowed here"
+        i = 2
+    elif (variable := _VARIABLE.match(text, 1)) is not None:
+        if reference:
+            return "a variable ('$name') is not allowed in a reference path"
+        i = variable.end()
+    while i < len(text):
+        ch = text[i]
+        if ch == ".":
+            if text.startswith("..", i):
+                if reference:
+                    return "'..' (deep scan) is not allowed in a reference path"
+                i += 2
+                if i < len(text) and text[i] == "*":
+                    i += 1
+                    continue
+            else:
+                i += 1
+                if i < len(text) and text[i] == "*":
+                    if reference:
+                        return "'*' is not allowed in a reference path"
+                    i += 1
+                    continue
+            match = _NAME.match(text, i)
+            if not match:
+                return f"expected a field name at position {i + 1}"
+            i = match.end()
+        elif ch == "[":
+            end, problem = _bracket(text, i, reference)
+            if end is None:
+                return problem
+            i = end
+        else:
+            return f"unexpected {ch!r} at position {i + 1}"
+    return None
+
+
+def check_intrinsic(text: str) -> str | None:
+    match = _INTRINSIC_NAME.match(text)
+    if not match:
+        return "an intrinsic function looks like States.Format('{}', $.x)"
+    for name in _INTRINSIC_NAME.findall(text):
+        if name not in INTRINSICS:
+            return f"unknown intrinsic function States.{name}"
+    end = _balanced(text, match.end() - 1)
+    if end is None:
+        return "unbalanced parentheses or quotes in the intrinsic function"
+    if end != len(text):
+        return "unexpected text after the intrinsic function's closing ')'"
+    return None
+
+
+def check_dynamic_value(text: str) -> str | None:
+    """The value of a key ending in `.$`: a path, a context path or an intrinsic function."""
+    if text.startswith("States."):
+        return check_intrinsic(text)
+    return check_path(text)

@@ -1,0 +1,170 @@
+"""Build the Lambda zip reproducibly: ``python lambda_src/build_zip.py --out build/lambda``.
+
+Same sources and pins → same bytes → same sha256: entries sorted, timestamps fixed at
+1980-01-01, permissions fixed, no bytecode, deflate at a fixed level. The zip holds the
+packages of lambda_src (not this file, not tests) plus the runtime dependencies
+(aws-lambda-powertools and its deps, pinned from requirements.txt; boto3 is not packaged: the
+Lambda Python runtime provides it). Writes DIR/stepqueue.zip and DIR/stepqueue.zip.sha256
+(base64 of the sha256, as Terraform's filebase64sha256). Prints the zip's path.
+
+Dependencies are installed once with ``pip install --target`` into a cache keyed by the pins,
+so repeated builds are fast and work offline; if pip cannot reach the index, the same pinned
+versions are copied from the running environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PACKAGES = ("stepqueue_runtime", "stepqueue_reclaimer", "examples")
+# aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
+DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
+FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
+ZIP_NAME = "stepqueue.zip"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pinned_versions(requirements: Path) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in requirements.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;#]+)", line.strip())
+        if match:
+            pins[_normalise(match.group(1))] = match.group(2)
+    wanted = {_normalise(d) for d in DEPENDENCIES}
+    missing = wanted - pins.keys()
+    if missing:
+        raise SystemExit(f"build_zip: {sorted(missing)} not pinned in {requirements}")
+    return {name: pins[name] for name in sorted(wanted)}
+
+
+def _skip(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.suffix in {".pyc", ".pyo"}
+
+
+def _install_with_pip(specs: list[str], target: Path) -> bool:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",  # every dependency is listed and pinned explicitly
+        "--no-compile",
+        "--only-binary=:all:",
+        "--target",
+        str(target),
+        *specs,
+    ]
+    return subprocess.run(cmd, check=False, stdout=sys.stderr).returncode == 0
+
+
+def _copy_from_environment(pins: dict[str, str], target: Path) -> None:
+    """Offline fallback: the venv holds the same pinned versions (requirements.txt)."""
+    for name, version in pins.items():
+        dist = importlib.metadata.distribution(name)
+        if dist.version != version:
+            raise SystemExit(f"build_zip: {name} {dist.version} installed, {version} pinned")
+        for file in dist.files or []:
+            rel = Path(str(file))
+            if rel.is_absolute() or ".." in rel.parts or _skip(rel):
+                continue
+            src = Path(str(dist.locate_file(file)))
+            if src.is_file():
+                dest = target / rel
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+
+
+def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
+    """Populate (once) and return the cache dir for these pins."""
+    key_text = "\n".join(f"{n}=={v}" for n, v in pins.items())
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
+    final = cache_root / f"deps-{key}"
+    if final.is_dir():
+        return final
+    cache_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
+        staging = Path(tmp) / "site"
+        staging.mkdir()
+        specs = [f"{n}=={v}" for n, v in pins.items()]
+        if not _install_with_pip(specs, staging):
+            print("build_zip: pip failed; copying pinned deps from this env", file=sys.stderr)
+            shutil.rmtree(staging)
+            staging.mkdir()
+            _copy_from_environment(pins, staging)
+        shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: not importable
+        try:
+            staging.rename(final)  # atomic: a concurrent build either wins or finds it done
+        except OSError:
+            if not final.is_dir():
+                raise
+    return final
+
+
+def collect(dep_dir: Path) -> dict[str, Path]:
+    """Archive name → source file. Our packages win over a same-named dependency file."""
+    files: dict[str, Path] = {}
+    for root in [dep_dir] + [HERE / p for p in PACKAGES]:
+        base = dep_dir if root == dep_dir else HERE
+        for path in root.rglob("*"):
+            rel = path.relative_to(base)
+            if path.is_file() and not _skip(rel):
+                files[rel.as_posix()] = path
+    return files
+
+
+def write_zip(files: dict[str, Path], dest: Path) -> None:
+    tmp = dest.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w") as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+            info.external_attr = FILE_MODE
+            info.create_system = 3  # unix, whatever the build host
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, files[name].read_bytes(), compresslevel=9)
+    os.replace(tmp, dest)
+
+
+def build(out: Path, cache_root: Path | None = None) -> Path:
+    pins = pinned_versions(REPO / "requirements.txt")
+    cache = cache_root or Path(
+        os.environ.get("STEPQUEUE_DEPS_CACHE", REPO / "build" / "cache" / "lambda-deps")
+    )
+    files = collect(dependency_dir(cache, pins))
+    out.mkdir(parents=True, exist_ok=True)
+    zip_path = out / ZIP_NAME
+    write_zip(files, zip_path)
+    digest = base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
+    (out / f"{ZIP_NAME}.sha256").write_text(digest)
+    return zip_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, required=True, help="output directory")
+    parser.add_argument("--cache", type=Path, default=None, help="dependency cache directory")
+    args = parser.parse_args(argv)
+    print(build(args.out, args.cache))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Example user handlers, referenced by ``workflows/*.yaml`` as ``examples.<module>.<function>``."""

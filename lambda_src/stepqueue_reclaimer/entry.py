@@ -1,0 +1,61 @@
+"""Lambda handler ``stepqueue_reclaimer.entry.handler``.
+
+Two triggers (contracts.md, "Reclaimer"): an EventBridge "Step Functions Execution Status
+Change" event for an execution that ended abnormally, and a scheduled event for the sweep.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from stepqueue_reclaimer.reclaim import reclaim_execution, sweep
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-reclaimer"))
+
+STATUS_CHANGE = "Step Functions Execution Status Change"
+# The rule sends FAILED / TIMED_OUT / ABORTED; SUCCEEDED is accepted too (harmless: a
+# succeeded execution already released, and a conditional REMOVE of nothing is a no-op).
+ENDED = frozenset({"FAILED", "TIMED_OUT", "ABORTED", "SUCCEEDED"})
+
+_lock = threading.Lock()
+_clients: dict[str, Any] = {}
+
+
+def client(service: str) -> Any:
+    """One client per service per container, created on first use."""
+    with _lock:
+        if service not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            config = Config(retries={"mode": "standard", "max_attempts": 5})
+            _clients[service] = boto3.client(service, config=config)
+        return _clients[service]
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    table = os.environ["SEMAPHORE_TABLE"]
+    detail_type = event.get("detail-type")
+    if detail_type == STATUS_CHANGE and event.get("source") == "aws.states":
+        detail = event.get("detail") or {}
+        arn, status = detail.get("executionArn"), detail.get("status")
+        if not isinstance(arn, str) or status not in ENDED:
+            logger.info("status change ignored", extra={"execution": arn, "status": status})
+            return {"mode": "event", "execution": arn, "status": status, "reclaimed": []}
+        reclaimed = reclaim_execution(client("dynamodb"), table, arn)
+        logger.info(
+            "execution reclaimed",
+            extra={"execution": arn, "status": status, "reclaimed": reclaimed},
+        )
+        return {"mode": "event", "execution": arn, "status": status, "reclaimed": reclaimed}
+    if detail_type == "Scheduled Event" and event.get("source") == "aws.events":
+        summary = sweep(client("dynamodb"), client("stepfunctions"), table)
+        log = logger.error if summary["errors"] else logger.info
+        log("sweep done", extra={**summary})
+        return {"mode": "sweep", **summary}
+    logger.warning("unknown event ignored", extra={"detail_type": detail_type})
+    return {"mode": "ignored", "reclaimed": []}

@@ -1,0 +1,65 @@
+"""Handlers the tests point STEPQUEUE_HANDLER at (``tests.lambda.user_handlers.<name>``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from stepqueue_runtime import TaskContext, TaskFailed
+
+RUNS: list[tuple[str, Any]] = []
+_lock = threading.Lock()
+
+
+def _ran(name: str, payload: Any) -> None:
+    with _lock:
+        RUNS.append((name, payload))
+
+
+def ok(payload: Any, ctx: TaskContext) -> Any:
+    _ran("ok", payload)
+    return {"got": payload, "key": ctx.idempotency_key, "state": ctx.state}
+
+
+def unicode_error(payload: Any, ctx: TaskContext) -> Any:
+    _ran("unicode_error", payload)
+    raise ValueError("échec 💥 ñandú 日本語")
+
+
+class ÜberError(Exception):
+    pass
+
+
+def unicode_class(payload: Any, ctx: TaskContext) -> Any:
+    raise ÜberError("kaputt")
+
+
+def chosen(payload: Any, ctx: TaskContext) -> Any:
+    raise TaskFailed(error=payload["error"], cause=payload["cause"])
+
+
+def huge(payload: Any, ctx: TaskContext) -> Any:
+    raise RuntimeError("💥" * 40_000)
+
+
+def big_output(payload: Any, ctx: TaskContext) -> Any:
+    return {"blob": "é" * 140_000}  # 140k chars, 280k bytes
+
+
+def not_json(payload: Any, ctx: TaskContext) -> Any:
+    return {"when": object()}
+
+
+def hang(payload: Any, ctx: TaskContext) -> Any:
+    _ran("hang", payload)
+    time.sleep(float(payload["seconds"]))
+    return {"slept": payload["seconds"]}
+
+
+def by_input(payload: Any, ctx: TaskContext) -> Any:
+    """Succeeds, or raises when the input says so."""
+    _ran("by_input", payload)
+    if payload.get("fail"):
+        raise KeyError(payload["fail"])
+    return payload
