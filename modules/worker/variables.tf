@@ -1,0 +1,219 @@
+variable "function_name" {
+  description = "Name of the Lambda function (and, unless `role_name` is set, of its role)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.function_name))
+    error_message = "Lambda function names are 1-64 characters of [A-Za-z0-9_-]."
+  }
+}
+
+variable "description" {
+  description = "Description of the Lambda function."
+  type        = string
+  default     = "stepqueue worker"
+}
+
+variable "role_name" {
+  description = "Name of the IAM role. Defaults to the function name."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.role_name, "x")))
+    error_message = "IAM role names are 1-64 characters of [A-Za-z0-9_+=,.@-]."
+  }
+}
+
+variable "role_permissions_boundary" {
+  description = "ARN of a permissions boundary for the role, or null."
+  type        = string
+  default     = null
+}
+
+variable "handler" {
+  description = "User handler run by the stepqueue runtime: module path inside the zip, then the function name (e.g. `examples.orders.enrich`). Becomes STEPQUEUE_HANDLER."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", var.handler))
+    error_message = "handler must be a dotted Python path: module(s) then function, e.g. examples.orders.enrich."
+  }
+}
+
+variable "lambda_handler" {
+  description = "The Lambda entry point (the stepqueue runtime)."
+  type        = string
+  default     = "stepqueue_runtime.entry.handler"
+}
+
+variable "zip_path" {
+  description = "Path of the Lambda zip (built by lambda_src/build_zip.py)."
+  type        = string
+}
+
+variable "source_code_hash" {
+  description = "Base64 SHA-256 of the zip (the content of `<zip>.sha256`); an unchanged hash never redeploys."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.source_code_hash))
+    error_message = "source_code_hash must be a base64-encoded SHA-256 (44 characters ending with '=')."
+  }
+}
+
+variable "runtime" {
+  description = "Lambda runtime."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
+    error_message = "The stepqueue runtime needs python3.11 or later."
+  }
+}
+
+variable "architecture" {
+  description = "Instruction set of the function."
+  type        = string
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.architecture)
+    error_message = "architecture must be x86_64 or arm64."
+  }
+}
+
+variable "timeout_seconds" {
+  description = "Lambda timeout."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900 && floor(var.timeout_seconds) == var.timeout_seconds
+    error_message = "timeout_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "memory_mb" {
+  description = "Lambda memory size in MB."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240 && floor(var.memory_mb) == var.memory_mb
+    error_message = "memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions, or null for none. If set, keep it >= max_concurrency or throttled messages end in the DLQ."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
+    error_message = "reserved_concurrency must be a whole number >= 0, or null."
+  }
+}
+
+variable "environment_variables" {
+  description = "Extra environment variables (STEPQUEUE_HANDLER is always set from `handler`)."
+  type        = map(string)
+  default     = {}
+}
+
+variable "kms_key_arn" {
+  description = "Customer KMS key for the function's environment variables, or null (AWS-managed key)."
+  type        = string
+  default     = null
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing mode."
+  type        = string
+  default     = "Active"
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
+    error_message = "tracing_mode must be Active or PassThrough."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (0 = never expire, 1, 3, 5, 7, 14, 30, ..., 365, ..., 3653)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  description = "Customer KMS key for the log group, or null. The key policy must allow the logs service principal."
+  type        = string
+  default     = null
+}
+
+variable "queue_arn" {
+  description = "ARN of the SQS queue the function consumes (and may only consume)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:sqs:", var.queue_arn))
+    error_message = "queue_arn must be an SQS queue ARN."
+  }
+}
+
+variable "queue_kms_key_arn" {
+  description = "Customer KMS key the queue is encrypted with (grants kms:Decrypt on it), or null."
+  type        = string
+  default     = null
+}
+
+variable "event_source_mapping_enabled" {
+  description = "Whether the SQS event source mapping polls. false locally: the emulator cannot run Lambda and a local runner does the polling."
+  type        = bool
+  default     = true
+}
+
+variable "batch_size" {
+  description = "Records per invocation."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000 && floor(var.batch_size) == var.batch_size
+    error_message = "batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "batching_window_seconds" {
+  description = "Maximum batching window. AWS requires one (>= 1) when batch_size > 10."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.batching_window_seconds >= 0 && var.batching_window_seconds <= 300 && floor(var.batching_window_seconds) == var.batching_window_seconds
+    error_message = "batching_window_seconds must be a whole number from 0 to 300."
+  }
+}
+
+variable "max_concurrency" {
+  description = "Maximum concurrent invocations by the event source mapping (scaling_config)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.max_concurrency >= 2 && var.max_concurrency <= 1000 && floor(var.max_concurrency) == var.max_concurrency
+    error_message = "max_concurrency must be a whole number from 2 to 1000 (AWS limits)."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,147 @@
+# stepqueue root: every workflow of the generator's output (var.workflows, var.semaphores from
+# workflows.tfvars.json) becomes, per worker, a queue + DLQ and a worker Lambda, and per
+# workflow, a state machine; one semaphore table and one reclaimer serve the deployment.
+#
+# Dependencies (no cycle): queues -> workers; queues + table -> state machines -> reclaimer.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  generated_dir   = coalesce(var.generated_dir, "${path.root}/../build/generated")
+  lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda/stepqueue.zip")
+
+  # build_zip.py writes the base64 SHA-256 next to the zip; hashing the zip ourselves is the
+  # fallback (same value).
+  lambda_zip_hash = (
+    fileexists("${local.lambda_zip_path}.sha256")
+    ? trimspace(file("${local.lambda_zip_path}.sha256"))
+    : filebase64sha256(local.lambda_zip_path)
+  )
+
+  # One entry per (workflow, worker), keyed "workflow/worker" (workers have no "/" nor "-").
+  workers = merge([
+    for wf_name, wf in var.workflows : {
+      for wk_name, wk in wf.workers : "${wf_name}/${wk_name}" => merge(wk, {
+        workflow = wf_name
+        worker   = wk_name
+        name     = "${var.name_prefix}${wf_name}-${wk_name}"
+        # contracts.md: the generator always fills it; this default is the same formula.
+        visibility_timeout_seconds = coalesce(wk.visibility_timeout_seconds, 6 * wk.timeout_seconds + wk.batching_window_seconds + 30)
+      })
+    }
+  ]...)
+
+  # Semaphores used by at least one workflow. A workflow naming a semaphore absent from
+  # var.semaphores fails here, at plan time, with the missing key.
+  used_semaphores  = toset([for wf in values(var.workflows) : wf.semaphore if wf.semaphore != null])
+  semaphores       = { for name in local.used_semaphores : name => var.semaphores[name] }
+  create_semaphore = length(local.semaphores) > 0
+
+  semaphore_table_name = "${var.name_prefix}stepqueue-semaphores"
+  reclaimer_name       = "${var.name_prefix}stepqueue-reclaimer"
+}
+
+module "queue" {
+  source   = "../modules/queue"
+  for_each = local.workers
+
+  name = each.value.name
+
+  visibility_timeout_seconds = each.value.visibility_timeout_seconds
+  message_retention_seconds  = each.value.message_retention_seconds
+  delay_seconds              = each.value.delay_seconds
+  max_receive_count          = each.value.max_receive_count
+
+  kms_key_arn         = var.kms_key_arn
+  alarm_sns_topic_arn = var.alarm_sns_topic_arn
+}
+
+module "worker" {
+  source   = "../modules/worker"
+  for_each = local.workers
+
+  function_name = each.value.name
+  description   = "stepqueue worker ${each.value.worker} of workflow ${each.value.workflow}"
+  handler       = each.value.handler
+
+  zip_path         = local.lambda_zip_path
+  source_code_hash = local.lambda_zip_hash
+  runtime          = var.lambda_runtime
+
+  timeout_seconds      = each.value.timeout_seconds
+  memory_mb            = each.value.memory_mb
+  reserved_concurrency = each.value.reserved_concurrency
+
+  queue_arn         = module.queue[each.key].queue_arn
+  queue_kms_key_arn = var.kms_key_arn
+
+  event_source_mapping_enabled = var.event_source_mapping_enabled
+  batch_size                   = each.value.batch_size
+  batching_window_seconds      = each.value.batching_window_seconds
+  max_concurrency              = each.value.max_concurrency
+
+  kms_key_arn        = var.kms_key_arn
+  tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = var.kms_key_arn
+}
+
+module "semaphore" {
+  source = "../modules/semaphore"
+  count  = local.create_semaphore ? 1 : 0
+
+  name        = local.semaphore_table_name
+  semaphores  = local.semaphores
+  kms_key_arn = var.kms_key_arn
+}
+
+module "state_machine" {
+  source   = "../modules/state_machine"
+  for_each = var.workflows
+
+  name = "${var.name_prefix}${each.key}"
+
+  # The generator's ASL is a templatefile() template: ${queue_url.<worker>} and
+  # ${semaphore_table} are its only placeholders (docs/contracts.md).
+  definition = templatefile("${local.generated_dir}/${each.value.definition_file}", {
+    queue_url       = { for wk_name in keys(each.value.workers) : wk_name => module.queue["${each.key}/${wk_name}"].queue_url }
+    semaphore_table = local.semaphore_table_name
+  })
+
+  queue_arns        = [for wk_name in keys(each.value.workers) : module.queue["${each.key}/${wk_name}"].queue_arn]
+  queue_kms_key_arn = var.kms_key_arn
+
+  semaphore_table_arn   = each.value.semaphore == null ? null : module.semaphore[0].table_arn
+  semaphore_name        = each.value.semaphore
+  semaphore_kms_key_arn = each.value.semaphore == null ? null : var.kms_key_arn
+
+  include_execution_data = var.sfn_include_execution_data
+  tracing_enabled        = var.tracing_enabled
+  log_retention_days     = var.log_retention_days
+  log_kms_key_arn        = var.kms_key_arn
+}
+
+module "reclaimer" {
+  source = "../modules/reclaimer"
+  count  = local.create_semaphore ? 1 : 0
+
+  function_name    = local.reclaimer_name
+  zip_path         = local.lambda_zip_path
+  source_code_hash = local.lambda_zip_hash
+  runtime          = var.lambda_runtime
+
+  table_name        = module.semaphore[0].table_name
+  table_arn         = module.semaphore[0].table_arn
+  table_kms_key_arn = var.kms_key_arn
+
+  # Only the workflows that hold slots.
+  state_machine_arns        = [for wf_name, wf in var.workflows : module.state_machine[wf_name].state_machine_arn if wf.semaphore != null]
+  sweep_schedule_expression = var.reclaimer_sweep_schedule
+
+  kms_key_arn        = var.kms_key_arn
+  tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = var.kms_key_arn
+}

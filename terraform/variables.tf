@@ -1,0 +1,211 @@
+# ---------------------------------------------------------------------------------------------
+# Where to deploy
+# ---------------------------------------------------------------------------------------------
+
+variable "region" {
+  description = "AWS region."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must look like us-east-1."
+  }
+}
+
+variable "aws_endpoint_url" {
+  description = "Endpoint of a local AWS emulator (e.g. http://127.0.0.1:5000). null or \"\": real AWS."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_endpoint_url == null || can(regex("^(https?://[^/\\s]+/?)?$", coalesce(var.aws_endpoint_url, "")))
+    error_message = "aws_endpoint_url must be http(s)://host[:port], \"\" or null."
+  }
+}
+
+variable "max_retries" {
+  description = "Maximum retries of an AWS API call by the provider. Keep it low against the emulator, where an unimplemented API answers 500 forever."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.max_retries >= 0 && floor(var.max_retries) == var.max_retries
+    error_message = "max_retries must be a whole number >= 0."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (docs/contracts.md: state machine `{prefix}{workflow}`, queue `{prefix}{workflow}-{worker}`, ...)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z][a-z0-9-]{0,19})?$", var.name_prefix))
+    error_message = "name_prefix must be empty or up to 20 characters of [a-z0-9-] starting with a letter (end it with '-' to separate it)."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource (provider default_tags)."
+  type        = map(string)
+  default     = { Project = "stepqueue" }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Inputs from the generator and the zip builder
+# ---------------------------------------------------------------------------------------------
+
+variable "generated_dir" {
+  description = "Directory holding the generator's output; `definition_file` paths are relative to it. null: `<root>/../build/generated`. Pass `<dir>/workflows.tfvars.json` with -var-file."
+  type        = string
+  default     = null
+}
+
+variable "workflows" {
+  description = "Workflows to deploy, as written by the generator into workflows.tfvars.json (docs/contracts.md)."
+  type = map(object({
+    definition_file = string
+    semaphore       = optional(string)
+    workers = map(object({
+      handler                    = string
+      timeout_seconds            = optional(number, 60)
+      memory_mb                  = optional(number, 256)
+      batch_size                 = optional(number, 1)
+      batching_window_seconds    = optional(number, 0)
+      max_concurrency            = optional(number, 2)
+      reserved_concurrency       = optional(number)
+      max_receive_count          = optional(number, 5)
+      visibility_timeout_seconds = optional(number)
+      message_retention_seconds  = optional(number, 345600)
+      delay_seconds              = optional(number, 0)
+    }))
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name in keys(var.workflows) : can(regex("^[a-z][a-z0-9-]{0,29}$", name))])
+    error_message = "Workflow names must match ^[a-z][a-z0-9-]{0,29}$."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for wf in values(var.workflows) : [for name in keys(wf.workers) : can(regex("^[a-z][a-z0-9_]{0,29}$", name))]]))
+    error_message = "Worker names must match ^[a-z][a-z0-9_]{0,29}$ (no hyphens: they are template attribute names)."
+  }
+
+  validation {
+    condition     = alltrue([for wf in values(var.workflows) : can(regex("\\.json$", wf.definition_file)) && !startswith(wf.definition_file, "/")])
+    error_message = "definition_file must be a .json path relative to generated_dir."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      w.max_concurrency >= 2 && w.max_concurrency <= 1000 &&
+      w.batch_size >= 1 && w.batch_size <= 10000 &&
+      (w.batch_size <= 10 || w.batching_window_seconds >= 1) &&
+      w.timeout_seconds >= 1 && w.timeout_seconds <= 900 &&
+      w.max_receive_count >= 1 && w.max_receive_count <= 1000
+    )]]))
+    error_message = "Worker settings out of AWS limits: max_concurrency 2..1000, batch_size 1..10000 (> 10 needs batching_window_seconds >= 1), timeout_seconds 1..900, max_receive_count 1..1000."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      w.visibility_timeout_seconds == null || try(w.visibility_timeout_seconds >= w.timeout_seconds, false)
+    )]]))
+    error_message = "A worker queue's visibility_timeout_seconds must be at least its Lambda timeout_seconds (AWS rejects the event source mapping otherwise)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      w.reserved_concurrency == null || try(w.reserved_concurrency >= w.max_concurrency, false)
+    )]]))
+    error_message = "reserved_concurrency, when set, must be >= max_concurrency, else throttled messages end in the DLQ."
+  }
+}
+
+variable "semaphores" {
+  description = "Semaphores by name, with their limit (workflows.tfvars.json). Each workflow's `semaphore` must name one."
+  type = map(object({
+    limit = number
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name)) && s.limit >= 1 && floor(s.limit) == s.limit])
+    error_message = "Semaphore names must match ^[a-z][a-z0-9-]{0,29}$ and limits be whole numbers >= 1."
+  }
+}
+
+variable "lambda_zip_path" {
+  description = "The Lambda zip built by `lambda_src/build_zip.py --out build/lambda`; its base64 SHA-256 is read from `<zip>.sha256` (else computed). null: `<root>/../build/lambda/stepqueue.zip`."
+  type        = string
+  default     = null
+}
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------
+
+variable "event_source_mapping_enabled" {
+  description = "Whether the workers' SQS event source mappings poll. false against the emulator (it cannot run Lambda: a local runner polls instead)."
+  type        = bool
+  default     = true
+}
+
+variable "kms_key_arn" {
+  description = "Customer KMS key for queues, the semaphore table, log groups and Lambda environments. null: service-managed encryption everywhere. Its key policy must allow the logs service principal."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.kms_key_arn, "x")))
+    error_message = "kms_key_arn must be a KMS key ARN, or null."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ..., 365, ..., 3653, or 0 = never)."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified by the DLQ alarms, or null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", coalesce(var.alarm_sns_topic_arn, "x")))
+    error_message = "alarm_sns_topic_arn must be an SNS topic ARN, or null."
+  }
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of every Lambda function."
+  type        = string
+  default     = "python3.12"
+}
+
+variable "tracing_enabled" {
+  description = "X-Ray tracing of state machines and functions."
+  type        = bool
+  default     = true
+}
+
+variable "sfn_include_execution_data" {
+  description = "Log execution data (payloads) of the state machines. Off by default."
+  type        = bool
+  default     = false
+}
+
+variable "reclaimer_sweep_schedule" {
+  description = "Schedule of the semaphore reclaimer's sweep."
+  type        = string
+  default     = "rate(5 minutes)"
+}

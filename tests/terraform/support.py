@@ -1,0 +1,103 @@
+"""Helpers of the Terraform tests (and of bench/terraform.py): copies of the configuration in a
+temp dir, plain `terraform` commands, checkov, and the generator/zip inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench.local.tf import cli_config_env, find_plugin_dir
+
+REPO = Path(__file__).resolve().parents[2]
+ROOT = REPO / "terraform"
+MODULES = REPO / "modules"
+MODULE_NAMES = ("queue", "worker", "state_machine", "semaphore", "reclaimer")
+EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
+CHECKOV = Path(sys.executable).with_name("checkov")
+
+
+def tf_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **cli_config_env()}
+    env.update(extra or {})
+    return env
+
+
+def terraform(
+    cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        ["terraform", *args], cwd=cwd, env=tf_env(env), capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"terraform {' '.join(args)} failed in {cwd} (exit {result.returncode}):\n"
+            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
+    return result
+
+
+def init(cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    plugin_dir = find_plugin_dir()
+    args = ["init", "-input=false", "-no-color", "-backend=false"]
+    if plugin_dir is not None:
+        args.append(f"-plugin-dir={plugin_dir}")
+    terraform(cwd, *args, env=env)
+
+
+def copy_configuration(dest: Path) -> Path:
+    """terraform/ and modules/ copied under `dest` (relative sources keep working); init there
+    writes its lock files and data dirs into the copy, never into the repository."""
+    ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan")
+    shutil.copytree(ROOT, dest / "terraform", ignore=ignore)
+    shutil.copytree(MODULES, dest / "modules", ignore=ignore)
+    return dest
+
+
+def run_checkov(target: Path, *, plan_source: Path | None = None) -> dict[str, Any]:
+    """checkov offline on a directory of .tf files, or on a plan JSON file (`plan_source`: the
+    directory of the .tf files the plan came from, so inline skips apply to the plan too).
+    Returns its JSON report."""
+    args = [str(CHECKOV), "--skip-download", "--quiet", "--compact", "-o", "json"]
+    if plan_source is None:
+        args += ["--framework", "terraform", "-d", str(target)]
+    else:
+        args += ["--framework", "terraform_plan", "-f", str(target)]
+        args += ["--repo-root-for-plan-enrichment", str(plan_source)]
+    env = {**os.environ, "BC_SKIP_MAPPING": "TRUE"}
+    result = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+    if result.returncode not in (0, 1):
+        raise AssertionError(f"checkov crashed ({result.returncode}): {result.stderr[-3000:]}")
+    report = json.loads(result.stdout)
+    reports = report if isinstance(report, list) else [report]
+    assert len(reports) == 1, [r.get("check_type") for r in reports]
+    return dict(reports[0])
+
+
+def failed_checks(report: Mapping[str, Any]) -> list[str]:
+    return [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range']})"
+        for c in report.get("results", {}).get("failed_checks", [])
+    ]
+
+
+def build_lambda_zip(out_dir: Path) -> Path:
+    subprocess.run(
+        [sys.executable, str(REPO / "lambda_src" / "build_zip.py"), "--out", str(out_dir)],
+        check=True,
+        capture_output=True,
+    )
+    return out_dir / "stepqueue.zip"
+
+
+def generate(specs: Sequence[Path], out_dir: Path) -> Path:
+    """The generator's output for `specs` in `out_dir` (python -m generator generate)."""
+    from generator.api import generate as _generate
+
+    _generate(list(specs), out_dir, lambda_src=REPO / "lambda_src")
+    return out_dir

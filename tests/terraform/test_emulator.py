@@ -1,0 +1,401 @@
+"""The root on the emulator, with the generator's output for workflows/*.yaml: apply, a second
+plan shows no changes, boto3 reads back what was created, destroy leaves nothing. Plus
+checkov on the plan JSON of the root and of every module example.
+
+All tests of this file share one deployment (a name prefix of its own on the session's
+emulator), so they stay on one xdist worker and run in file order; the destroy test is last."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.local.emulator import Emulator
+from bench.local.tf import Terraform, local_deployment
+from generator import render_definition
+from tests.terraform.support import (
+    EXAMPLES,
+    copy_configuration,
+    failed_checks,
+    init,
+    run_checkov,
+    terraform,
+)
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.emulator,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("terraform-emulator"),
+]
+
+ACCOUNT = "123456789012"
+
+
+@dataclass
+class Deployment:
+    emu: Emulator
+    tf: Terraform
+    prefix: str
+    outputs: dict[str, Any]
+    tfvars: dict[str, Any]
+    generated_dir: Path
+    destroyed: bool = False
+
+
+@pytest.fixture(scope="module")
+def deployment(
+    emulator: Emulator,
+    generated_dir: Path,
+    lambda_zip: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Deployment]:
+    prefix = "tf-"
+    tf = local_deployment(
+        emulator.endpoint,
+        tmp_path_factory.mktemp("tf-state"),
+        generated_dir=generated_dir,
+        lambda_zip=lambda_zip,
+        name_prefix=prefix,
+    )
+    tf.init()
+    tfvars = json.loads((generated_dir / "workflows.tfvars.json").read_text())
+    dep = Deployment(emulator, tf, prefix, {}, tfvars, generated_dir)
+    try:
+        tf.apply()
+        dep.outputs = tf.output()
+        yield dep
+    finally:
+        if not dep.destroyed:
+            tf.destroy()
+
+
+def _workers(dep: Deployment) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for wf, spec in sorted(dep.tfvars["workflows"].items()):
+        for wk, settings in sorted(spec["workers"].items()):
+            yield wf, wk, settings
+
+
+def _policy(dep: Deployment, role: str) -> dict[str, dict[str, Any]]:
+    """Inline policies of `role` as {sid: statement}; asserts there is nothing else on it."""
+    iam = dep.emu.client("iam")
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    assert len(names) == 1, names
+    document = iam.get_role_policy(RoleName=role, PolicyName=names[0])["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    statements: dict[str, dict[str, Any]] = {}
+    for st in document["Statement"]:
+        assert st["Effect"] == "Allow"
+        for key in ("Action", "Resource"):
+            if isinstance(st[key], str):
+                st[key] = [st[key]]
+        statements[st["Sid"]] = st
+    return statements
+
+
+def test_second_plan_shows_no_changes(deployment: Deployment) -> None:
+    result = deployment.tf.plan()
+    assert not result.changes, result.output[-6000:]
+
+
+def test_outputs(deployment: Deployment) -> None:
+    out, p = deployment.outputs, deployment.prefix
+    assert out["account_id"] == ACCOUNT
+    assert set(out["state_machine_arns"]) == set(deployment.tfvars["workflows"])
+    for wf, arn in out["state_machine_arns"].items():
+        assert arn == f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{p}{wf}"
+    assert out["semaphore_table_name"] == f"{p}stepqueue-semaphores"
+    assert out["reclaimer_function_name"] == f"{p}stepqueue-reclaimer"
+    for wf, wk, settings in _workers(deployment):
+        w = out["workers"][wf][wk]
+        assert w["function_name"] == f"{p}{wf}-{wk}"
+        assert w["queue_url"].endswith(f"/{ACCOUNT}/{p}{wf}-{wk}")
+        assert w["dlq_url"].endswith(f"/{ACCOUNT}/{p}{wf}-{wk}-dlq")
+        assert w["enabled"] is False
+        for key in (
+            "batch_size",
+            "batching_window_seconds",
+            "max_concurrency",
+            "handler",
+            "visibility_timeout_seconds",
+            "max_receive_count",
+            "timeout_seconds",
+        ):
+            assert w[key] == settings[key], (wf, wk, key)
+        assert w["function_response_types"] == ["ReportBatchItemFailures"]
+
+
+def test_queues(deployment: Deployment) -> None:
+    sqs = deployment.emu.client("sqs")
+    for wf, wk, settings in _workers(deployment):
+        w = deployment.outputs["workers"][wf][wk]
+        attrs = sqs.get_queue_attributes(QueueUrl=w["queue_url"], AttributeNames=["All"])[
+            "Attributes"
+        ]
+        dlq = sqs.get_queue_attributes(QueueUrl=w["dlq_url"], AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attrs["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+        assert int(redrive["maxReceiveCount"]) == settings["max_receive_count"]
+        assert int(attrs["VisibilityTimeout"]) == settings["visibility_timeout_seconds"]
+        assert int(attrs["MessageRetentionPeriod"]) == settings["message_retention_seconds"]
+        assert int(attrs["DelaySeconds"]) == settings["delay_seconds"]
+        assert attrs["SqsManagedSseEnabled"] == "true"
+        assert dlq["SqsManagedSseEnabled"] == "true"
+        assert json.loads(dlq["RedriveAllowPolicy"]) == {
+            "redrivePermission": "byQueue",
+            "sourceQueueArns": [attrs["QueueArn"]],
+        }
+        assert int(dlq["MessageRetentionPeriod"]) == 1209600
+
+
+def test_dlq_alarms(deployment: Deployment) -> None:
+    cw = deployment.emu.client("cloudwatch")
+    alarms = {
+        a["AlarmName"]: a
+        for a in cw.describe_alarms(AlarmNamePrefix=deployment.prefix)["MetricAlarms"]
+    }
+    for wf, wk, _ in _workers(deployment):
+        dlq_name = f"{deployment.prefix}{wf}-{wk}-dlq"
+        alarm = alarms[f"{dlq_name}-not-empty"]
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": dlq_name}]
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["Threshold"] == 0
+
+
+def test_workers(deployment: Deployment) -> None:
+    lam = deployment.emu.client("lambda")
+    for wf, wk, settings in _workers(deployment):
+        w = deployment.outputs["workers"][wf][wk]
+        cfg = lam.get_function_configuration(FunctionName=w["function_name"])
+        assert cfg["Handler"] == "stepqueue_runtime.entry.handler"
+        assert cfg["Environment"]["Variables"]["STEPQUEUE_HANDLER"] == settings["handler"]
+        assert cfg["Timeout"] == settings["timeout_seconds"]
+        assert cfg["MemorySize"] == settings["memory_mb"]
+        assert cfg["TracingConfig"]["Mode"] == "Active"
+        concurrency = lam.get_function_concurrency(FunctionName=w["function_name"])
+        assert concurrency.get("ReservedConcurrentExecutions") == settings["reserved_concurrency"]
+
+        # By queue: moto filters FunctionName= by the exact string given at creation (an ARN
+        # here), where AWS accepts a name or an ARN (tests/terraform/MOTO_GAPS.md).
+        mappings = lam.list_event_source_mappings(EventSourceArn=w["queue_arn"])
+        [esm] = mappings["EventSourceMappings"]
+        assert esm["FunctionArn"] == cfg["FunctionArn"]
+        assert esm["EventSourceArn"] == w["queue_arn"]
+        assert esm["BatchSize"] == settings["batch_size"]
+        assert esm.get("MaximumBatchingWindowInSeconds", 0) == settings["batching_window_seconds"]
+        assert esm["ScalingConfig"] == {"MaximumConcurrency": settings["max_concurrency"]}
+        assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert esm["State"] == "Disabled"
+
+
+def test_definitions_equal_the_generated_asl(deployment: Deployment) -> None:
+    sfn = deployment.emu.client("stepfunctions")
+    table = deployment.outputs["semaphore_table_name"]
+    for wf, spec in deployment.tfvars["workflows"].items():
+        template = (deployment.generated_dir / spec["definition_file"]).read_text()
+        expected = render_definition(template, deployment.outputs["queue_urls"][wf], table)
+        described = sfn.describe_state_machine(
+            stateMachineArn=deployment.outputs["state_machine_arns"][wf]
+        )
+        assert described["definition"] == expected
+        assert described["type"] == "STANDARD"
+        logging = described["loggingConfiguration"]
+        assert logging["level"] == "ERROR"
+        # moto omits the field when false; AWS returns it.
+        assert logging.get("includeExecutionData", False) is False
+        [destination] = logging["destinations"]
+        assert destination["cloudWatchLogsLogGroup"]["logGroupArn"].endswith(
+            f":log-group:/aws/vendedlogs/states/{deployment.prefix}{wf}:*"
+        )
+        assert described["tracingConfiguration"] == {"enabled": True}
+
+
+def test_semaphore_table(deployment: Deployment) -> None:
+    ddb = deployment.emu.client("dynamodb")
+    table = deployment.outputs["semaphore_table_name"]
+    described = ddb.describe_table(TableName=table)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert described["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert described["SSEDescription"]["Status"] == "ENABLED"
+    backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    items = {i["id"]["S"]: i for i in ddb.scan(TableName=table)["Items"]}
+    assert set(items) == set(deployment.tfvars["semaphores"])
+    for item in items.values():
+        assert item["holders"] == {"M": {}}
+
+
+def test_state_machine_policies(deployment: Deployment) -> None:
+    table_arn = deployment.outputs["semaphore_table_arn"]
+    for wf, spec in deployment.tfvars["workflows"].items():
+        statements = _policy(deployment, deployment.outputs["state_machine_role_names"][wf])
+        send = statements["SendToOwnQueues"]
+        assert send["Action"] == ["sqs:SendMessage"]
+        assert sorted(send["Resource"]) == sorted(deployment.outputs["queue_arns"][wf].values())
+        if spec["semaphore"] is None:
+            assert "AcquireReleaseSemaphore" not in statements
+        else:
+            sem = statements["AcquireReleaseSemaphore"]
+            assert sem["Action"] == ["dynamodb:UpdateItem"]
+            assert sem["Resource"] == [table_arn]
+            assert sem["Condition"] == {
+                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": spec["semaphore"]}
+            }
+        # Only the log-delivery and X-Ray statements may use "*" (their APIs have no resource).
+        for sid, st in statements.items():
+            if st["Resource"] == ["*"]:
+                assert sid in {"DeliverLogs", "XRay"}, sid
+        assert not any(a.endswith("*") for st in statements.values() for a in st["Action"])
+
+
+def test_worker_policies(deployment: Deployment) -> None:
+    for wf, wk, _ in _workers(deployment):
+        w = deployment.outputs["workers"][wf][wk]
+        statements = _policy(deployment, w["role_name"])
+        consume = statements["ConsumeOwnQueue"]
+        assert sorted(consume["Action"]) == [
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ]
+        assert consume["Resource"] == [w["queue_arn"]]
+        results = statements["ReportTaskResults"]
+        assert sorted(results["Action"]) == [
+            "states:SendTaskFailure",
+            "states:SendTaskHeartbeat",
+            "states:SendTaskSuccess",
+        ]
+        logs = statements["WriteOwnLogs"]
+        assert logs["Resource"] == [
+            f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/{w['function_name']}:*"
+        ]
+        assert set(statements) == {"ConsumeOwnQueue", "ReportTaskResults", "WriteOwnLogs", "XRay"}
+
+
+def test_reclaimer(deployment: Deployment) -> None:
+    out, p = deployment.outputs, deployment.prefix
+    holders = sorted(
+        out["state_machine_arns"][wf]
+        for wf, spec in deployment.tfvars["workflows"].items()
+        if spec["semaphore"] is not None
+    )
+    statements = _policy(deployment, out["reclaimer_role_name"])
+    reclaim = statements["ReclaimSemaphoreSlots"]
+    assert sorted(reclaim["Action"]) == ["dynamodb:Scan", "dynamodb:UpdateItem"]
+    assert reclaim["Resource"] == [out["semaphore_table_arn"]]
+    describe = statements["DescribeOwnExecutions"]
+    assert describe["Action"] == ["states:DescribeExecution"]
+    assert sorted(describe["Resource"]) == sorted(
+        arn.replace(":stateMachine:", ":execution:") + ":*" for arn in holders
+    )
+
+    lam = deployment.emu.client("lambda")
+    fn = lam.get_function_configuration(FunctionName=out["reclaimer_function_name"])
+    assert fn["Handler"] == "stepqueue_reclaimer.entry.handler"
+    assert fn["Environment"]["Variables"]["SEMAPHORE_TABLE"] == out["semaphore_table_name"]
+
+    events = deployment.emu.client("events")
+    rules = {r["Name"]: r for r in events.list_rules(NamePrefix=p)["Rules"]}
+    status = rules[f"{p}stepqueue-reclaimer-status-change"]
+    pattern = json.loads(status["EventPattern"])
+    assert pattern == {
+        "source": ["aws.states"],
+        "detail-type": ["Step Functions Execution Status Change"],
+        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": holders},
+    }
+    sweep = rules[f"{p}stepqueue-reclaimer-sweep"]
+    assert sweep["ScheduleExpression"] == "rate(5 minutes)"
+    for rule in (status, sweep):
+        [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        assert target["Arn"] == fn["FunctionArn"]
+
+    policy = json.loads(lam.get_policy(FunctionName=out["reclaimer_function_name"])["Policy"])
+    sources = sorted(
+        st["Condition"]["ArnLike"]["AWS:SourceArn"]
+        for st in policy["Statement"]
+        if st["Principal"] == {"Service": "events.amazonaws.com"}
+    )
+    assert sources == sorted([status["Arn"], sweep["Arn"]])
+
+
+def _plan_json(cwd: Path, env: dict[str, str], data_dir: Path, *args: str) -> Path:
+    env = {**env, "TF_DATA_DIR": str(data_dir)}
+    init(cwd, env)
+    plan = data_dir / "plan.bin"
+    terraform(cwd, "plan", "-input=false", "-no-color", f"-out={plan}", *args, env=env)
+    shown = terraform(cwd, "show", "-json", str(plan), env=env)
+    path = data_dir / "plan.json"
+    path.write_text(shown.stdout)
+    return path
+
+
+def test_checkov_on_the_root_plan_json(
+    emulator: Emulator, generated_dir: Path, lambda_zip: Path, tmp_path: Path
+) -> None:
+    config = copy_configuration(tmp_path / "config")
+    plan = _plan_json(
+        config / "terraform",
+        emulator.env(),
+        tmp_path / "data",
+        f"-state={tmp_path / 'empty.tfstate'}",
+        f"-var-file={config / 'terraform' / 'local.tfvars'}",
+        f"-var-file={generated_dir / 'workflows.tfvars.json'}",
+        f"-var=generated_dir={generated_dir}",
+        f"-var=lambda_zip_path={lambda_zip}",
+        f"-var=aws_endpoint_url={emulator.endpoint}",
+        "-var=name_prefix=plan-",
+    )
+    report = run_checkov(plan, plan_source=config)
+    assert report["check_type"] == "terraform_plan"
+    assert failed_checks(report) == []
+    assert report["summary"]["passed"] > 0
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_checkov_on_the_example_plan_json(
+    example: str, emulator: Emulator, lambda_zip: Path, tmp_path: Path
+) -> None:
+    config = copy_configuration(tmp_path / "config")
+    copy = config / example
+    args = []
+    if "lambda_zip_path" in (copy / "variables.tf").read_text():
+        args.append(f"-var=lambda_zip_path={lambda_zip}")
+    plan = _plan_json(copy, emulator.env(), tmp_path / "data", *args)
+    report = run_checkov(plan, plan_source=config)
+    assert report["check_type"] == "terraform_plan"
+    assert failed_checks(report) == []
+    assert report["summary"]["passed"] > 0
+
+
+def test_destroy_leaves_nothing(deployment: Deployment) -> None:
+    deployment.tf.destroy()
+    deployment.destroyed = True
+    emu, p = deployment.emu, deployment.prefix
+    assert emu.client("sqs").list_queues(QueueNamePrefix=p).get("QueueUrls", []) == []
+    functions = emu.client("lambda").list_functions()["Functions"]
+    assert [f["FunctionName"] for f in functions if f["FunctionName"].startswith(p)] == []
+    mappings = emu.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert [m for m in mappings if m["FunctionArn"].split(":")[-1].startswith(p)] == []
+    machines = emu.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert [m["name"] for m in machines if m["name"].startswith(p)] == []
+    tables = emu.client("dynamodb").list_tables()["TableNames"]
+    assert [t for t in tables if t.startswith(p)] == []
+    roles = emu.client("iam").list_roles()["Roles"]
+    assert [r["RoleName"] for r in roles if r["RoleName"].startswith(p)] == []
+    assert emu.client("events").list_rules(NamePrefix=p)["Rules"] == []
+    logs = emu.client("logs")
+    for prefix in (f"/aws/lambda/{p}", f"/aws/vendedlogs/states/{p}"):
+        assert logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"] == []
+    alarms = emu.client("cloudwatch").describe_alarms(AlarmNamePrefix=p)["MetricAlarms"]
+    assert alarms == []
+    assert json.loads(deployment.tf.state_path.read_text())["resources"] == []
