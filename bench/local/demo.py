@@ -1,0 +1,125 @@
+"""`make demo N=200`: everything local, then a report; stops all it started, also on Ctrl-C.
+
+emulator (fresh) → terraform init + apply (state in build/demo/) → local event-source runner →
+N executions of the `burst` workflow started at once, a few that fail on purpose (Catch path)
+and a few poison messages sent straight to the worker queue (DLQ path) → live progress → report.
+Exit status: 0 when nothing was lost and no limit was exceeded, 1 otherwise, 2 on errors,
+130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+from tqdm import tqdm  # type: ignore[import-untyped]
+
+from bench.local import report, tf
+from bench.local.emulator import EmulatorError
+from bench.local.runner import MappingMetrics, Runner, RunnerError
+from bench.local.scenario import HolderMonitor, deployed, run_burst
+
+WORK_DIR = tf.BUILD / "demo"
+FAILED_VISIBILITY_S = 1
+
+
+def _log(message: str) -> None:
+    print(f"[demo] {message}", file=sys.stderr, flush=True)
+
+
+def _interrupt_on_sigterm() -> None:
+    # SIGTERM (a CI timeout, `kill`) takes the same path as Ctrl-C: the finally blocks stop
+    # the runner's containers and the emulator.
+    def raise_interrupt(signum: int, frame: types.FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, raise_interrupt)
+
+
+def _with_elapsed(label: str, action: threading.Thread) -> None:
+    """Run a long step (terraform apply) while showing that time passes."""
+    action.start()
+    with tqdm(desc=label, bar_format="{desc}: {elapsed}", file=sys.stderr) as bar:
+        while action.is_alive():
+            action.join(0.5)
+            bar.refresh()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.local.demo", description=__doc__)
+    parser.add_argument("--executions", "-n", type=int, default=200)
+    parser.add_argument("--work-seconds", type=float, default=0.5, help="task duration")
+    parser.add_argument("--failing", type=int, default=5, help="executions meant to fail")
+    parser.add_argument("--poison", type=int, default=3, help="malformed messages to send")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
+    parser.add_argument("--json", type=Path, default=WORK_DIR / "report.json")
+    args = parser.parse_args(argv)
+    if args.executions < 1:
+        parser.error("--executions must be at least 1")
+    _interrupt_on_sigterm()
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        _log("interrupted: everything started was stopped")
+        return 130
+    except (tf.TerraformError, RunnerError, EmulatorError) as error:
+        _log(f"error: {error}")
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    _log(f"starting the emulator; terraform state and logs in {WORK_DIR}")
+    with deployed(WORK_DIR, log=_log) as deployment:
+        _log("starting the local event-source runner (the packaged handler, from the zip)")
+        with Runner(
+            deployment.emulator.endpoint,
+            deployment.zip_path,
+            failed_visibility_s=FAILED_VISIBILITY_S,
+            log_path=WORK_DIR / "containers.log",
+        ) as runner:
+            total = args.executions + args.failing
+            _log(
+                f"starting {total} executions at once ({args.failing} fail on purpose)"
+                f" and {args.poison} poison messages"
+            )
+            bar = tqdm(total=total, desc="executions done", unit="exec", file=sys.stderr)
+
+            def progress(done: int, _: int, holders: HolderMonitor, m: MappingMetrics) -> None:
+                bar.n = done
+                bar.set_postfix(
+                    holders=f"{holders.last}/{holders.limit}",
+                    workers=f"{m.in_flight}/{m.max_concurrency}",
+                    refresh=False,
+                )
+                bar.refresh()
+
+            started = time.monotonic()
+            try:
+                result = run_burst(
+                    deployment,
+                    runner,
+                    executions=args.executions,
+                    work_seconds=args.work_seconds,
+                    failing=args.failing,
+                    poison=args.poison,
+                    timeout_s=args.timeout,
+                    progress=progress,
+                )
+            finally:
+                bar.close()
+            _log(f"burst finished in {time.monotonic() - started:.1f} s; stopping")
+    text = report.render(result, failed_visibility_s=FAILED_VISIBILITY_S)
+    print(text)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

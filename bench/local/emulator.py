@@ -1,0 +1,268 @@
+"""The local AWS emulator: moto's server with the shims of DESIGN.md §8.
+
+`with Emulator() as emu:` runs the server in a child process (`python -m bench.local.emulator`)
+rather than in a thread of the caller, because:
+- Step Functions' interpreter calls back into the server at `localhost:$MOTO_PORT`; MOTO_PORT is
+  process-global, so an in-process server would pin one emulator per process and leak the
+  variable into the caller;
+- the server, the interpreter and its threads get their own GIL instead of competing with the
+  test or benchmark that drives them;
+- stopping is a signal, and the shims patch moto in the child only.
+
+The child binds port 0 (no race for a "free" port), enables execution, then writes the port to
+the port file: the file appearing means "ready".
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import types
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REGION = "us-east-1"
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+ACCOUNT_ID = "123456789012"  # moto's default account for any access key it does not know
+STEPFUNCTIONS_CONFIG = b'{"stepfunctions": {"execute_state_machine": true}}'
+START_TIMEOUT_S = 60.0
+
+
+class EmulatorError(RuntimeError):
+    """The emulator could not be started or reached."""
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    """Environment for a process (worker, terraform, CLI) that must talk to the emulator."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # A corporate proxy must never see loopback traffic.
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def is_reachable(endpoint: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/config", timeout=timeout) as reply:
+            return bool(reply.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+class Emulator:
+    """A moto server in a child process; `endpoint`, `client()`, `env()` to use it."""
+
+    def __init__(
+        self,
+        *,
+        atomic_dynamodb: bool = True,
+        shims: bool = True,
+        log_path: Path | None = None,
+    ) -> None:
+        # shims=False serves plain moto: only for the tests that show each gap still exists.
+        self.atomic_dynamodb = atomic_dynamodb
+        self.shims = shims
+        self._log_path = log_path
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    @property
+    def endpoint(self) -> str:
+        if not self.port:
+            raise EmulatorError("the emulator is not running")
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return aws_env(self.endpoint)
+
+    def client(self, service: str, **config: Any) -> Any:
+        """A boto3 client bound to the emulator (credentials testing/testing, us-east-1)."""
+        return make_client(self.endpoint, service, **config)
+
+    def start(self) -> Emulator:
+        self._tmp = tempfile.TemporaryDirectory(prefix="stepqueue-emulator-")
+        port_file = Path(self._tmp.name) / "port"
+        log_path = self._log_path or Path(self._tmp.name) / "server.log"
+        cmd = [
+            sys.executable,
+            *("-m", "bench.local.emulator", "--port-file", str(port_file), "--watch-parent"),
+        ]
+        if not self.atomic_dynamodb:
+            cmd.append("--no-atomic-dynamodb")
+        if not self.shims:
+            cmd.append("--no-shims")
+        env = {**os.environ, **aws_env("http://127.0.0.1:0")}
+        env.pop("AWS_ENDPOINT_URL")  # the server talks to itself through MOTO_PORT, set inside
+        root = Path(__file__).resolve().parents[2]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+        with open(log_path, "wb") as log:
+            self._proc = subprocess.Popen(
+                cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if port_file.exists():
+                self.port = int(port_file.read_text().strip())
+                return self
+            if self._proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+        self.stop()
+        raise EmulatorError(f"the emulator did not start; its log ends with:\n{tail}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.port = 0
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def reset(self) -> None:
+        """Forget every resource (moto's reset API); Step Functions execution stays enabled."""
+        _post(f"{self.endpoint}/moto-api/reset", b"")
+        _post(f"{self.endpoint}/moto-api/config", STEPFUNCTIONS_CONFIG)
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def make_client(endpoint: str, service: str, **config: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    settings: dict[str, Any] = {"max_pool_connections": 64, "retries": {"mode": "standard"}}
+    settings.update(config)
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY,
+        config=Config(**settings),
+    )
+
+
+def _post(url: str, body: bytes) -> None:
+    request = urllib.request.Request(url, data=body, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        reply.read()
+
+
+def serve(
+    port_file: Path | None,
+    *,
+    atomic_dynamodb: bool,
+    shims: bool = True,
+    port: int = 0,
+    watch_parent: bool = False,
+) -> None:
+    """Run the server in this process until SIGINT/SIGTERM (the child side of `Emulator`)."""
+    from moto.server import ThreadedMotoServer
+
+    from bench.local.shims import apply_shims
+
+    # One line per request would drown the terminal and fill the log; errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    active = apply_shims(atomic_dynamodb=atomic_dynamodb) if shims else []
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    actual_port = server.get_host_and_port()[1]
+    # Read by the Step Functions interpreter at every task call: it must be the real port.
+    os.environ["MOTO_PORT"] = str(actual_port)
+    endpoint = f"http://127.0.0.1:{actual_port}"
+    _post(f"{endpoint}/moto-api/config", STEPFUNCTIONS_CONFIG)
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: types.FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    if port_file is not None:
+        port_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = port_file.with_name(port_file.name + ".tmp")
+        tmp.write_text(f"{actual_port}\n")
+        tmp.replace(port_file)  # atomic: a reader never sees a half-written port
+    print(
+        f"emulator ready at {endpoint} (shims: {', '.join(active) or 'none'}); Ctrl-C to stop",
+        file=sys.stderr,
+        flush=True,
+    )
+    parent = os.getppid()
+    try:
+        # Also stop when the parent dies without stopping us (SIGKILL, a timeout): an orphaned
+        # emulator would hold its port and memory forever.
+        while not stop.wait(0.5) and (watch_parent is False or os.getppid() == parent):
+            pass
+    finally:
+        if port_file is not None:
+            with contextlib.suppress(FileNotFoundError):
+                port_file.unlink()
+        print("emulator stopped", file=sys.stderr, flush=True)
+        # No graceful server shutdown: moto keeps everything in memory, and joining its request
+        # threads (SQS long polls, Step Functions interpreters) can take arbitrarily long.
+        os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.local.emulator",
+        description="Run moto's server with stepqueue's shims in the foreground.",
+    )
+    parser.add_argument("--port-file", type=Path, help="write the port here once ready")
+    parser.add_argument("--port", type=int, default=0, help="default: a free loopback port")
+    parser.add_argument(
+        "--no-atomic-dynamodb",
+        dest="atomic_dynamodb",
+        action="store_false",
+        help="do not serialise DynamoDB item operations (shows moto's race)",
+    )
+    parser.add_argument("--no-shims", dest="shims", action="store_false", help=argparse.SUPPRESS)
+    parser.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    serve(
+        args.port_file,
+        atomic_dynamodb=args.atomic_dynamodb,
+        shims=args.shims,
+        port=args.port,
+        watch_parent=args.watch_parent,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

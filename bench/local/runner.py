@@ -1,0 +1,579 @@
+"""The local event source mapping: what Lambda's SQS poller does in AWS (issue 7).
+
+moto cannot run Lambdas without Docker, so locally the mappings are deployed disabled and this
+runner does their job from the DEPLOYED settings, read back from the emulator (never the spec):
+the mapping (batch size, batching window, ScalingConfig.MaximumConcurrency,
+ReportBatchItemFailures), the function (handler, environment, timeout, memory) and the queue.
+
+Per mapping: one poller thread receives a batch only when one of its `max_concurrency` slots is
+free (a message received while no container can take it would burn its visibility timeout),
+waits up to the batching window to fill it, and hands it to a container. Each container is a
+long-lived subprocess (bench/local/container.py) running the function's handler from the
+extracted zip, as Lambda isolates invocations in processes. After the invocation, the records
+not in `batchItemFailures` are deleted; the others stay in flight until their visibility timeout
+ends, are received again (ApproximateReceiveCount grows) and, past the queue's
+maxReceiveCount, moto's redrive moves them to the DLQ on receive, as SQS does.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from bench.local.emulator import REGION, aws_env, make_client
+
+CONTAINER_SCRIPT = Path(__file__).with_name("container.py")
+# No ScalingConfig: Lambda scales an SQS mapping up to the function's reserved concurrency (or
+# the account's pool). Locally that is capped, so a missing setting cannot fork hundreds of
+# Python processes.
+DEFAULT_MAX_CONCURRENCY = 10
+POLL_WAIT_S = 1  # long-poll slice: short, so stop() is noticed within a second
+CONTAINER_START_TIMEOUT_S = 60.0
+
+
+class RunnerError(RuntimeError):
+    """The deployed settings cannot be run locally."""
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    """Everything the runner needs about one deployed mapping, read back from the emulator."""
+
+    uuid: str
+    function_name: str
+    function_arn: str
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    batching_window_s: int
+    max_concurrency: int
+    report_batch_item_failures: bool
+    handler: str
+    environment: dict[str, str]
+    timeout_s: int
+    memory_mb: int
+    code_sha256: str
+    visibility_timeout_s: int
+    max_receive_count: int | None
+    dlq_arn: str | None
+
+
+def _queue_name(arn: str) -> str:
+    return arn.rsplit(":", 1)[-1]
+
+
+def discover(endpoint: str, function_prefix: str = "") -> list[MappingSettings]:
+    """The SQS mappings deployed on the emulator whose function name starts with the prefix."""
+    lam = make_client(endpoint, "lambda")
+    sqs = make_client(endpoint, "sqs")
+    found: list[MappingSettings] = []
+    for page in lam.get_paginator("list_event_source_mappings").paginate():
+        for esm in page["EventSourceMappings"]:
+            queue_arn = esm["EventSourceArn"]
+            if ":sqs:" not in queue_arn:
+                continue
+            fn = lam.get_function_configuration(FunctionName=esm["FunctionArn"])
+            if not fn["FunctionName"].startswith(function_prefix):
+                continue
+            url = sqs.get_queue_url(QueueName=_queue_name(queue_arn))["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])[
+                "Attributes"
+            ]
+            redrive = json.loads(attributes.get("RedrivePolicy") or "null") or {}
+            reserved = lam.get_function_concurrency(FunctionName=fn["FunctionName"]).get(
+                "ReservedConcurrentExecutions"
+            )
+            scaling = (esm.get("ScalingConfig") or {}).get("MaximumConcurrency")
+            max_concurrency = int(scaling or min(reserved or DEFAULT_MAX_CONCURRENCY, 1000))
+            if reserved is not None:  # Lambda can never run more than the reserved amount
+                max_concurrency = min(max_concurrency, int(reserved))
+            found.append(
+                MappingSettings(
+                    uuid=esm["UUID"],
+                    function_name=fn["FunctionName"],
+                    function_arn=fn["FunctionArn"],
+                    queue_arn=queue_arn,
+                    queue_url=url,
+                    batch_size=int(esm.get("BatchSize") or 10),
+                    batching_window_s=int(esm.get("MaximumBatchingWindowInSeconds") or 0),
+                    max_concurrency=max(1, max_concurrency),
+                    report_batch_item_failures="ReportBatchItemFailures"
+                    in (esm.get("FunctionResponseTypes") or []),
+                    handler=fn["Handler"],
+                    environment=dict((fn.get("Environment") or {}).get("Variables") or {}),
+                    timeout_s=int(fn.get("Timeout") or 3),
+                    memory_mb=int(fn.get("MemorySize") or 128),
+                    code_sha256=fn.get("CodeSha256", ""),
+                    visibility_timeout_s=int(attributes.get("VisibilityTimeout", 30)),
+                    max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
+                    dlq_arn=redrive.get("deadLetterTargetArn"),
+                )
+            )
+    return sorted(found, key=lambda m: m.function_name)
+
+
+def zip_sha256(path: Path) -> str:
+    """As Lambda's CodeSha256: base64 of the zip's sha256."""
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+@dataclass
+class MappingMetrics:
+    function_name: str
+    max_concurrency: int
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    batches: int = 0
+    records: int = 0
+    deleted: int = 0
+    item_failures: int = 0  # records the function reported in batchItemFailures
+    invoke_errors: int = 0  # invocations that failed as a whole (error, timeout, crash)
+    invoke_seconds: list[float] = field(default_factory=list)
+    # Task latency: SentTimestamp of the message → the runner deleting it after the handler
+    # finished (queue wait + processing), for the records that succeeded.
+    record_latency_seconds: list[float] = field(default_factory=list)
+    batch_sizes: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "function": self.function_name,
+            "max_concurrency": self.max_concurrency,
+            "peak_concurrent_batches": self.peak_in_flight,
+            "batches": self.batches,
+            "records": self.records,
+            "deleted": self.deleted,
+            "item_failures": self.item_failures,
+            "invoke_errors": self.invoke_errors,
+            "max_batch_size": max(self.batch_sizes, default=0),
+            "latency_p50_s": percentile(self.record_latency_seconds, 0.5),
+            "latency_p95_s": percentile(self.record_latency_seconds, 0.95),
+        }
+
+
+class Container:
+    """One long-lived handler process (a warm Lambda execution environment)."""
+
+    def __init__(
+        self, settings: MappingSettings, task_root: Path, env: dict[str, str], log: TextIO
+    ):
+        self.settings = settings
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", str(CONTAINER_SCRIPT), str(task_root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
+        ready = self._read(CONTAINER_START_TIMEOUT_S)
+        if ready is None or not ready.get("ready"):
+            self.close()
+            reason = ready.get("error") if ready else "no answer"
+            raise RunnerError(f"{settings.function_name}: container failed to start: {reason}")
+        self.handler_file: str | None = ready.get("handler_file")
+
+    def _read(self, timeout: float) -> dict[str, Any] | None:
+        assert self.proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.proc.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout):
+                return None
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The reply ({"result"} or {"error"}), or None on timeout or crash (then unusable)."""
+        assert self.proc.stdin is not None
+        timeout = self.settings.timeout_s
+        request = {
+            "event": event,
+            "request_id": str(uuid.uuid4()),
+            "deadline_ms": int((time.time() + timeout) * 1000),
+        }
+        try:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            return self._read(timeout)
+        except (OSError, ValueError):
+            return None
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+
+class MappingRunner:
+    """Polls one queue and invokes its function, at most `max_concurrency` batches at once."""
+
+    def __init__(
+        self,
+        settings: MappingSettings,
+        endpoint: str,
+        task_root: Path,
+        log: TextIO,
+        stop: threading.Event,
+        failed_visibility_s: int | None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = MappingMetrics(settings.function_name, settings.max_concurrency)
+        self._endpoint = endpoint
+        self._sqs = make_client(endpoint, "sqs")
+        self._task_root = task_root
+        self._log = log
+        self._stop = stop
+        self._failed_visibility_s = failed_visibility_s
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._lock = threading.Lock()
+        self._idle: list[Container] = []
+        self._all: list[Container] = []
+        self._pool = ThreadPoolExecutor(
+            settings.max_concurrency, thread_name_prefix=f"invoke-{settings.function_name}"
+        )
+        self._poller = threading.Thread(
+            target=self._poll, name=f"poll-{settings.function_name}", daemon=True
+        )
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._poller.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._poller.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            containers, self._all, self._idle = self._all, [], []
+        for container in containers:
+            container.close()
+
+    # -- environment -----------------------------------------------------------------------
+
+    def container_env(self) -> dict[str, str]:
+        s = self.settings
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": ":UTC",
+            "_HANDLER": s.handler,
+            "LAMBDA_TASK_ROOT": str(self._task_root),
+            "AWS_LAMBDA_FUNCTION_NAME": s.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(s.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{s.function_name}",
+            "STEPQUEUE_FUNCTION_ARN": s.function_arn,
+            **s.environment,
+            # After the function's variables: a deployed variable must not point it elsewhere.
+            **aws_env(self._endpoint),
+        }
+        return env
+
+    # -- polling ---------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if not self._slots.acquire(timeout=0.2):
+                    continue
+                try:
+                    batch = self._gather()
+                except BaseException:
+                    self._slots.release()
+                    raise
+                if not batch:
+                    self._slots.release()
+                    continue
+                self._pool.submit(self._invoke_and_release, batch)
+        except BaseException as exc:  # surfaced by Runner.check()
+            if not self._stop.is_set():
+                self.error = exc
+
+    def _receive(self, count: int, wait_s: int) -> list[dict[str, Any]]:
+        reply = self._sqs.receive_message(
+            QueueUrl=self.settings.queue_url,
+            MaxNumberOfMessages=min(10, count),
+            WaitTimeSeconds=wait_s,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = reply.get("Messages", [])
+        return messages
+
+    def _gather(self) -> list[dict[str, Any]]:
+        """Up to batch_size messages: the first long poll waits for any; then, with a
+        batching window, keep receiving until the batch is full or the window ends."""
+        s = self.settings
+        messages: list[dict[str, Any]] = []
+        window_end: float | None = None
+        while not self._stop.is_set() and len(messages) < s.batch_size:
+            if window_end is None:
+                received = self._receive(s.batch_size - len(messages), POLL_WAIT_S)
+                if not received:
+                    return messages  # empty: give the slot back, poll again
+                messages += received
+                if s.batching_window_s == 0:
+                    break
+                window_end = time.monotonic() + s.batching_window_s
+                continue
+            remaining = window_end - time.monotonic()
+            if remaining <= 0:
+                break
+            received = self._receive(s.batch_size - len(messages), int(min(remaining, 1)))
+            messages += received
+            if not received and remaining < 1:
+                time.sleep(min(remaining, 0.05))
+        return messages
+
+    # -- invoking --------------------------------------------------------------------------
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {
+                key: attributes[key]
+                for key in (
+                    "ApproximateReceiveCount",
+                    "SentTimestamp",
+                    "SenderId",
+                    "ApproximateFirstReceiveTimestamp",
+                    "MessageGroupId",
+                    "MessageDeduplicationId",
+                    "SequenceNumber",
+                    "AWSTraceHeader",
+                )
+                if key in attributes
+            },
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "binaryValue": value.get("BinaryValue"),
+                    "stringListValues": value.get("StringListValues", []),
+                    "binaryListValues": value.get("BinaryListValues", []),
+                    "dataType": value.get("DataType"),
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.settings.queue_arn,
+            "awsRegion": REGION,
+        }
+
+    def _container(self) -> Container:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        container = Container(self.settings, self._task_root, self.container_env(), self._log)
+        with self._lock:
+            self._all.append(container)
+        return container
+
+    def _release_container(self, container: Container, healthy: bool) -> None:
+        with self._lock:
+            if healthy and not self._stop.is_set():
+                self._idle.append(container)
+                return
+            if container in self._all:
+                self._all.remove(container)
+        container.close()
+
+    def _invoke_and_release(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._invoke(messages)
+        except BaseException as exc:
+            if not self._stop.is_set():
+                self.error = exc
+        finally:
+            self._slots.release()
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+        records = [self._record(message) for message in messages]
+        with self._lock:
+            m = self.metrics
+            m.in_flight += 1
+            m.peak_in_flight = max(m.peak_in_flight, m.in_flight)
+            m.batches += 1
+            m.records += len(records)
+            m.batch_sizes.append(len(records))
+        started = time.monotonic()
+        container = self._container()
+        reply = container.invoke({"Records": records})
+        elapsed = time.monotonic() - started
+        self._release_container(container, healthy=reply is not None)
+        failed = self._failed_ids(reply, records)
+        done = [message for message in messages if message["MessageId"] not in failed]
+        self._delete(done)
+        self._hasten(message for message in messages if message["MessageId"] in failed)
+        now = time.time()
+        with self._lock:
+            m.in_flight -= 1
+            m.invoke_seconds.append(elapsed)
+            m.deleted += len(done)
+            if reply is None or "error" in reply:
+                m.invoke_errors += 1
+            else:
+                m.item_failures += len(failed)
+            for message in done:
+                sent = int(message.get("Attributes", {}).get("SentTimestamp", now * 1000))
+                m.record_latency_seconds.append(max(0.0, now - sent / 1000))
+
+    def _failed_ids(self, reply: dict[str, Any] | None, records: list[dict[str, Any]]) -> set[str]:
+        """The records to leave for redelivery, with Lambda's rules for the response."""
+        every = {record["messageId"] for record in records}
+        if reply is None or "error" in reply:  # function error, timeout, crash: whole batch
+            return every
+        if not self.settings.report_batch_item_failures:
+            return set()
+        result = reply.get("result")
+        if not isinstance(result, dict) or not result.get("batchItemFailures"):
+            return set()  # null, {}, or an empty list: all succeeded
+        failures = result["batchItemFailures"]
+        ids = {item.get("itemIdentifier") for item in failures if isinstance(item, dict)}
+        if len(ids) != len(failures) or not ids <= every:
+            return every  # malformed or unknown identifier: Lambda fails the whole batch
+        return {str(identifier) for identifier in ids}
+
+    def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            reply = self._sqs.delete_message_batch(
+                QueueUrl=self.settings.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]}
+                    for i, message in enumerate(chunk)
+                ],
+            )
+            if reply.get("Failed"):
+                raise RunnerError(f"delete failed: {reply['Failed']}")
+
+    def _hasten(self, failed: Iterable[dict[str, Any]]) -> None:
+        # Opt-in time compression for tests and demos (failed_visibility_s): make failed
+        # records visible again after a few seconds instead of the queue's full visibility
+        # timeout. Receive counts and the redrive to the DLQ stay moto's.
+        if self._failed_visibility_s is None:
+            return
+        for message in failed:
+            self._sqs.change_message_visibility(
+                QueueUrl=self.settings.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=self._failed_visibility_s,
+            )
+
+
+class Runner:
+    """All deployed SQS mappings of the emulator, run locally until `stop()`.
+
+    `with Runner(endpoint, zip_path) as runner:` ... `runner.metrics()`."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        zip_path: Path,
+        *,
+        function_prefix: str = "",
+        mappings: list[MappingSettings] | None = None,
+        failed_visibility_s: int | None = None,
+        log_path: Path | None = None,
+        verify_code: bool = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self.zip_path = Path(zip_path)
+        if not self.zip_path.is_file():
+            raise RunnerError(f"{self.zip_path} is missing: run `make lambda` first")
+        self.settings = mappings if mappings is not None else discover(endpoint, function_prefix)
+        if verify_code:
+            digest = zip_sha256(self.zip_path)
+            for s in self.settings:
+                if s.code_sha256 and s.code_sha256 != digest:
+                    raise RunnerError(
+                        f"{s.function_name} was deployed from another zip than {self.zip_path}"
+                        " (CodeSha256 differs): apply again, or pass the zip it was built from"
+                    )
+        self._failed_visibility_s = failed_visibility_s
+        self._log_path = log_path
+        self._stop = threading.Event()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._log: TextIO | None = None
+        self.mappings: list[MappingRunner] = []
+
+    def start(self) -> Runner:
+        self._tmp = tempfile.TemporaryDirectory(prefix="stepqueue-runner-")
+        task_root = Path(self._tmp.name) / "task"
+        with zipfile.ZipFile(self.zip_path) as archive:
+            archive.extractall(task_root)
+        log_path = self._log_path or Path(self._tmp.name) / "containers.log"
+        self._log = open(log_path, "a", buffering=1)  # noqa: SIM115 - closed in stop()
+        for settings in self.settings:
+            mapping = MappingRunner(
+                settings,
+                self.endpoint,
+                task_root,
+                self._log,
+                self._stop,
+                self._failed_visibility_s,
+            )
+            self.mappings.append(mapping)
+            mapping.start()
+        return self
+
+    def check(self) -> None:
+        """Raise the first error a poller or an invocation hit (call it while waiting)."""
+        for mapping in self.mappings:
+            if mapping.error is not None:
+                raise RunnerError(f"{mapping.settings.function_name}: {mapping.error!r}")
+
+    def stop(self) -> None:
+        """Stop polling, let running invocations finish (bounded by the function timeouts),
+        then end every container. Idempotent."""
+        self._stop.set()
+        for mapping in self.mappings:
+            mapping.join()
+        for mapping in self.mappings:
+            mapping.close()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def metrics(self) -> dict[str, MappingMetrics]:
+        return {m.settings.function_name: m.metrics for m in self.mappings}
+
+    def __enter__(self) -> Runner:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

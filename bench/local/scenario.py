@@ -1,0 +1,312 @@
+"""The local end-to-end scenario shared by `make demo`, bench/e2e.py and tests/e2e: emulator →
+terraform apply (isolated state) → local runner → a burst of executions, watched until the end.
+
+Counting is authoritative: every execution's status comes from DescribeExecution (never
+ListExecutions, DESIGN.md §4), messages from the queues' own counters, holders from the
+semaphore item, sampled continuously by a monitor thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.local import tf
+from bench.local.emulator import Emulator
+from bench.local.runner import MappingMetrics, Runner, percentile
+
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+POISON_BODY = "this is not a task message"
+
+
+@dataclass
+class Deployment:
+    """What `terraform apply` created on a fresh emulator, read from its outputs."""
+
+    emulator: Emulator
+    outputs: dict[str, Any]
+    tfvars: dict[str, Any]
+    zip_path: Path
+
+    def state_machine_arn(self, workflow: str) -> str:
+        return str(self.outputs["state_machine_arns"][workflow])
+
+    def worker(self, workflow: str, worker: str) -> dict[str, Any]:
+        settings: dict[str, Any] = self.outputs["workers"][workflow][worker]
+        return settings
+
+    def semaphore(self, workflow: str) -> tuple[str, str, int]:
+        """(table, item id, limit) of the workflow's semaphore."""
+        name = self.tfvars["workflows"][workflow]["semaphore"]
+        if name is None:
+            raise ValueError(f"workflow {workflow} has no semaphore")
+        limit = int(self.tfvars["semaphores"][name]["limit"])
+        return str(self.outputs["semaphore_table_name"]), name, limit
+
+
+@contextlib.contextmanager
+def deployed(
+    work_dir: Path,
+    *,
+    generated_dir: Path = tf.GENERATED,
+    lambda_zip: Path = tf.LAMBDA_ZIP,
+    log: Callable[[str], None] = lambda _: None,
+) -> Iterator[Deployment]:
+    """A fresh emulator with the root applied to it; everything stops on exit."""
+    run_dir = Path(work_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # The emulator is new: a state file from a previous run would describe resources that no
+    # longer exist. The data dir (providers) is kept to make init a no-op.
+    for stale in run_dir.glob("terraform.tfstate*"):
+        stale.unlink()
+    tfvars = json.loads((generated_dir / "workflows.tfvars.json").read_text())
+    with Emulator(atomic_dynamodb=True) as emu:
+        run = tf.local_deployment(
+            emu.endpoint, run_dir, generated_dir=generated_dir, lambda_zip=lambda_zip
+        )
+        log("terraform init")
+        run.init()
+        log("terraform apply")
+        output = run.apply()
+        (run_dir / "apply.log").write_text(output)
+        yield Deployment(emu, run.output(), tfvars, lambda_zip)
+
+
+class HolderMonitor:
+    """Samples the semaphore item's holders every few milliseconds in a thread."""
+
+    def __init__(self, emulator: Emulator, table: str, key: str, limit: int) -> None:
+        self._ddb = emulator.client("dynamodb")
+        self._table, self._key, self.limit = table, key, limit
+        self.peak = 0
+        self.samples = 0
+        self.violations = 0  # samples with more holders than the limit
+        self.last = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="holders", daemon=True)
+
+    def holders(self) -> int:
+        item = self._ddb.get_item(
+            TableName=self._table, Key={"id": {"S": self._key}}, ConsistentRead=True
+        ).get("Item", {})
+        return len(item.get("holders", {}).get("M", {}))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(Exception):  # a sample lost to a hiccup is only a sample
+                count = self.holders()
+                self.samples += 1
+                self.last = count
+                self.peak = max(self.peak, count)
+                if count > self.limit:
+                    self.violations += 1
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> HolderMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class BurstResult:
+    workflow: str
+    executions: int  # started to succeed
+    failing: int  # started with input that makes the handler fail (Catch path)
+    poison: int  # malformed messages sent straight to the queue
+    work_seconds: float
+    succeeded: int = 0
+    failed_as_expected: int = 0  # FAILED with the handler's error, after releasing the slot
+    failed_unexpectedly: int = 0
+    unfinished: int = 0  # not in a terminal state at the deadline: lost
+    failure_examples: list[str] = field(default_factory=list)
+    poison_in_dlq: int = 0
+    messages_left_in_queue: int = 0
+    messages_lost: int = 0
+    limit: int = 0
+    peak_holders: int = 0
+    holder_samples: int = 0
+    holder_violations: int = 0
+    holders_at_end: int = 0
+    max_concurrency: int = 0
+    batch_size: int = 1
+    peak_workers: int = 0
+    batches: int = 0
+    wall_seconds: float = 0.0
+    throughput_per_s: float = 0.0
+    ideal_per_s: float = 0.0
+    efficiency: float = 0.0
+    task_latency_p50_s: float | None = None
+    task_latency_p95_s: float | None = None
+    execution_p50_s: float | None = None
+    execution_p95_s: float | None = None
+
+    @property
+    def lost(self) -> int:
+        return self.unfinished + self.messages_lost
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.lost == 0
+            and self.holder_violations == 0
+            and self.peak_holders <= self.limit
+            and self.peak_workers <= self.max_concurrency
+            and self.failed_unexpectedly == 0
+            and self.holders_at_end == 0
+            and self.succeeded == self.executions
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lost": self.lost, "ok": self.ok}
+
+
+def _queue_depth(sqs: Any, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+Progress = Callable[[int, int, HolderMonitor, MappingMetrics], None]
+
+
+def run_burst(
+    deployment: Deployment,
+    runner: Runner,
+    *,
+    workflow: str = "burst",
+    worker: str = "work",
+    executions: int,
+    work_seconds: float,
+    failing: int = 0,
+    poison: int = 0,
+    timeout_s: float | None = None,
+    progress: Progress | None = None,
+) -> BurstResult:
+    """Start every execution at once (plus poison messages), wait for all, count everything."""
+    emu = deployment.emulator
+    sfn, sqs = emu.client("stepfunctions"), emu.client("sqs")
+    arn = deployment.state_machine_arn(workflow)
+    table, key, limit = deployment.semaphore(workflow)
+    settings = deployment.worker(workflow, worker)
+    function = settings["function_name"]
+    metrics = runner.metrics()[function]
+    result = BurstResult(workflow, executions, failing, poison, work_seconds, limit=limit)
+    result.max_concurrency = metrics.max_concurrency
+    result.batch_size = int(settings.get("batch_size") or 1)
+    # The tighter of the two limits sets the best possible rate: slots, or worker batches.
+    parallel = min(limit, result.max_concurrency * result.batch_size)
+    result.ideal_per_s = parallel / work_seconds if work_seconds > 0 else 0.0
+    if timeout_s is None:
+        timeout_s = 120 + 4 * math.ceil((executions + failing) / parallel) * (work_seconds + 1)
+
+    run_id = uuid.uuid4().hex[:8]
+    inputs = [(f"ok-{run_id}-{i:05d}", {"seconds": work_seconds}) for i in range(executions)]
+    inputs += [
+        (f"fail-{run_id}-{i:05d}", {"seconds": min(work_seconds, 0.2), "fail": True})
+        for i in range(failing)
+    ]
+    status: dict[str, dict[str, Any]] = {}
+    with HolderMonitor(emu, table, key, limit) as monitor, ThreadPoolExecutor(16) as pool:
+
+        def start(item: tuple[str, dict[str, Any]]) -> str:
+            name, payload = item
+            reply = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
+            return str(reply["executionArn"])
+
+        started_at = time.monotonic()
+        arns = list(pool.map(start, inputs))
+        for _ in range(poison):
+            sqs.send_message(QueueUrl=settings["queue_url"], MessageBody=POISON_BODY)
+        deadline = started_at + timeout_s
+
+        def describe(execution_arn: str) -> None:
+            status[execution_arn] = sfn.describe_execution(executionArn=execution_arn)
+
+        pending = list(arns)
+        while pending and time.monotonic() < deadline:
+            runner.check()
+            list(pool.map(describe, pending))
+            pending = [a for a in pending if status[a]["status"] not in TERMINAL]
+            if progress is not None:
+                progress(len(arns) - len(pending), len(arns), monitor, metrics)
+            if pending:
+                time.sleep(0.5)
+        # Poison needs max_receive_count failed deliveries before the redrive moves it.
+        while time.monotonic() < deadline:
+            runner.check()
+            result.poison_in_dlq = _queue_depth(sqs, settings["dlq_url"])
+            result.messages_left_in_queue = _queue_depth(sqs, settings["queue_url"])
+            if result.poison_in_dlq >= poison and result.messages_left_in_queue == 0:
+                break
+            time.sleep(0.5)
+        result.holders_at_end = monitor.holders()
+
+    result.peak_holders = monitor.peak
+    result.holder_samples = monitor.samples
+    result.holder_violations = monitor.violations
+    result.peak_workers = metrics.peak_in_flight
+    result.batches = metrics.batches
+    result.task_latency_p50_s = percentile(metrics.record_latency_seconds, 0.5)
+    result.task_latency_p95_s = percentile(metrics.record_latency_seconds, 0.95)
+
+    durations: list[float] = []
+    starts: list[float] = []
+    stops: list[float] = []
+    for name_arn, (name, payload) in zip(arns, inputs, strict=True):
+        described = status.get(name_arn, {})
+        state = described.get("status", "UNKNOWN")
+        if state not in TERMINAL:
+            result.unfinished += 1
+        elif state == "SUCCEEDED" and not payload.get("fail"):
+            result.succeeded += 1
+            begin, end = described["startDate"].timestamp(), described["stopDate"].timestamp()
+            starts.append(begin)
+            stops.append(end)
+            durations.append(end - begin)
+        elif state == "FAILED" and payload.get("fail") and described.get("error") == "Sleep.Failed":
+            result.failed_as_expected += 1
+        else:
+            result.failed_unexpectedly += 1
+            if len(result.failure_examples) < 5:
+                result.failure_examples.append(
+                    f"{name}: {state} {described.get('error')} {described.get('cause')}"[:300]
+                )
+    # Poison is lost if neither in the DLQ nor still queued (nothing else is in that queue
+    # once every execution has finished).
+    result.messages_lost = max(
+        0, poison - result.poison_in_dlq - min(result.messages_left_in_queue, poison)
+    )
+    if starts:
+        result.wall_seconds = max(stops) - min(starts)
+        result.throughput_per_s = result.succeeded / result.wall_seconds
+        if result.ideal_per_s:
+            result.efficiency = result.throughput_per_s / result.ideal_per_s
+    result.execution_p50_s = percentile(durations, 0.5)
+    result.execution_p95_s = percentile(durations, 0.95)
+    return result
+
+
+def fresh_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path

@@ -1,0 +1,151 @@
+"""Small patches to moto 5.2.5, applied inside the emulator's server process.
+
+Each shim covers one gap measured on this machine (DESIGN.md §8) and is tested on its own in
+tests/local/test_shims.py, so that after a moto upgrade the failing (or needless) ones show which
+to drop. They patch moto's response/model classes in the current process only: call
+`apply_shims()` in the process that runs the server, before it serves.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+# The DynamoDB operations serialised by the atomic shim. Writes are what must be atomic (a
+# conditional update is check-then-write in moto); the item reads are included because moto
+# mutates items in place, so a read running next to a write could see (or crash on) a
+# half-applied update — real DynamoDB reads of one item are atomic too.
+DYNAMODB_SERIALISED_OPERATIONS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "batch_write_item",
+    "transact_write_items",
+    "execute_statement",
+    "execute_transaction",
+    "batch_execute_statement",
+    "get_item",
+    "batch_get_item",
+    "transact_get_items",
+    "query",
+    "scan",
+)
+
+_applied: set[str] = set()
+_apply_lock = threading.Lock()
+
+
+def _once(name: str, patch: Callable[[], None]) -> None:
+    # Idempotent: a second call must not wrap a wrapper (a double lock would still work, but
+    # a doubled RedrivePolicy rewrite would hide bugs).
+    with _apply_lock:
+        if name not in _applied:
+            patch()
+            _applied.add(name)
+
+
+def _stepfunctions_validate_definition() -> None:
+    # Gap: moto has no ValidateStateMachineDefinition; the AWS provider (5.x) calls it before
+    # every create/update and retries the 500 for minutes. The emulator creates the machine
+    # anyway and rejects invalid JSON there, so "OK, no diagnostics" is the honest answer here.
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def validate_state_machine_definition(self: Any) -> ActionResult:
+        return ActionResult({"result": "OK", "diagnostics": [], "truncated": False})
+
+    setattr(  # noqa: B010 - a method moto lacks, added to its response class
+        StepFunctionResponse, "validate_state_machine_definition", validate_state_machine_definition
+    )
+
+
+def _stepfunctions_list_versions() -> None:
+    # Gap: moto has no ListStateMachineVersions; the provider lists versions when it reads a
+    # state machine. We never publish versions, so an empty list is accurate.
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def list_state_machine_versions(self: Any) -> ActionResult:
+        return ActionResult({"stateMachineVersions": []})
+
+    setattr(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)  # noqa: B010
+
+
+def _sqs_redrive_attributes() -> None:
+    # Gaps: (1) RedriveAllowPolicy is stored on the queue but never returned by
+    # GetQueueAttributes, so the provider's "attributes applied" waiter never finishes;
+    # (2) RedrivePolicy is returned as json.dumps() output with spaces, while AWS returns compact
+    # JSON, so the provider sees a perpetual diff.
+    from moto.sqs.models import Queue
+
+    original: Callable[[Any], dict[str, Any]] = Queue.__dict__["attributes"].fget
+    # Queues created without the attribute have no such field; None is filtered from replies.
+    setattr(Queue, "redrive_allow_policy", None)  # noqa: B010
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES = [*Queue.BASE_ATTRIBUTES, "RedriveAllowPolicy"]
+
+    @functools.wraps(original)
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        # Removing the policy sets it to "": AWS then omits it, and the provider's destroy
+        # waits for exactly that.
+        if not result.get("RedriveAllowPolicy"):
+            result.pop("RedriveAllowPolicy", None)
+        return result
+
+    setattr(Queue, "attributes", property(attributes))  # noqa: B010
+
+
+def _stepfunctions_start_time_string() -> None:
+    # Gap: moto puts a datetime object in the context object's $$.Execution.StartTime, where
+    # AWS documents an ISO-8601 string. Any task passing it (the semaphore's acquire stores it
+    # as the holder's value) fails with "Object of type datetime is not JSON serializable".
+    import datetime
+
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    original = getattr(execution_worker, "ExecutionData")  # noqa: B009 - not re-exported
+
+    def execution_data(**fields: Any) -> Any:
+        start = fields.get("StartTime")
+        if isinstance(start, datetime.datetime):
+            utc = start.astimezone(datetime.UTC)
+            fields["StartTime"] = utc.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return original(**fields)
+
+    setattr(execution_worker, "ExecutionData", execution_data)  # noqa: B010
+
+
+def _dynamodb_atomic() -> None:
+    # Gap: moto's conditional writes are not atomic across server threads (measured: 6–10
+    # acquires above the limit per run of 32 threads × 200 cycles). Real DynamoDB is atomic per
+    # item, so the emulator serialises item operations with one process-wide lock.
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.RLock()
+    for name in DYNAMODB_SERIALISED_OPERATIONS:
+        original = getattr(DynamoHandler, name)
+
+        def locked(self: Any, _original: Callable[[Any], Any] = original) -> Any:
+            with lock:
+                return _original(self)
+
+        functools.update_wrapper(locked, original)
+        locked.__stepqueue_atomic__ = True  # type: ignore[attr-defined]
+        setattr(DynamoHandler, name, locked)
+
+
+def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
+    """Patch moto in this process; returns the names of the shims now active."""
+    _once("stepfunctions.ValidateStateMachineDefinition", _stepfunctions_validate_definition)
+    _once("stepfunctions.ListStateMachineVersions", _stepfunctions_list_versions)
+    _once("stepfunctions.ContextStartTimeString", _stepfunctions_start_time_string)
+    _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
+    if atomic_dynamodb:
+        _once("dynamodb.AtomicItemOperations", _dynamodb_atomic)
+    return sorted(_applied)

@@ -1,0 +1,84 @@
+"""End to end on the emulator: generated workflows applied by Terraform, the local runner
+running the packaged zip, a burst against the semaphore; and the burst bench at a small size."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import burst
+from bench.local.runner import Runner
+from bench.local.scenario import deployed, run_burst
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Freshly generated workflows and a freshly built zip (never a stale build/)."""
+    import subprocess
+    import sys
+
+    from generator.api import generate
+
+    out = tmp_path_factory.mktemp("inputs")
+    generate(sorted((REPO / "workflows").glob("*.yaml")), out / "generated")
+    subprocess.run(
+        [sys.executable, str(REPO / "lambda_src" / "build_zip.py"), "--out", str(out / "lambda")],
+        check=True,
+        capture_output=True,
+    )
+    return out / "generated", out / "lambda" / "stepqueue.zip"
+
+
+@pytest.mark.emulator
+@pytest.mark.terraform
+@pytest.mark.slow
+@pytest.mark.xdist_group("terraform")
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+def test_burst_end_to_end(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    generated, zip_path = inputs
+    with (
+        deployed(tmp_path / "tf", generated_dir=generated, lambda_zip=zip_path) as dep,
+        Runner(dep.emulator.endpoint, zip_path, failed_visibility_s=1) as runner,
+    ):
+        assert all(s.uuid != "" for s in runner.settings)
+        result = run_burst(
+            dep, runner, executions=30, work_seconds=0.2, failing=2, poison=1, timeout_s=300
+        )
+    assert result.limit == 10 and result.max_concurrency == 5
+    assert result.succeeded == 30, result.failure_examples
+    assert result.failed_as_expected == 2 and result.failed_unexpectedly == 0
+    assert result.lost == 0 and result.poison_in_dlq == 1
+    assert 0 < result.peak_holders <= 10 and result.holder_violations == 0
+    assert 0 < result.peak_workers <= 5
+    assert result.holders_at_end == 0
+    assert result.ok
+
+
+@pytest.mark.emulator
+@pytest.mark.slow
+def test_burst_bench_small() -> None:
+    result = burst.run(executions=8, limit=2, work_seconds=1, timeout_s=120)
+    assert result["succeeded"] == 8 and result["lost"] == 0
+    assert result["peak_holders"] <= 2 and result["holder_violations"] == 0
+    assert result["holders_at_end"] == 0
+    # A Wait body: acquire + Wait + release at least, and fewer than the anchor's 15.6.
+    assert 3 <= result["transitions_per_execution"] < 15.6
+
+
+def test_transition_count() -> None:
+    history = [
+        {"type": "ExecutionStarted"},
+        {"type": "TaskStateEntered"},
+        {"type": "TaskScheduled"},
+        {"type": "TaskFailed"},
+        {"type": "TaskScheduled"},  # a retry: billed
+        {"type": "TaskSucceeded"},
+        {"type": "TaskStateExited"},
+        {"type": "WaitStateEntered"},
+        {"type": "ExecutionSucceeded"},
+    ]
+    assert burst.transitions(history) == 3

@@ -1,0 +1,179 @@
+"""bench/local/tf.py: mirror detection, CLI config, inputs and errors; and, with the real AWS
+provider against the emulator, that the shims let apply / plan / destroy finish."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.local import tf
+from bench.local.emulator import Emulator
+
+# The host part of a mirror path is whatever source the provider came from.
+AWS = Path("mirror.example/hashicorp/aws")
+
+
+def _mirror(base: Path) -> Path:
+    (base / AWS / "5.100.0").mkdir(parents=True)
+    return base
+
+
+def test_plugin_dir_from_env_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = _mirror(tmp_path / "mine")
+    other = _mirror(tmp_path / "other")
+    monkeypatch.setattr(tf, "MIRROR_CANDIDATES", (str(other),))
+    assert tf.find_plugin_dir({"TF_PLUGIN_DIR": str(mirror)}) == mirror
+    assert tf.find_plugin_dir({}) == other
+
+
+def test_plugin_dir_skips_dirs_without_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "empty"
+    (empty / "mirror.example/hashicorp/random").mkdir(parents=True)
+    mirror = _mirror(tmp_path / "m")
+    monkeypatch.setattr(tf, "MIRROR_CANDIDATES", (str(empty), str(mirror)))
+    assert tf.find_plugin_dir({"TF_PLUGIN_DIR": str(tmp_path / "missing")}) == mirror
+
+
+def test_no_mirror_means_plain_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tf, "MIRROR_CANDIDATES", (str(tmp_path),))
+    assert tf.find_plugin_dir({}) is None
+
+
+def test_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert tf.cli_config_env({}) == {"TF_CLI_CONFIG_FILE": "/dev/null"}
+    assert tf.cli_config_env({"TF_CLI_CONFIG_FILE": str(tmp_path / "nope")}) == {
+        "TF_CLI_CONFIG_FILE": "/dev/null"
+    }
+    rc = tmp_path / ".terraformrc"
+    rc.write_text("")
+    assert tf.cli_config_env({}) == {}
+    assert tf.cli_config_env({"TF_CLI_CONFIG_FILE": str(rc)}) == {}
+
+
+def test_missing_inputs_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(tf.TerraformError, match="make generate"):
+        tf.local_deployment("http://127.0.0.1:1", tmp_path, generated_dir=tmp_path)
+    (tmp_path / "workflows.tfvars.json").write_text("{}")
+    with pytest.raises(tf.TerraformError, match="make lambda"):
+        tf.local_deployment(
+            "http://127.0.0.1:1",
+            tmp_path,
+            generated_dir=tmp_path,
+            lambda_zip=tmp_path / "missing.zip",
+        )
+
+
+def test_local_variables(tmp_path: Path) -> None:
+    (tmp_path / "workflows.tfvars.json").write_text("{}")
+    (tmp_path / "z.zip").write_bytes(b"")
+    root = tmp_path / "root"
+    root.mkdir()
+    run = tf.local_deployment(
+        "http://127.0.0.1:9",
+        tmp_path / "work",
+        root=root,
+        generated_dir=tmp_path,
+        lambda_zip=tmp_path / "z.zip",
+    )
+    assert run.variables["aws_endpoint_url"] == "http://127.0.0.1:9"
+    assert run.variables["event_source_mapping_enabled"] is False
+    assert run.variables["max_retries"] == tf.LOCAL_MAX_RETRIES
+    assert run.variables["generated_dir"] == str(tmp_path.resolve())
+    assert list(run.var_files) == [tmp_path / "workflows.tfvars.json"]
+    assert run.state_path == (tmp_path / "work" / "terraform.tfstate").resolve()
+    assert run.env["AWS_ACCESS_KEY_ID"] == "testing"
+
+
+def test_cli_without_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(tf, "PORT_FILE", tmp_path / "emulator.port")
+    assert tf.main(["plan", "--env", "local"]) == 1
+    err = capsys.readouterr().err
+    assert "make emulator" in err and "Traceback" not in err
+    (tmp_path / "emulator.port").write_text("1\n")  # nothing listens on port 1
+    assert tf.main(["plan", "--env", "local"]) == 1
+    assert "not answering" in capsys.readouterr().err
+
+
+SHIM_ROOT = """
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = ">= 5.0" }
+  }
+}
+variable "aws_endpoint_url" { type = string }
+variable "max_retries" { type = number }
+variable "name" { type = string }
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  max_retries                 = var.max_retries
+  endpoints {
+    sqs = var.aws_endpoint_url
+    sfn = var.aws_endpoint_url
+    iam = var.aws_endpoint_url
+    sts = var.aws_endpoint_url
+  }
+}
+resource "aws_sqs_queue" "dlq" { name = "${var.name}-dlq" }
+resource "aws_sqs_queue" "this" {
+  name           = var.name
+  redrive_policy = jsonencode({ deadLetterTargetArn = aws_sqs_queue.dlq.arn, maxReceiveCount = 3 })
+}
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  queue_url = aws_sqs_queue.dlq.id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue", sourceQueueArns = [aws_sqs_queue.this.arn]
+  })
+}
+resource "aws_iam_role" "sfn" {
+  name = "${var.name}-sfn"
+  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{
+    Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "states.amazonaws.com" }
+  }] })
+}
+resource "aws_sfn_state_machine" "this" {
+  name       = var.name
+  role_arn   = aws_iam_role.sfn.arn
+  definition = jsonencode({ StartAt = "A", States = { A = { Type = "Pass", End = true } } })
+}
+output "queue_url" { value = aws_sqs_queue.this.id }
+"""
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+@pytest.mark.slow
+@pytest.mark.xdist_group("terraform")
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+def test_provider_round_trip_with_shims(
+    emulator: Emulator, tmp_path: Path, unique_name: str
+) -> None:
+    """The four Step Functions / SQS shims, with the provider that needed them: apply
+    finishes, a second plan is empty (RedrivePolicy compact), destroy finishes
+    (RedriveAllowPolicy removed)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(SHIM_ROOT)
+    run = tf.Terraform(
+        root=root,
+        work_dir=tmp_path / "work",
+        variables={"aws_endpoint_url": emulator.endpoint, "max_retries": 1, "name": unique_name},
+        env=emulator.env(),
+    )
+    run.init()
+    run.init()  # idempotent: the marker makes it a no-op
+    run.apply()
+    assert run.output()["queue_url"].endswith(f"/{unique_name}")
+    assert not run.plan().changes
+    assert run.show_json()["values"]["root_module"]["resources"]
+    run.destroy()
+    assert not run.show_json().get("values")
