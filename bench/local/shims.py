@@ -121,16 +121,25 @@ def _stepfunctions_start_time_string() -> None:
     setattr(execution_worker, "ExecutionData", execution_data)  # noqa: B010
 
 
-def _stepfunctions_reuse_clients() -> None:
+def _stepfunctions_in_process_clients() -> None:
     # Cost, not correctness: moto's interpreter builds a new boto3 client for every service call
-    # an execution makes (about 3 ms of CPU each, measured), and a burst's waiting executions
-    # make one per acquire retry; in one server process that time is taken from every other
-    # request. botocore clients are thread-safe, so one per (region, service) serves all.
+    # an execution makes (about 3 ms of CPU each, measured) and sends it over HTTP back to this
+    # same server (a socket, a server thread, Flask), and a burst's waiting executions make one
+    # per acquire retry. In one process under the GIL that time is taken from every other
+    # request: at 200 executions it made the emulator, not the workflow, the bottleneck. So the
+    # interpreter gets one client per (region, service), whose requests go straight to moto's
+    # request dispatcher in this process: the same backends and response handlers (and the
+    # DynamoDB lock shim) the HTTP path reaches.
     import importlib
     import pkgutil
     import sys
 
+    import boto3
     import moto.stepfunctions.parser as parser
+    from botocore.awsrequest import AWSResponse
+    from botocore.config import Config
+    from moto.core.botocore_stubber import MockRawResponse
+    from moto.core.models import botocore_stubber
     from moto.stepfunctions.parser.asl.utils import boto_client
 
     for module in pkgutil.walk_packages(parser.__path__, parser.__name__ + "."):
@@ -140,14 +149,33 @@ def _stepfunctions_reuse_clients() -> None:
     cache: dict[tuple[str, str], Any] = {}
     cache_lock = threading.Lock()
 
+    def dispatch(request: Any, **_: Any) -> Any:
+        response = botocore_stubber.process_request(request)
+        if response is None:  # never let an interpreter call leave this process
+            raise RuntimeError(f"no moto backend serves {request.url}")
+        status, headers, body = response
+        return AWSResponse(request.url, status, headers, MockRawResponse(body))
+
     def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
         with cache_lock:
             client = cache.get((region, service))
             if client is None:
-                client = cache[(region, service)] = original(region, service, state_credentials)
+                # No endpoint_url: moto matches requests by their AWS host names.
+                client = boto3.session.Session().client(
+                    service,
+                    region_name=region,
+                    aws_access_key_id="ak",
+                    aws_secret_access_key="sk",
+                    config=Config(
+                        parameter_validation=False,
+                        retries={"max_attempts": 0, "total_max_attempts": 1},
+                    ),
+                )
+                client.meta.events.register_first("before-send", dispatch)
+                cache[(region, service)] = client
             return client
 
-    boto_client_for.__stepqueue_cached__ = True  # type: ignore[attr-defined]
+    boto_client_for.__stepqueue_in_process__ = True  # type: ignore[attr-defined]
     for loaded in list(sys.modules.values()):
         if getattr(loaded, "boto_client_for", None) is original:
             setattr(loaded, "boto_client_for", boto_client_for)  # noqa: B010
@@ -178,7 +206,7 @@ def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
     _once("stepfunctions.ListStateMachineVersions", _stepfunctions_list_versions)
     _once("stepfunctions.ContextStartTimeString", _stepfunctions_start_time_string)
     _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
-    _once("stepfunctions.ReuseServiceClients", _stepfunctions_reuse_clients)
+    _once("stepfunctions.InProcessServiceClients", _stepfunctions_in_process_clients)
     if atomic_dynamodb:
         _once("dynamodb.AtomicItemOperations", _dynamodb_atomic)
     return sorted(_applied)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -187,6 +188,63 @@ def test_atomic_dynamodb_shim_is_opt_in(flag: str) -> None:
     wrapped = json.loads(out.strip().splitlines()[-1])
     assert {"update_item", "put_item", "delete_item", "transact_write_items"} <= set(wrapped)
     assert all(wrapped.values()) if flag == "on" else not any(wrapped.values())
+
+
+_CHECK_CLIENTS = """
+import json, sys
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service_dynamodb as ddb_task,
+)
+if sys.argv[1] == "on":
+    from bench.local.shims import apply_shims
+    apply_shims(atomic_dynamodb=False)
+a = ddb_task.boto_client_for("us-east-1", "dynamodb")
+b = ddb_task.boto_client_for("us-east-1", "dynamodb")
+c = ddb_task.boto_client_for("us-east-1", "sqs")
+print(json.dumps({"same": a is b, "per_service": a is not c, "url": a.meta.endpoint_url}))
+"""
+
+
+@pytest.mark.parametrize("flag", ["on", "off"])
+def test_interpreter_service_clients(flag: str) -> None:
+    """The shim: one in-process client per (region, service). The gap (off): a new client per
+    call, sent over HTTP to the server's own port."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHECK_CLIENTS, flag], check=True, capture_output=True, text=True
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["per_service"] is True
+    assert result["same"] is (flag == "on")
+    assert ("localhost" in result["url"]) is (flag == "off")
+
+
+def test_interpreter_calls_stay_in_process(emulator: Emulator, unique_name: str) -> None:
+    """An execution's DynamoDB task works through the in-process client (shimmed emulator)."""
+    ddb, sfn = emulator.client("dynamodb"), emulator.client("stepfunctions")
+    ddb.create_table(
+        TableName=unique_name,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    put = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::dynamodb:putItem",
+        "Parameters": {"TableName": unique_name, "Item": {"id": {"S.$": "$$.Execution.Name"}}},
+        "End": True,
+    }
+    definition = json.dumps({"StartAt": "Put", "States": {"Put": put}})
+    arn = sfn.create_state_machine(name=unique_name, definition=definition, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, name="x1")["executionArn"]
+    for _ in range(100):
+        status = sfn.describe_execution(executionArn=execution)["status"]
+        if status != "RUNNING":
+            break
+        time.sleep(0.1)
+    assert status == "SUCCEEDED"
+    assert ddb.get_item(TableName=unique_name, Key={"id": {"S": "x1"}})["Item"]["id"]["S"] == "x1"
 
 
 def test_emulator_flag_default_is_atomic() -> None:
