@@ -299,6 +299,18 @@ def running_emulator_endpoint(port_file: Path | None = None) -> str:
     return endpoint
 
 
+def require_aws_credentials() -> None:
+    """Fail before Terraform does, with the fix, when no credential source answers at all."""
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise TerraformError(
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), or try it locally: `make emulator` in another terminal, "
+            "then ENV=local"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.local.tf")
     parser.add_argument("command", choices=["plan", "apply", "destroy"])
@@ -310,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
             tf = local_deployment(endpoint, LOCAL_STATE, stream=True)
             print(f"terraform against the emulator at {endpoint}, state in {LOCAL_STATE}")
         else:
+            require_aws_credentials()
             tf = aws_deployment()
         tf.init()
         if args.command == "plan":

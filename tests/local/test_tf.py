@@ -177,3 +177,17 @@ def test_provider_round_trip_with_shims(
     assert run.show_json()["values"]["root_module"]["resources"]
     run.destroy()
     assert not run.show_json().get("values")
+
+
+def test_aws_without_credentials_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert tf.main(["plan", "--env", "aws"]) == 1
+    err = capsys.readouterr().err
+    assert "no AWS credentials found" in err
+    assert "Traceback" not in err
