@@ -22,8 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -291,22 +289,19 @@ def spec_text(name: str, limit: int, semaphore: str | None = None) -> str:
 
 
 def generate_spec_file(spec_path: Path) -> str:
-    """Run the generator CLI on one spec file; return its ASL template text."""
-    with tempfile.TemporaryDirectory(prefix="semreq-") as tmp:
-        out = Path(tmp) / "out"
-        proc = subprocess.run(
-            [sys.executable, "-m", "generator", "generate", str(spec_path), "--out", str(out)],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"generator failed ({proc.returncode}):\n{proc.stderr}{proc.stdout}")
-        asl_files = sorted((out / "asl").glob("*.asl.json"))
-        if len(asl_files) != 1:
-            raise RuntimeError(f"expected one ASL file, found {asl_files}")
-        return asl_files[0].read_text(encoding="utf-8")
+    """The ASL template the generator renders for one spec file (in memory, the same pipeline
+    `python -m generator generate` runs)."""
+    from generator.api import render_paths
+    from generator.errors import GeneratorError
+
+    try:
+        files, _ = render_paths([spec_path])
+    except GeneratorError as error:
+        raise RuntimeError(f"generator failed for {spec_path}:\n{error}") from error
+    asl_files = sorted(name for name in files if name.startswith("asl/"))
+    if len(asl_files) != 1:
+        raise RuntimeError(f"expected one ASL file, found {asl_files}")
+    return files[asl_files[0]]
 
 
 def generate_definition_template(spec: str) -> str:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.local.artifacts import build_lambda_zip, generate
 from bench.local.emulator import Emulator
 from bench.local.tf import Terraform, cli_config_env, local_deployment
 
@@ -45,22 +46,6 @@ def write_specs(spec: Path, count: int, out_dir: Path) -> list[Path]:
         path.write_text(re.sub(r"^name:\s*\S+", f"name: bench{i:02d}", text, count=1, flags=re.M))
         paths.append(path)
     return paths
-
-
-def generate(specs: list[Path], out_dir: Path) -> Path:
-    from generator.api import generate as _generate
-
-    _generate(specs, out_dir, lambda_src=REPO / "lambda_src")
-    return out_dir
-
-
-def build_zip(out_dir: Path) -> Path:
-    subprocess.run(
-        [sys.executable, str(REPO / "lambda_src" / "build_zip.py"), "--out", str(out_dir)],
-        check=True,
-        capture_output=True,
-    )
-    return out_dir / "stepqueue.zip"
 
 
 def time_plan(tf: Terraform, repeat: int) -> tuple[float, int]:
@@ -104,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         specs = write_specs(args.spec, args.workflows, tmp / "specs")
         small = generate(specs[:1], tmp / "generated-1")
         large = generate(specs, tmp / f"generated-{args.workflows}")
-        lambda_zip = build_zip(tmp / "lambda")
+        lambda_zip = build_lambda_zip(tmp / "lambda")
         work_dir = tmp / "work"
         with Emulator() as emu:
             tf_small = local_deployment(

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench import burst
+from bench.local.artifacts import build_lambda_zip, generate
 from bench.local.runner import Runner
 from bench.local.scenario import deployed, run_burst
 
@@ -18,19 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """Freshly generated workflows and a freshly built zip (never a stale build/)."""
-    import subprocess
-    import sys
-
-    from generator.api import generate
-
     out = tmp_path_factory.mktemp("inputs")
-    generate(sorted((REPO / "workflows").glob("*.yaml")), out / "generated")
-    subprocess.run(
-        [sys.executable, str(REPO / "lambda_src" / "build_zip.py"), "--out", str(out / "lambda")],
-        check=True,
-        capture_output=True,
-    )
-    return out / "generated", out / "lambda" / "stepqueue.zip"
+    generated = generate(sorted((REPO / "workflows").glob("*.yaml")), out / "generated")
+    return generated, build_lambda_zip(out / "lambda")
 
 
 @pytest.mark.emulator

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.terraform.support import REPO, build_lambda_zip, generate
+from bench.local.artifacts import build_lambda_zip, generate
+from tests.terraform.support import REPO
 
 
 @pytest.fixture(scope="session")

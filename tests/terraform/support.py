@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +84,3 @@ def failed_checks(report: Mapping[str, Any]) -> list[str]:
         f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range']})"
         for c in report.get("results", {}).get("failed_checks", [])
     ]
-
-
-def build_lambda_zip(out_dir: Path) -> Path:
-    subprocess.run(
-        [sys.executable, str(REPO / "lambda_src" / "build_zip.py"), "--out", str(out_dir)],
-        check=True,
-        capture_output=True,
-    )
-    return out_dir / "stepqueue.zip"
-
-
-def generate(specs: Sequence[Path], out_dir: Path) -> Path:
-    """The generator's output for `specs` in `out_dir` (python -m generator generate)."""
-    from generator.api import generate as _generate
-
-    _generate(list(specs), out_dir, lambda_src=REPO / "lambda_src")
-    return out_dir
