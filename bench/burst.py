@@ -11,7 +11,7 @@ a fresh emulator (no Terraform: the table and item of docs/contracts.md, the sta
   `*StateEntered` event is one state entered; a Task's retry attempts show as extra
   `TaskScheduled` events inside one `TaskStateEntered`, so
   transitions = (# *StateEntered) + (# TaskScheduled − # TaskStateEntered).
-- peak_holders: the semaphore item's holders, sampled every ~20 ms throughout.
+- peak_holders: the semaphore item's holders, sampled every 0.1 s throughout.
 
 Prints ONE JSON object as its last stdout line.
 """

@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "throughput_per_s": round(result.throughput_per_s, 3),
         "ideal_per_s": round(result.ideal_per_s, 3),
         "efficiency": round(result.efficiency, 3),
+        "start_seconds": round(result.start_seconds, 1),
         "task_latency_p50_s": result.task_latency_p50_s,
         "task_latency_p95_s": result.task_latency_p95_s,
     }

@@ -46,6 +46,8 @@ def render(result: BurstResult, *, failed_visibility_s: int | None) -> str:
         "performance (successful executions)",
         f"  wall time                    {r.wall_seconds:.1f} s"
         f" (work {r.work_seconds:g} s per task)",
+        f"  starting the burst           {r.start_seconds:.1f} s"
+        f" ({r.executions + r.failing} StartExecution calls)",
         f"  throughput                   {r.throughput_per_s:.2f}/s"
         f" (ideal {r.ideal_per_s:.2f}/s, efficiency {r.efficiency:.2f})",
         f"  task latency p50 / p95       {_s(r.task_latency_p50_s)} / {_s(r.task_latency_p95_s)}"

@@ -181,6 +181,61 @@ def _stepfunctions_in_process_clients() -> None:
             setattr(loaded, "boto_client_for", boto_client_for)  # noqa: B010
 
 
+# Parsed definitions kept by the definition cache: a deployment has a handful of state machines
+# (and their revisions); the bound only stops a long-running emulator from growing forever.
+PARSED_DEFINITIONS_MAX = 64
+JSON_PATHS_MAX = 4096
+
+
+def _stepfunctions_parse_cache() -> None:
+    # Cost, not correctness: moto's interpreter runs the ANTLR parser over the whole definition
+    # at every StartExecution (13-45 ms of CPU for the burst workflow, measured), and a burst
+    # starts hundreds at once. The parse tree depends only on the definition text and is only
+    # read afterwards, so it is parsed once; the evaluation components, which executions use,
+    # are still built fresh for each call from that tree, exactly as before. Definitions that
+    # fail to parse are not cached: they raise the same error every time.
+    import collections
+
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = AmazonStateLanguageParser.parse
+    trees: collections.OrderedDict[str, Any] = collections.OrderedDict()
+    lock = threading.Lock()
+
+    def parse(definition: str) -> tuple[Any, Any]:
+        with lock:
+            tree = trees.get(definition)
+            if tree is not None:
+                trees.move_to_end(definition)
+        if tree is None:
+            program, tree = original(definition)
+            with lock:
+                trees[definition] = tree
+                while len(trees) > PARSED_DEFINITIONS_MAX:
+                    trees.popitem(last=False)
+            return program, tree
+        return Preprocessor().visit(tree), tree
+
+    parse.__stepqueue_cached__ = True  # type: ignore[attr-defined]
+    setattr(AmazonStateLanguageParser, "parse", staticmethod(parse))  # noqa: B010
+
+
+def _stepfunctions_json_path_cache() -> None:
+    # Cost, not correctness: every JSONPath the interpreter evaluates ("$$.Execution.Id" in a
+    # task's Parameters, a ResultPath) is compiled again by jsonpath-ng's PLY parser, about
+    # 0.4 ms of CPU each (measured), several per state, and again at every acquire retry of
+    # every waiting execution. A compiled path is an immutable expression that depends only on
+    # its text, so each text is compiled once. Errors are not cached.
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        compiled = functools.lru_cache(maxsize=JSON_PATHS_MAX)(module.parse)
+        compiled.__stepqueue_cached__ = True  # type: ignore[attr-defined]
+        setattr(module, "parse", compiled)  # noqa: B010
+
+
 def _dynamodb_atomic() -> None:
     # Gap: moto's conditional writes are not atomic across server threads (measured: 6–10
     # acquires above the limit per run of 32 threads × 200 cycles). Real DynamoDB is atomic per
@@ -207,6 +262,8 @@ def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
     _once("stepfunctions.ContextStartTimeString", _stepfunctions_start_time_string)
     _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
     _once("stepfunctions.InProcessServiceClients", _stepfunctions_in_process_clients)
+    _once("stepfunctions.DefinitionParseCache", _stepfunctions_parse_cache)
+    _once("stepfunctions.JsonPathCache", _stepfunctions_json_path_cache)
     if atomic_dynamodb:
         _once("dynamodb.AtomicItemOperations", _dynamodb_atomic)
     return sorted(_applied)

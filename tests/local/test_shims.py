@@ -285,3 +285,120 @@ def test_conditional_updates_hold_under_threads(emulator: Emulator, unique_name:
         granted = sum(pool.map(acquire, range(64)))
     holders = ddb.get_item(TableName=unique_name, Key={"id": {"S": "s"}})["Item"]["holders"]["M"]
     assert granted == len(holders) == limit
+
+
+# --- Step Functions: parse caches (cost) ----------------------------------------------------
+
+_CHECK_PARSE_CACHES = """
+import json, sys
+from moto.stepfunctions.parser.asl.parse.asl_parser import (
+    AmazonStateLanguageParser, ASLParserException,
+)
+from moto.stepfunctions.parser.asl.utils import json_path
+if sys.argv[1] == "on":
+    from bench.local.shims import apply_shims
+    apply_shims(atomic_dynamodb=False)
+definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
+program_1, tree_1 = AmazonStateLanguageParser.parse(definition)
+program_2, tree_2 = AmazonStateLanguageParser.parse(definition)
+errors = 0
+for _ in range(2):
+    try:
+        AmazonStateLanguageParser.parse('{"StartAt": ')
+    except ASLParserException:
+        errors += 1
+print(json.dumps({
+    "tree_reused": tree_1 is tree_2,
+    "program_fresh": program_1 is not program_2,
+    "syntax_errors": errors,
+    "path_reused": json_path.parse("$.a.b") is json_path.parse("$.a.b"),
+    "paths_apart": json_path.parse("$.a") is not json_path.parse("$.b"),
+    "extracted": [json_path.extract_json("$.a.b", {"a": {"b": n}}) for n in (1, 2)],
+}))
+"""
+
+
+@pytest.mark.parametrize("flag", ["on", "off"])
+def test_parse_caches(flag: str) -> None:
+    """The shims: one ANTLR parse per definition text, one compile per JSONPath text, while
+    every call still gets its own evaluation components and syntax errors still raise. The gap
+    (off): both are parsed again at every call."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CHECK_PARSE_CACHES, flag],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["tree_reused"] is (flag == "on")
+    assert result["path_reused"] is (flag == "on")
+    assert result["program_fresh"] is True
+    assert result["paths_apart"] is True
+    assert result["syntax_errors"] == 2
+    assert result["extracted"] == [1, 2]
+
+
+def test_executions_of_one_definition_stay_apart(emulator: Emulator, unique_name: str) -> None:
+    """Executions that share a cached definition and cached paths, run at the same time, each
+    see only their own input, context and retry counters."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    sfn = emulator.client("stepfunctions")
+    definition = json.dumps(
+        {
+            "StartAt": "Shape",
+            "States": {
+                "Shape": {
+                    "Type": "Pass",
+                    "Parameters": {"v.$": "$.v", "name.$": "$$.Execution.Name"},
+                    "ResultPath": "$.shaped",
+                    "Next": "Flaky",
+                },
+                "Flaky": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::dynamodb:getItem",
+                    "Parameters": {
+                        "TableName": f"{unique_name}-missing",
+                        "Key": {"id": {"S": "x"}},
+                    },
+                    "Retry": [
+                        {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 1}
+                    ],
+                    "Catch": [
+                        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.caught", "Next": "Done"}
+                    ],
+                    "End": True,
+                },
+                "Done": {"Type": "Pass", "End": True},
+            },
+        }
+    )
+    arn = sfn.create_state_machine(name=unique_name, definition=definition, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+
+    def run(i: int) -> dict[str, Any]:
+        execution = sfn.start_execution(
+            stateMachineArn=arn, name=f"e{i}", input=json.dumps({"v": i})
+        )["executionArn"]
+        for _ in range(200):
+            described = sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.1)
+        history = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+        scheduled = sum(1 for event in history if event["type"] == "TaskScheduled")
+        return {
+            "status": described["status"],
+            "scheduled": scheduled,
+            **json.loads(described.get("output") or "{}"),
+        }
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(run, range(6)))
+    for i, result in enumerate(results):
+        assert result["status"] == "SUCCEEDED"
+        assert result["v"] == i
+        assert result["shaped"] == {"v": i, "name": f"e{i}"}
+        assert "caught" in result
+        assert result["scheduled"] == 2  # the first attempt and its one retry, per execution
