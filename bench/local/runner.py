@@ -5,9 +5,13 @@ runner does their job from the DEPLOYED settings, read back from the emulator (n
 the mapping (batch size, batching window, ScalingConfig.MaximumConcurrency,
 ReportBatchItemFailures), the function (handler, environment, timeout, memory) and the queue.
 
-Per mapping: one poller thread receives a batch only when one of its `max_concurrency` slots is
-free (a message received while no container can take it would burn its visibility timeout),
-waits up to the batching window to fill it, and hands it to a container. Each container is a
+Per mapping: one poller thread receives a batch (waiting up to the batching window to fill it)
+and hands it to a container as soon as one of its `max_concurrency` slots is free. It holds at
+most one batch ahead: receiving the next batch while every slot is busy takes the receive off
+the path from one invocation to the next, and that batch waits at most one invocation (the
+function timeout), far inside its visibility timeout (the generator requires at least 6x the
+function timeout). A slot is the invocation, as in Lambda: it is free again when the handler
+returns, before the runner deletes the batch's records. Each container is a
 long-lived subprocess (bench/local/container.py) running the function's handler from the
 extracted zip, as Lambda isolates invocations in processes. After the invocation, the records
 not in `batchItemFailures` are deleted; the others stay in flight until their visibility timeout
@@ -30,7 +34,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,8 +267,21 @@ class MappingRunner:
         )
         self.error: BaseException | None = None
 
-    def start(self) -> None:
+    def start(self, *, prewarm: bool = False) -> None:
+        if prewarm:
+            self.prewarm()
         self._poller.start()
+
+    def prewarm(self) -> None:
+        """Start every container the mapping may use now, in parallel, instead of at its first
+        invocation: a burst then measures the queue and the semaphore, not interpreter start-up
+        (in AWS, provisioned concurrency does the same)."""
+        with ThreadPoolExecutor(self.settings.max_concurrency) as starting:
+            containers = list(
+                starting.map(lambda _: self._container(), range(self.settings.max_concurrency))
+            )
+        with self._lock:
+            self._idle.extend(containers)
 
     def join(self, timeout: float | None = None) -> None:
         self._poller.join(timeout)
@@ -300,22 +317,32 @@ class MappingRunner:
     # -- polling ---------------------------------------------------------------------------
 
     def _poll(self) -> None:
+        held: list[dict[str, Any]] = []  # received, waiting for a free slot
         try:
             while not self._stop.is_set():
+                if not held:
+                    held = self._gather()
+                    continue
                 if not self._slots.acquire(timeout=0.2):
                     continue
-                try:
-                    batch = self._gather()
-                except BaseException:
-                    self._slots.release()
-                    raise
-                if not batch:
-                    self._slots.release()
-                    continue
+                batch, held = held, []
                 self._pool.submit(self._invoke_and_release, batch)
         except BaseException as exc:  # surfaced by Runner.check()
             if not self._stop.is_set():
                 self.error = exc
+        finally:
+            self._give_back(held)
+
+    def _give_back(self, messages: list[dict[str, Any]]) -> None:
+        """Received but never invoked (the runner is stopping): visible again at once, rather
+        than after the visibility timeout."""
+        for message in messages:
+            with contextlib.suppress(Exception):  # best effort: the timeout returns it anyway
+                self._sqs.change_message_visibility(
+                    QueueUrl=self.settings.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=0,
+                )
 
     def _receive(self, count: int, wait_s: int) -> list[dict[str, Any]]:
         reply = self._sqs.receive_message(
@@ -410,20 +437,33 @@ class MappingRunner:
         container.close()
 
     def _invoke_and_release(self, messages: list[dict[str, Any]]) -> None:
+        ended = False
+
+        def end_invocation() -> None:
+            # Once per batch: the slot and the in-flight count, when the handler returns (or
+            # the invocation fails before it could run).
+            nonlocal ended
+            if not ended:
+                ended = True
+                with self._lock:
+                    self.metrics.in_flight -= 1
+                self._slots.release()
+
+        with self._lock:
+            self.metrics.in_flight += 1
+            self.metrics.peak_in_flight = max(self.metrics.peak_in_flight, self.metrics.in_flight)
         try:
-            self._invoke(messages)
+            self._invoke(messages, end_invocation)
         except BaseException as exc:
             if not self._stop.is_set():
                 self.error = exc
         finally:
-            self._slots.release()
+            end_invocation()
 
-    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+    def _invoke(self, messages: list[dict[str, Any]], end_invocation: Callable[[], None]) -> None:
         records = [self._record(message) for message in messages]
         with self._lock:
             m = self.metrics
-            m.in_flight += 1
-            m.peak_in_flight = max(m.peak_in_flight, m.in_flight)
             m.batches += 1
             m.records += len(records)
             m.batch_sizes.append(len(records))
@@ -432,13 +472,13 @@ class MappingRunner:
         reply = container.invoke({"Records": records})
         elapsed = time.monotonic() - started
         self._release_container(container, healthy=reply is not None)
+        end_invocation()
         failed = self._failed_ids(reply, records)
         done = [message for message in messages if message["MessageId"] not in failed]
         self._delete(done)
         self._hasten(message for message in messages if message["MessageId"] in failed)
         now = time.time()
         with self._lock:
-            m.in_flight -= 1
             m.invoke_seconds.append(elapsed)
             m.deleted += len(done)
             if reply is None or "error" in reply:
@@ -507,8 +547,10 @@ class Runner:
         failed_visibility_s: int | None = None,
         log_path: Path | None = None,
         verify_code: bool = True,
+        prewarm: bool = False,
     ) -> None:
         self.endpoint = endpoint
+        self.prewarm = prewarm
         self.zip_path = Path(zip_path)
         if not self.zip_path.is_file():
             raise RunnerError(f"{self.zip_path} is missing: run `make lambda` first")
@@ -545,7 +587,7 @@ class Runner:
                 self._failed_visibility_s,
             )
             self.mappings.append(mapping)
-            mapping.start()
+            mapping.start(prewarm=self.prewarm)
         return self
 
     def check(self) -> None:

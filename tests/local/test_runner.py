@@ -277,6 +277,42 @@ def test_stop_ends_every_container(emulator: Emulator, deploy: Deploy, function_
     assert all(not m._poller.is_alive() for m in runner.mappings)
 
 
+def _visible(d: Deployment) -> int:
+    attributes = d.sqs.get_queue_attributes(
+        QueueUrl=d.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"])
+
+
+def test_prewarm_starts_every_container_first(
+    emulator: Emulator, deploy: Deploy, function_zip: Path
+) -> None:
+    d = deploy(max_concurrency=3)
+    with _runner(emulator, function_zip, d.name, prewarm=True) as runner:
+        [mapping] = runner.mappings
+        warm = {c.proc.pid for c in mapping._all}
+        assert len(warm) == 3 and all(c.proc.poll() is None for c in mapping._all)
+        d.send([{"n": i, "sleep": 0.3} for i in range(6)])
+        _wait(lambda: len(d.invocations()) == 6, runner)
+    assert {call["pid"] for call in d.invocations()} <= warm  # no container started later
+
+
+def test_a_batch_held_while_slots_are_busy_is_given_back_at_stop(
+    emulator: Emulator, deploy: Deploy, function_zip: Path
+) -> None:
+    """Both slots busy, one more batch received and waiting for a slot: stopping returns it to
+    the queue at once instead of leaving it invisible for the visibility timeout (30 s)."""
+    d = deploy(max_concurrency=2, visibility=30)
+    d.send([{"n": i, "sleep": 2} for i in range(4)])
+    runner = _runner(emulator, function_zip, d.name).start()
+    try:
+        _wait(lambda: _visible(d) == 1 and runner.metrics()[d.name].in_flight == 2, runner)
+    finally:
+        runner.stop()  # lets the two running invocations finish, then their records are deleted
+    assert len(d.invocations()) == 2
+    assert _visible(d) == 2  # the one never received, and the held one given back
+
+
 def test_event_shape(emulator: Emulator, deploy: Deploy, function_zip: Path) -> None:
     d = deploy()
     [settings] = discover(emulator.endpoint, d.name)
