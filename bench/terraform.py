@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +26,7 @@ from typing import Any
 
 from bench.local.artifacts import build_lambda_zip, generate
 from bench.local.emulator import Emulator
-from bench.local.tf import Terraform, cli_config_env, local_deployment
+from bench.local.tf import Terraform, local_deployment
 
 REPO = Path(__file__).resolve().parents[1]
 _PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
@@ -62,15 +60,7 @@ def time_plan(tf: Terraform, repeat: int) -> tuple[float, int]:
 
 def versions(tf: Terraform) -> tuple[str, str]:
     """Terraform's version and the AWS provider selected in `tf`'s data dir."""
-    result = subprocess.run(
-        ["terraform", "version", "-json"],
-        cwd=tf.root,
-        env={**os.environ, "TF_DATA_DIR": str(tf.data_dir), **cli_config_env()},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    data: dict[str, Any] = json.loads(result.stdout)
+    data = tf.version()
     selections: dict[str, Any] = data.get("provider_selections", {})
     # Keys are "<source host>/hashicorp/aws"; match on the namespace/type, not the host.
     provider = next((str(v) for k, v in selections.items() if k.endswith("/hashicorp/aws")), "")

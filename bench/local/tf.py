@@ -196,22 +196,58 @@ class Terraform:
     def output(self) -> dict[str, Any]:
         """All outputs as {name: value}."""
         state = str(self.state_path) if self.work_dir is not None else None
-        stream, self.stream = self.stream, False  # output must be captured to be parsed
+        _, text = self._captured("output", json=IsFlagged, state=state, no_color=IsFlagged)
+        return {name: item["value"] for name, item in json.loads(text or "{}").items()}
+
+    def validate(self) -> dict[str, Any]:
+        """`terraform validate -json` (after init): {"valid": bool, "diagnostics": [...], ...}."""
+        code, text = self._captured("validate", check=False, json=IsFlagged, no_color=IsFlagged)
+        start = text.find("{")
+        try:  # the JSON document first; anything Terraform printed after it is not ours
+            if start < 0:
+                raise ValueError("no JSON")
+            result: dict[str, Any] = json.JSONDecoder().raw_decode(text, start)[0]
+        except ValueError:
+            raise TerraformError(f"terraform validate failed (exit {code})\n{text}") from None
+        return result
+
+    def plan_to_file(self, plan_file: Path) -> None:
+        """A saved plan (binary), for `show_plan()`."""
+        self._cmd("plan", **self._options(out=str(plan_file)))
+
+    def show_plan(self, plan_file: Path) -> str:
+        """The saved plan as Terraform's JSON text (what checkov reads)."""
+        return self._captured("show", str(plan_file), json=IsFlagged, no_color=IsFlagged)[1]
+
+    def version(self) -> dict[str, Any]:
+        """`terraform version -json`: the CLI and, after init, the providers it selected."""
+        result: dict[str, Any] = json.loads(self._captured("version", json=IsFlagged)[1])
+        return result
+
+    def _captured(
+        self, name: str, *args: str, check: bool = True, **options: Any
+    ) -> tuple[int, str]:
+        """A command whose output is parsed: never streamed."""
+        stream, self.stream = self.stream, False
         try:
-            _, text = self._cmd("output", json=IsFlagged, state=state, no_color=IsFlagged)
+            return self._cmd(name, *args, check=check, **options)
         finally:
             self.stream = stream
-        return {name: item["value"] for name, item in json.loads(text or "{}").items()}
 
     def show_json(self) -> dict[str, Any]:
         args = [str(self.state_path)] if self.work_dir is not None else []
-        stream, self.stream = self.stream, False
-        try:
-            _, text = self._cmd("show", *args, json=IsFlagged, no_color=IsFlagged)
-        finally:
-            self.stream = stream
+        _, text = self._captured("show", *args, json=IsFlagged, no_color=IsFlagged)
         result: dict[str, Any] = json.loads(text)
         return result
+
+
+def fmt_check(cwd: Path, *paths: str) -> tuple[bool, str]:
+    """`terraform fmt -check -recursive -diff` on `paths` (relative to `cwd`): (clean, diff)."""
+    with _environ({"CHECKPOINT_DISABLE": "1", **cli_config_env()}):
+        code, out, err = _PythonTerraform(working_dir=str(cwd)).cmd(
+            "fmt", *paths, check=IsFlagged, recursive=IsFlagged, diff=IsFlagged
+        )
+    return code == 0, (out or "") + (err or "")
 
 
 def _tf_digest(root: Path) -> str:

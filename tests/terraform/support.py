@@ -1,5 +1,6 @@
 """Helpers of the Terraform tests (and of bench/terraform.py): copies of the configuration in a
-temp dir, plain `terraform` commands, checkov, and the generator/zip inputs."""
+temp dir and checkov. Terraform itself runs through bench/local/tf.py, the project's one
+wrapper around python-terraform."""
 
 from __future__ import annotations
 
@@ -12,42 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.local.tf import cli_config_env, find_plugin_dir
-
 REPO = Path(__file__).resolve().parents[2]
 ROOT = REPO / "terraform"
 MODULES = REPO / "modules"
 MODULE_NAMES = ("queue", "worker", "state_machine", "semaphore", "reclaimer")
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
 CHECKOV = Path(sys.executable).with_name("checkov")
-
-
-def tf_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **cli_config_env()}
-    env.update(extra or {})
-    return env
-
-
-def terraform(
-    cwd: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        ["terraform", *args], cwd=cwd, env=tf_env(env), capture_output=True, text=True
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"terraform {' '.join(args)} failed in {cwd} (exit {result.returncode}):\n"
-            f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-        )
-    return result
-
-
-def init(cwd: Path, env: Mapping[str, str] | None = None) -> None:
-    plugin_dir = find_plugin_dir()
-    args = ["init", "-input=false", "-no-color", "-backend=false"]
-    if plugin_dir is not None:
-        args.append(f"-plugin-dir={plugin_dir}")
-    terraform(cwd, *args, env=env)
 
 
 def copy_configuration(dest: Path) -> Path:

@@ -22,9 +22,7 @@ from tests.terraform.support import (
     EXAMPLES,
     copy_configuration,
     failed_checks,
-    init,
     run_checkov,
-    terraform,
 )
 
 pytestmark = [
@@ -328,14 +326,14 @@ def test_reclaimer(deployment: Deployment) -> None:
     assert sources == sorted([status["Arn"], sweep["Arn"]])
 
 
-def _plan_json(cwd: Path, env: dict[str, str], data_dir: Path, *args: str) -> Path:
-    env = {**env, "TF_DATA_DIR": str(data_dir)}
-    init(cwd, env)
-    plan = data_dir / "plan.bin"
-    terraform(cwd, "plan", "-input=false", "-no-color", f"-out={plan}", *args, env=env)
-    shown = terraform(cwd, "show", "-json", str(plan), env=env)
-    path = data_dir / "plan.json"
-    path.write_text(shown.stdout)
+def _plan_json(tf: Terraform) -> Path:
+    """The plan of `tf` as JSON in its work dir, for checkov."""
+    assert tf.work_dir is not None
+    tf.init()
+    plan = tf.work_dir / "plan.bin"
+    tf.plan_to_file(plan)
+    path = tf.work_dir / "plan.json"
+    path.write_text(tf.show_plan(plan))
     return path
 
 
@@ -343,17 +341,20 @@ def test_checkov_on_the_root_plan_json(
     emulator: Emulator, generated_dir: Path, lambda_zip: Path, tmp_path: Path
 ) -> None:
     config = copy_configuration(tmp_path / "config")
+    root = config / "terraform"
     plan = _plan_json(
-        config / "terraform",
-        emulator.env(),
-        tmp_path / "data",
-        f"-state={tmp_path / 'empty.tfstate'}",
-        f"-var-file={config / 'terraform' / 'local.tfvars'}",
-        f"-var-file={generated_dir / 'workflows.tfvars.json'}",
-        f"-var=generated_dir={generated_dir}",
-        f"-var=lambda_zip_path={lambda_zip}",
-        f"-var=aws_endpoint_url={emulator.endpoint}",
-        "-var=name_prefix=plan-",
+        Terraform(
+            root=root,
+            work_dir=tmp_path / "data",
+            var_files=[root / "local.tfvars", generated_dir / "workflows.tfvars.json"],
+            variables={
+                "generated_dir": str(generated_dir),
+                "lambda_zip_path": str(lambda_zip),
+                "aws_endpoint_url": emulator.endpoint,
+                "name_prefix": "plan-",
+            },
+            env=emulator.env(),
+        )
     )
     report = run_checkov(plan, plan_source=config)
     assert report["check_type"] == "terraform_plan"
@@ -367,10 +368,12 @@ def test_checkov_on_the_example_plan_json(
 ) -> None:
     config = copy_configuration(tmp_path / "config")
     copy = config / example
-    args = []
+    variables = {}
     if "lambda_zip_path" in (copy / "variables.tf").read_text():
-        args.append(f"-var=lambda_zip_path={lambda_zip}")
-    plan = _plan_json(copy, emulator.env(), tmp_path / "data", *args)
+        variables["lambda_zip_path"] = str(lambda_zip)
+    plan = _plan_json(
+        Terraform(root=copy, work_dir=tmp_path / "data", variables=variables, env=emulator.env())
+    )
     report = run_checkov(plan, plan_source=config)
     assert report["check_type"] == "terraform_plan"
     assert failed_checks(report) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.local.tf import Terraform, fmt_check
 from tests.terraform.readme import documented_dirs, rendered
 from tests.terraform.support import (
     EXAMPLES,
@@ -18,27 +19,24 @@ from tests.terraform.support import (
     ROOT,
     copy_configuration,
     failed_checks,
-    init,
     run_checkov,
-    terraform,
 )
 
 pytestmark = pytest.mark.terraform
 
 
 def test_fmt() -> None:
-    result = terraform(
-        REPO, "fmt", "-check", "-recursive", "-diff", "terraform", "modules", check=False
-    )
-    assert result.returncode == 0, f"terraform fmt would change:\n{result.stdout}"
+    clean, diff = fmt_check(REPO, "terraform", "modules")
+    assert clean, f"terraform fmt would change:\n{diff}"
 
 
 @pytest.mark.parametrize("config", ["terraform", *EXAMPLES])
 def test_validate(config: str, tmp_path: Path) -> None:
     copy = copy_configuration(tmp_path) / config
-    init(copy)
-    result = terraform(copy, "validate", "-json")
-    assert '"valid": true' in result.stdout, result.stdout
+    tf = Terraform(root=copy)
+    tf.init()
+    result = tf.validate()
+    assert result["valid"] is True, result["diagnostics"]
 
 
 @pytest.mark.parametrize("directory", [ROOT, MODULES], ids=["terraform", "modules"])
