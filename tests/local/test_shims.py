@@ -164,6 +164,15 @@ def test_gap_redrive_policy_spaces(plain_moto: Emulator, unique_name: str) -> No
     assert ", " in policy
 
 
+def _fresh_interpreter(script: str, flag: str) -> Any:
+    """Run `script` in a new interpreter (the shims patch moto process-wide; this one stays
+    plain) and return the JSON of its last stdout line."""
+    out = subprocess.run(
+        [sys.executable, "-c", script, flag], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 # --- DynamoDB: opt-in atomic item operations ------------------------------------------------
 
 _CHECK_ATOMIC = """
@@ -178,14 +187,7 @@ print(json.dumps({n: getattr(getattr(DynamoHandler, n), "__stepqueue_atomic__", 
 
 @pytest.mark.parametrize("flag", ["on", "off"])
 def test_atomic_dynamodb_shim_is_opt_in(flag: str) -> None:
-    # In a fresh interpreter: the shims patch moto process-wide and this process stays plain.
-    out = subprocess.run(
-        [sys.executable, "-c", _CHECK_ATOMIC, flag],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    wrapped = json.loads(out.strip().splitlines()[-1])
+    wrapped = _fresh_interpreter(_CHECK_ATOMIC, flag)
     assert {"update_item", "put_item", "delete_item", "transact_write_items"} <= set(wrapped)
     assert all(wrapped.values()) if flag == "on" else not any(wrapped.values())
 
@@ -209,10 +211,7 @@ print(json.dumps({"same": a is b, "per_service": a is not c, "url": a.meta.endpo
 def test_interpreter_service_clients(flag: str) -> None:
     """The shim: one in-process client per (region, service). The gap (off): a new client per
     call, sent over HTTP to the server's own port."""
-    out = subprocess.run(
-        [sys.executable, "-c", _CHECK_CLIENTS, flag], check=True, capture_output=True, text=True
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = _fresh_interpreter(_CHECK_CLIENTS, flag)
     assert result["per_service"] is True
     assert result["same"] is (flag == "on")
     assert ("localhost" in result["url"]) is (flag == "off")
@@ -323,13 +322,7 @@ def test_parse_caches(flag: str) -> None:
     """The shims: one ANTLR parse per definition text, one compile per JSONPath text, while
     every call still gets its own evaluation components and syntax errors still raise. The gap
     (off): both are parsed again at every call."""
-    out = subprocess.run(
-        [sys.executable, "-c", _CHECK_PARSE_CACHES, flag],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    result = _fresh_interpreter(_CHECK_PARSE_CACHES, flag)
     assert result["tree_reused"] is (flag == "on")
     assert result["path_reused"] is (flag == "on")
     assert result["program_fresh"] is True
