@@ -31,7 +31,7 @@ from typing import Any
 
 from bench.local.emulator import Emulator
 from bench.local.runner import percentile
-from bench.local.scenario import TERMINAL, HolderMonitor
+from bench.local.scenario import START_THREADS, TERMINAL, HolderMonitor, running_executions
 
 WORKFLOW = "burstbench"
 TABLE = "stepqueue-semaphores"
@@ -85,9 +85,13 @@ def run(executions: int, limit: int, work_seconds: int, timeout_s: float) -> dic
         machine = sfn.create_state_machine(name=WORKFLOW, definition=definition, roleArn=ROLE)[
             "stateMachineArn"
         ]
-        with HolderMonitor(emu, TABLE, WORKFLOW, limit) as monitor, ThreadPoolExecutor(16) as pool:
+        with (
+            HolderMonitor(emu, TABLE, WORKFLOW, limit) as monitor,
+            ThreadPoolExecutor(START_THREADS) as starters,
+            ThreadPoolExecutor(16) as pool,
+        ):
             arns = list(
-                pool.map(
+                starters.map(
                     lambda i: sfn.start_execution(stateMachineArn=machine, name=f"e{i:05d}")[
                         "executionArn"
                     ],
@@ -98,13 +102,21 @@ def run(executions: int, limit: int, work_seconds: int, timeout_s: float) -> dic
             described: dict[str, dict[str, Any]] = {}
             pending = list(arns)
             while pending and time.monotonic() < deadline:
+                # Described once they have left RUNNING (the listing is only a hint): describing
+                # every execution at every tick would load the emulator being measured.
+                running = running_executions(sfn, machine)
+                finished = [a for a in pending if a not in running]
                 for arn, reply in zip(
-                    pending,
-                    pool.map(lambda a: sfn.describe_execution(executionArn=a), pending),
+                    finished,
+                    pool.map(lambda a: sfn.describe_execution(executionArn=a), finished),
                     strict=True,
                 ):
                     described[arn] = reply
-                pending = [a for a in pending if described[a]["status"] not in TERMINAL]
+                pending = [
+                    a
+                    for a in pending
+                    if a not in described or described[a]["status"] not in TERMINAL
+                ]
                 if pending:
                     time.sleep(0.5)
             held_at_end = monitor.holders()

@@ -87,7 +87,7 @@ def deployed(
         yield Deployment(emu, run.output(), tfvars, lambda_zip)
 
 
-def _running(sfn: Any, state_machine_arn: str) -> set[str]:
+def running_executions(sfn: Any, state_machine_arn: str) -> set[str]:
     """ARNs the service lists as RUNNING (a hint of what to describe, never a count).
 
     A next-page token dies when the execution it points at stops running between two pages
@@ -288,7 +288,7 @@ def run_burst(
             # execution's own DescribeExecution, asked once it has left RUNNING. Describing
             # every pending execution on every tick made the emulator itself the bottleneck
             # (hundreds of calls a second competing with the executions being measured).
-            running = _running(sfn, arn)
+            running = running_executions(sfn, arn)
             finished = [a for a in pending if a not in running]
             list(pool.map(describe, finished))
             pending = [a for a in pending if a not in status or status[a]["status"] not in TERMINAL]
