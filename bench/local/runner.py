@@ -335,7 +335,8 @@ class MappingRunner:
 
     def _give_back(self, messages: list[dict[str, Any]]) -> None:
         """Received but never invoked (the runner is stopping): visible again at once, rather
-        than after the visibility timeout."""
+        than after the visibility timeout. The receive still counts towards maxReceiveCount, as
+        it does for any SQS consumer that lets a message go."""
         for message in messages:
             with contextlib.suppress(Exception):  # best effort: the timeout returns it anyway
                 self._sqs.change_message_visibility(
