@@ -39,7 +39,7 @@ def classify(exc: Exception) -> ErrorKind | None:
     from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 
     if isinstance(exc, ClientError):
-        code = exc.response.get("Error", {}).get("Code", "")
+        code = error_code(exc)
         if code in FINISHED_CODES:
             return ErrorKind.FINISHED
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -51,6 +51,19 @@ def classify(exc: Exception) -> ErrorKind | None:
     if isinstance(exc, BotoCoreError):
         return ErrorKind.REJECTED
     return None
+
+
+def heartbeat_proves_closed(exc: Exception, *, heartbeat_declared: bool) -> bool:
+    """Whether a failed SendTaskHeartbeat proves the task closed.
+
+    ``TaskTimedOut`` / ``TaskDoesNotExist`` always do. ``InvalidToken`` does only for a state
+    with ``HeartbeatSeconds``: moto answers InvalidToken to a heartbeat for a *running* task
+    without one (measured, moto 5.2.5), whereas AWS accepts it; for a real token AWS reports
+    a closed task as TaskTimedOut.
+    """
+    if classify(exc) is not ErrorKind.FINISHED:
+        return False
+    return heartbeat_declared or error_code(exc) != "InvalidToken"
 
 
 def error_code(exc: Exception) -> str:

@@ -35,7 +35,6 @@ _LOG = {
         (Outcome.ALREADY_FINISHED, logger.warning),
         (Outcome.RETRY, logger.warning),
         (Outcome.REJECTED, logger.error),
-        (Outcome.MALFORMED, logger.error),
     )
 }
 
@@ -79,7 +78,7 @@ class _Batch:
         if not isinstance(msg, TaskMessage):
             logger.error(
                 "malformed message",
-                extra={"message_id": message_id, "outcome": "malformed", "reason": str(msg)},
+                extra={"message_id": message_id, "outcome": Outcome.MALFORMED, "reason": str(msg)},
             )
             raise RedeliverRecord(message_id)
         start = time.perf_counter()

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from stepqueue_runtime.aws import ErrorKind, classify, error_code
+from stepqueue_runtime.aws import classify, error_code, heartbeat_proves_closed
 
 # Never wait longer than this between checks, whatever the intervals (keeps stop() prompt).
 _MIN_INTERVAL_S = 0.25
@@ -48,7 +48,6 @@ class Heartbeater:
         self._finished: set[str] = set()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self.sent = 0
 
     def track(self, token: str, heartbeat_seconds: float) -> None:
         with self._cond:
@@ -113,13 +112,12 @@ class Heartbeater:
     def _beat(self, token: str) -> bool:
         try:
             self._client.send_task_heartbeat(taskToken=token)
-            self.sent += 1
             return False
         except Exception as exc:  # a heartbeat must never kill the thread
             kind = classify(exc)
-            # Every tracked token declared HeartbeatSeconds, so InvalidToken means closed here.
             self._warn(
                 "heartbeat failed",
                 extra={"error_code": error_code(exc), "kind": kind.value if kind else "other"},
             )
-            return kind is ErrorKind.FINISHED
+            # Only tokens of states that declared HeartbeatSeconds are tracked.
+            return heartbeat_proves_closed(exc, heartbeat_declared=True)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from stepqueue_runtime.aws import ErrorKind, classify, error_code
+from stepqueue_runtime.aws import ErrorKind, classify, error_code, heartbeat_proves_closed
 from stepqueue_runtime.context import TaskContext
 from stepqueue_runtime.errors import Failure, failure, failure_from_exception
 from stepqueue_runtime.heartbeat import Heartbeater
@@ -125,16 +125,10 @@ def _kind(exc: Exception) -> ErrorKind:
 
 
 def _closed(exc: Exception, msg: TaskMessage) -> bool:
-    """Whether a failed heartbeat proves the task closed.
-
-    ``TaskTimedOut`` / ``TaskDoesNotExist`` always do. ``InvalidToken`` does only for a state
-    with ``HeartbeatSeconds``: moto answers InvalidToken to a heartbeat for a *running* task
-    without one (measured, moto 5.2.5), whereas AWS accepts it; for a real token AWS reports
-    a closed task as TaskTimedOut.
-    """
-    if _kind(exc) is not ErrorKind.FINISHED:
-        return False
-    return error_code(exc) != "InvalidToken" or msg.heartbeat_seconds is not None
+    """Whether a failed heartbeat proves the task closed (an exception that is not an AWS
+    failure surfaces)."""
+    _kind(exc)
+    return heartbeat_proves_closed(exc, heartbeat_declared=msg.heartbeat_seconds is not None)
 
 
 def _probe(client: Any, msg: TaskMessage) -> Result | None:
@@ -143,9 +137,11 @@ def _probe(client: Any, msg: TaskMessage) -> Result | None:
     try:
         client.send_task_heartbeat(taskToken=msg.task_token)
     except Exception as exc:
-        if _closed(exc, msg):
+        kind = _kind(exc)
+        declared = msg.heartbeat_seconds is not None
+        if heartbeat_proves_closed(exc, heartbeat_declared=declared):
             return Result(Outcome.ALREADY_FINISHED, error=error_code(exc))
-        if _kind(exc) is ErrorKind.TRANSIENT:
+        if kind is ErrorKind.TRANSIENT:
             return Result(Outcome.RETRY, error=error_code(exc))
         # Rejected (or an ambiguous InvalidToken): the probe is advisory, run the task.
     return None
