@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from generator.limits import TASK_TIMEOUT_DEFAULT
@@ -45,7 +44,7 @@ def escape(value: Any) -> Any:
 
 
 def expand(workflow: Workflow, renderer: Renderer) -> dict[str, Any]:
-    definition: dict[str, Any] = escape(copy.deepcopy(workflow.definition))
+    definition: dict[str, Any] = escape(workflow.definition)
     definition["States"] = _scope(definition["States"], workflow, renderer)
     if workflow.concurrency is not None:
         definition = wrap(definition, workflow.concurrency, renderer)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 # Names (docs/contracts.md).
 WORKFLOW_NAME = r"^[a-z][a-z0-9-]{0,29}$"
 WORKER_NAME = r"^[a-z][a-z0-9_]{0,29}$"
@@ -54,7 +52,7 @@ SEMAPHORE_LIMIT_MAX = (DYNAMODB_ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES) // HOLDER_
 
 
 def default_visibility_timeout(timeout_seconds: int, batching_window_seconds: int) -> int:
-    return VISIBILITY_FACTOR * timeout_seconds + batching_window_seconds + VISIBILITY_SLACK
+    return minimum_visibility_timeout(timeout_seconds, batching_window_seconds) + VISIBILITY_SLACK
 
 
 def minimum_visibility_timeout(timeout_seconds: int, batching_window_seconds: int) -> int:
@@ -75,8 +73,3 @@ def acquire_max_attempts(max_wait_seconds: int) -> int:
         cap = min(cap * ACQUIRE_BACKOFF_RATE, ACQUIRE_MAX_DELAY_SECONDS)
         attempts += 1
     return max(1, attempts)
-
-
-def waiting_transitions_per_minute() -> int:
-    """State transitions one waiting execution spends per minute once the delay is capped."""
-    return math.ceil(60 / (ACQUIRE_MAX_DELAY_SECONDS / 2))

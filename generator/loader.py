@@ -221,7 +221,6 @@ def load_text(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
             Diagnostic(file, line, col, "", f"invalid YAML: {what}", "fix the YAML syntax here")
         ]
     except yaml.YAMLError as exc:  # e.g. a reader error for a control character
-        mark = getattr(exc, "position", None)
         return None, [
             Diagnostic(file, 1, 1, "", f"invalid YAML: {exc}", "save the spec as UTF-8 text")
         ]

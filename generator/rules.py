@@ -55,7 +55,8 @@ def check_workers(r: Reporter, facts: SpecFacts) -> None:
                     f"visibility timeout {visibility} s is below 6 x timeout_seconds + "
                     f"batching_window_seconds = {minimum} s, so messages reappear while still "
                     "being processed",
-                    f"set it to at least {minimum}, or remove it to get the default {minimum + 30}",
+                    f"set it to at least {minimum}, or remove it to get the default "
+                    f"{default_visibility_timeout(timeout, window)}",
                 )
         if (
             batch is not None

@@ -22,7 +22,6 @@ class CheckedSpec:
     file: str
     root: Node
     facts: SpecFacts
-    ok: bool  # no errors in this file
 
 
 def check_spec(
@@ -43,8 +42,7 @@ def check_spec(
     check_uses(r, facts, asl.worker_uses)
     if handlers and facts.handlers:
         _check_handlers(r, facts, lambda_src or find_lambda_src(path))
-    ok = not any(d.is_error for d in r.diagnostics)
-    return CheckedSpec(name, root, facts, ok), r.diagnostics
+    return CheckedSpec(name, root, facts), r.diagnostics
 
 
 def _check_handlers(r: Reporter, facts: SpecFacts, lambda_src: Path | None) -> None:
