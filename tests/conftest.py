@@ -1,5 +1,8 @@
 """Shared fixtures.
 
+`generated_dir`, `lambda_zip`: the generator's output for workflows/*.yaml and the Lambda zip,
+built once per session into temp dirs (never a stale build/).
+
 `emulator`: one moto server (with the shims of DESIGN.md §8, DynamoDB item operations atomic)
 per test session — under `pytest -n 2 --dist loadgroup` that is one per xdist worker, each on its
 own free port, so workers never share state. Tests share it within a worker: create resources
@@ -10,10 +13,25 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from bench.local.artifacts import build_lambda_zip, generate
 from bench.local.emulator import Emulator
+from bench.local.tf import REPO
+
+
+@pytest.fixture(scope="session")
+def generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    specs = sorted((REPO / "workflows").glob("*.yaml"))
+    assert specs, "no workflows/*.yaml"
+    return generate(specs, tmp_path_factory.mktemp("generated") / "out")
+
+
+@pytest.fixture(scope="session")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_lambda_zip(tmp_path_factory.mktemp("lambda"))
 
 
 @pytest.fixture(scope="session")

@@ -9,19 +9,8 @@ from pathlib import Path
 import pytest
 
 from bench import burst
-from bench.local.artifacts import build_lambda_zip, generate
 from bench.local.runner import Runner
 from bench.local.scenario import deployed, run_burst
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Freshly generated workflows and a freshly built zip (never a stale build/)."""
-    out = tmp_path_factory.mktemp("inputs")
-    generated = generate(sorted((REPO / "workflows").glob("*.yaml")), out / "generated")
-    return generated, build_lambda_zip(out / "lambda")
 
 
 @pytest.mark.emulator
@@ -29,11 +18,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.mark.slow
 @pytest.mark.xdist_group("terraform")
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
-def test_burst_end_to_end(inputs: tuple[Path, Path], tmp_path: Path) -> None:
-    generated, zip_path = inputs
+def test_burst_end_to_end(generated_dir: Path, lambda_zip: Path, tmp_path: Path) -> None:
     with (
-        deployed(tmp_path / "tf", generated_dir=generated, lambda_zip=zip_path) as dep,
-        Runner(dep.emulator.endpoint, zip_path, failed_visibility_s=1) as runner,
+        deployed(tmp_path / "tf", generated_dir=generated_dir, lambda_zip=lambda_zip) as dep,
+        Runner(dep.emulator.endpoint, lambda_zip, failed_visibility_s=1) as runner,
     ):
         assert all(s.uuid != "" for s in runner.settings)
         result = run_burst(

@@ -13,8 +13,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
+from bench.local.emulator import ACCOUNT_ID, REGION
+
+ACCOUNT = ACCOUNT_ID
 
 
 def client_error(code: str, op: str, status: int = 400, message: str = "injected") -> ClientError:

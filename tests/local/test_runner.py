@@ -313,10 +313,9 @@ def test_a_batch_held_while_slots_are_busy_is_given_back_at_stop(
     assert _visible(d) == 2  # the one never received, and the held one given back
 
 
-def test_event_shape(emulator: Emulator, deploy: Deploy, function_zip: Path) -> None:
+def test_event_shape(emulator: Emulator, deploy: Deploy) -> None:
     d = deploy()
     [settings] = discover(emulator.endpoint, d.name)
-    runner = _runner(emulator, function_zip, d.name)
     d.sqs.send_message(
         QueueUrl=d.queue_url,
         MessageBody="{}",
@@ -343,4 +342,3 @@ def test_event_shape(emulator: Emulator, deploy: Deploy, function_zip: Path) -> 
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert record["messageAttributes"]["k"]["stringValue"] == "v"
     assert record["eventSource"] == "aws:sqs"
-    del runner

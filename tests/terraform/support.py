@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-ROOT = REPO / "terraform"
+from bench.local.tf import REPO, ROOT
+
 MODULES = REPO / "modules"
 MODULE_NAMES = ("queue", "worker", "state_machine", "semaphore", "reclaimer")
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bench.local.emulator import Emulator
+from bench.local.emulator import ACCOUNT_ID, Emulator
 from bench.local.tf import Terraform, local_deployment
 from generator import render_definition
 from tests.terraform.support import (
@@ -32,7 +32,7 @@ pytestmark = [
     pytest.mark.xdist_group("terraform-emulator"),
 ]
 
-ACCOUNT = "123456789012"
+ACCOUNT = ACCOUNT_ID
 
 
 @dataclass
