@@ -22,27 +22,23 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from bench.local.emulator import Emulator
+from bench.local.emulator import ACCOUNT_ID, Emulator
 from bench.local.runner import percentile
-from bench.local.scenario import START_THREADS, TERMINAL, HolderMonitor, running_executions
+from bench.local.scenario import START_THREADS, TERMINAL, HolderMonitor, wait_until_ended
+from bench.semaphore_requests import generate_definition_template, render
 
 WORKFLOW = "burstbench"
 TABLE = "stepqueue-semaphores"
-ROLE = "arn:aws:iam::123456789012:role/stepqueue-burst"
+ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/stepqueue-burst"
 
 
 def render_workflow(limit: int, work_seconds: int) -> str:
     """The generated ASL (templatefile placeholders substituted) for the temporary spec."""
-    from generator import render_definition
-    from generator.api import render_paths
-
     spec = (
         f"name: {WORKFLOW}\n"
         f"concurrency: {{limit: {limit}}}\n"
@@ -50,11 +46,7 @@ def render_workflow(limit: int, work_seconds: int) -> str:
         "States:\n"
         f"  Hold: {{Type: Wait, Seconds: {work_seconds}, End: true}}\n"
     )
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / f"{WORKFLOW}.yaml"
-        path.write_text(spec)
-        files, _ = render_paths([path])
-    return render_definition(files[f"asl/{WORKFLOW}.asl.json"], {}, TABLE)
+    return json.dumps(render(generate_definition_template(spec), TABLE))
 
 
 def transitions(history: list[dict[str, Any]]) -> int:
@@ -99,26 +91,7 @@ def run(executions: int, limit: int, work_seconds: int, timeout_s: float) -> dic
                 )
             )
             deadline = time.monotonic() + timeout_s
-            described: dict[str, dict[str, Any]] = {}
-            pending = list(arns)
-            while pending and time.monotonic() < deadline:
-                # Described once they have left RUNNING (the listing is only a hint): describing
-                # every execution at every tick would load the emulator being measured.
-                running = running_executions(sfn, machine)
-                finished = [a for a in pending if a not in running]
-                for arn, reply in zip(
-                    finished,
-                    pool.map(lambda a: sfn.describe_execution(executionArn=a), finished),
-                    strict=True,
-                ):
-                    described[arn] = reply
-                pending = [
-                    a
-                    for a in pending
-                    if a not in described or described[a]["status"] not in TERMINAL
-                ]
-                if pending:
-                    time.sleep(0.5)
+            described = wait_until_ended(sfn, machine, arns, deadline, pool)
             held_at_end = monitor.holders()
         histories = list(pool_map_history(sfn, arns))
     succeeded = [d for d in described.values() if d["status"] == "SUCCEEDED"]

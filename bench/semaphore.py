@@ -272,11 +272,10 @@ class Monitor(threading.Thread):
 class Sweeper(threading.Thread):
     """The scheduled sweep, compressed in time."""
 
-    def __init__(self, sweep_once: Callable[[], Any], interval: float, counters: Counters) -> None:
+    def __init__(self, sweep_once: Callable[[], Any], interval: float) -> None:
         super().__init__(name="sweeper", daemon=True)
         self._sweep_once = sweep_once
         self._interval = interval
-        self._counters = counters
         self.stop_event = threading.Event()
         self.failure: str | None = None
 
@@ -449,7 +448,7 @@ class Stress:
     def run(self) -> dict[str, Any]:
         cfg = self.config
         monitor = Monitor(self.ddb, self.requests, cfg.limit)
-        sweeper = Sweeper(self._sweep_once, cfg.sweep_interval_s, self.counters)
+        sweeper = Sweeper(self._sweep_once, cfg.sweep_interval_s)
         started = time.monotonic()
         monitor.start()
         sweeper.start()

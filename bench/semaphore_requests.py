@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.local.emulator import ACCOUNT_ID, REGION
+
 UPDATE_ITEM_RESOURCE = "arn:aws:states:::dynamodb:updateItem"
 
 # The request members of DynamoDB UpdateItem. Step Functions' optimised integration passes the
@@ -59,8 +61,8 @@ _SEGMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # the deployed state machine would send.
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 
-FAKE_ACCOUNT = "123456789012"
-FAKE_REGION = "us-east-1"
+FAKE_ACCOUNT = ACCOUNT_ID
+FAKE_REGION = REGION
 
 
 class UnsupportedParameters(ValueError):

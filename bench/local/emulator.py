@@ -142,11 +142,6 @@ class Emulator:
             self._tmp.cleanup()
             self._tmp = None
 
-    def reset(self) -> None:
-        """Forget every resource (moto's reset API); Step Functions execution stays enabled."""
-        _post(f"{self.endpoint}/moto-api/reset", b"")
-        _post(f"{self.endpoint}/moto-api/config", STEPFUNCTIONS_CONFIG)
-
     def __enter__(self) -> Emulator:
         return self.start()
 

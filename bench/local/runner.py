@@ -155,26 +155,9 @@ class MappingMetrics:
     deleted: int = 0
     item_failures: int = 0  # records the function reported in batchItemFailures
     invoke_errors: int = 0  # invocations that failed as a whole (error, timeout, crash)
-    invoke_seconds: list[float] = field(default_factory=list)
     # Task latency: SentTimestamp of the message → the runner deleting it after the handler
     # finished (queue wait + processing), for the records that succeeded.
     record_latency_seconds: list[float] = field(default_factory=list)
-    batch_sizes: list[int] = field(default_factory=list)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "function": self.function_name,
-            "max_concurrency": self.max_concurrency,
-            "peak_concurrent_batches": self.peak_in_flight,
-            "batches": self.batches,
-            "records": self.records,
-            "deleted": self.deleted,
-            "item_failures": self.item_failures,
-            "invoke_errors": self.invoke_errors,
-            "max_batch_size": max(self.batch_sizes, default=0),
-            "latency_p50_s": percentile(self.record_latency_seconds, 0.5),
-            "latency_p95_s": percentile(self.record_latency_seconds, 0.95),
-        }
 
 
 class Container:
@@ -198,7 +181,6 @@ class Container:
             self.close()
             reason = ready.get("error") if ready else "no answer"
             raise RunnerError(f"{settings.function_name}: container failed to start: {reason}")
-        self.handler_file: str | None = ready.get("handler_file")
 
     def _read(self, timeout: float) -> dict[str, Any] | None:
         assert self.proc.stdout is not None
@@ -467,11 +449,8 @@ class MappingRunner:
             m = self.metrics
             m.batches += 1
             m.records += len(records)
-            m.batch_sizes.append(len(records))
-        started = time.monotonic()
         container = self._container()
         reply = container.invoke({"Records": records})
-        elapsed = time.monotonic() - started
         self._release_container(container, healthy=reply is not None)
         end_invocation()
         failed = self._failed_ids(reply, records)
@@ -480,7 +459,6 @@ class MappingRunner:
         self._hasten(message for message in messages if message["MessageId"] in failed)
         now = time.time()
         with self._lock:
-            m.invoke_seconds.append(elapsed)
             m.deleted += len(done)
             if reply is None or "error" in reply:
                 m.invoke_errors += 1
@@ -544,10 +522,8 @@ class Runner:
         zip_path: Path,
         *,
         function_prefix: str = "",
-        mappings: list[MappingSettings] | None = None,
         failed_visibility_s: int | None = None,
         log_path: Path | None = None,
-        verify_code: bool = True,
         prewarm: bool = False,
     ) -> None:
         self.endpoint = endpoint
@@ -555,15 +531,14 @@ class Runner:
         self.zip_path = Path(zip_path)
         if not self.zip_path.is_file():
             raise RunnerError(f"{self.zip_path} is missing: run `make lambda` first")
-        self.settings = mappings if mappings is not None else discover(endpoint, function_prefix)
-        if verify_code:
-            digest = zip_sha256(self.zip_path)
-            for s in self.settings:
-                if s.code_sha256 and s.code_sha256 != digest:
-                    raise RunnerError(
-                        f"{s.function_name} was deployed from another zip than {self.zip_path}"
-                        " (CodeSha256 differs): apply again, or pass the zip it was built from"
-                    )
+        self.settings = discover(endpoint, function_prefix)
+        digest = zip_sha256(self.zip_path)
+        for s in self.settings:
+            if s.code_sha256 and s.code_sha256 != digest:
+                raise RunnerError(
+                    f"{s.function_name} was deployed from another zip than {self.zip_path}"
+                    " (CodeSha256 differs): apply again, or pass the zip it was built from"
+                )
         self._failed_visibility_s = failed_visibility_s
         self._log_path = log_path
         self._stop = threading.Event()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import shutil
 import threading
 import time
 import uuid
@@ -105,6 +104,41 @@ def running_executions(sfn: Any, state_machine_arn: str) -> set[str]:
     except sfn.exceptions.InvalidToken:
         return set()
     return running
+
+
+def wait_until_ended(
+    sfn: Any,
+    state_machine_arn: str,
+    arns: list[str],
+    deadline: float,
+    pool: ThreadPoolExecutor,
+    on_tick: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """DescribeExecution of each of `arns` once it has ended (or its last answer at the
+    deadline), checking twice a second; `on_tick(ended)` after each check.
+
+    ListExecutions only says which ones to look at; the status that counts is each execution's
+    own DescribeExecution, asked once it has left RUNNING. Describing every pending execution
+    on every tick made the emulator itself the bottleneck (hundreds of calls a second competing
+    with the executions being measured).
+    """
+    status: dict[str, dict[str, Any]] = {}
+    pending = list(arns)
+    while pending and time.monotonic() < deadline:
+        running = running_executions(sfn, state_machine_arn)
+        finished = [a for a in pending if a not in running]
+        for execution_arn, reply in zip(
+            finished,
+            pool.map(lambda a: sfn.describe_execution(executionArn=a), finished),
+            strict=True,
+        ):
+            status[execution_arn] = reply
+        pending = [a for a in pending if a not in status or status[a]["status"] not in TERMINAL]
+        if on_tick is not None:
+            on_tick(len(arns) - len(pending))
+        if pending:
+            time.sleep(0.5)
+    return status
 
 
 class HolderMonitor:
@@ -259,7 +293,6 @@ def run_burst(
         (f"fail-{run_id}-{i:05d}", {"seconds": min(work_seconds, 0.2), "fail": True})
         for i in range(failing)
     ]
-    status: dict[str, dict[str, Any]] = {}
     with (
         HolderMonitor(emu, table, key, limit) as monitor,
         ThreadPoolExecutor(START_THREADS) as starters,
@@ -278,24 +311,12 @@ def run_burst(
             sqs.send_message(QueueUrl=settings["queue_url"], MessageBody=POISON_BODY)
         deadline = started_at + timeout_s
 
-        def describe(execution_arn: str) -> None:
-            status[execution_arn] = sfn.describe_execution(executionArn=execution_arn)
-
-        pending = list(arns)
-        while pending and time.monotonic() < deadline:
+        def tick(done: int) -> None:
             runner.check()
-            # ListExecutions only says which ones to look at; the status that counts is each
-            # execution's own DescribeExecution, asked once it has left RUNNING. Describing
-            # every pending execution on every tick made the emulator itself the bottleneck
-            # (hundreds of calls a second competing with the executions being measured).
-            running = running_executions(sfn, arn)
-            finished = [a for a in pending if a not in running]
-            list(pool.map(describe, finished))
-            pending = [a for a in pending if a not in status or status[a]["status"] not in TERMINAL]
             if progress is not None:
-                progress(len(arns) - len(pending), len(arns), monitor, metrics)
-            if pending:
-                time.sleep(0.5)
+                progress(done, len(arns), monitor, metrics)
+
+        status = wait_until_ended(sfn, arn, arns, deadline, pool, on_tick=tick)
         # Poison needs max_receive_count failed deliveries before the redrive moves it.
         while time.monotonic() < deadline:
             runner.check()
@@ -349,9 +370,3 @@ def run_burst(
     result.execution_p50_s = percentile(durations, 0.5)
     result.execution_p95_s = percentile(durations, 0.95)
     return result
-
-
-def fresh_dir(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
