@@ -8,6 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV ?= aws
 N ?= 200
+STAGE ?=
+BACKEND_CONFIG ?=
+YES ?=
+DEPLOY_FLAGS = --env $(ENV) $(if $(STAGE),--stage $(STAGE)) $(if $(BACKEND_CONFIG),--backend-config $(BACKEND_CONFIG))
 GENERATED := build/generated
 WORKFLOWS := $(sort $(wildcard workflows/*.yaml))
 
@@ -18,7 +22,7 @@ endif
 export BC_SKIP_MAPPING := TRUE
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install generate regen lambda diagram plan apply destroy emulator demo lint test test-fast bench clean lock
+.PHONY: help install generate regen lambda diagram plan apply destroy emulator demo lint test test-fast bench bench-stress clean lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -42,31 +46,31 @@ lock: ## re-resolve requirements.in into requirements.txt
 	  build/lockvenv/bin/pip freeze --exclude-editable; } > requirements.txt
 
 generate: install ## render workflows/*.yaml into build/generated (all or nothing)
-	$(PY) -m generator generate $(WORKFLOWS) --out $(GENERATED)
+	$(PY) -m stepqueue generate $(WORKFLOWS) --out $(GENERATED)
 
 regen: install ## rewrite the golden files of the generator tests
 	$(PY) -m tests.generator.regen_golden
 
 diagram: install ## print a Mermaid diagram: make diagram SPEC=workflows/orders.yaml
-	$(PY) -m generator diagram $(SPEC)
+	$(PY) -m stepqueue diagram $(SPEC)
 
 lambda: install ## build the reproducible Lambda zip into build/lambda
-	$(PY) lambda_src/build_zip.py --out build/lambda
+	$(PY) -m stepqueue.deploy.lambda_zip --out build/lambda
 
-plan: generate lambda ## terraform plan (ENV=aws, or ENV=local against a running `make emulator`)
-	$(PY) -m bench.local.tf plan --env $(ENV)
+plan: install ## generate, build the zip, save a plan and print it (ENV=aws|local STAGE= BACKEND_CONFIG=)
+	$(PY) -m stepqueue plan $(DEPLOY_FLAGS)
 
-apply: generate lambda ## terraform apply (ENV=aws, or ENV=local)
-	$(PY) -m bench.local.tf apply --env $(ENV)
+apply: install ## apply exactly the saved plan of `make plan` (ENV=local: plans for itself)
+	$(PY) -m stepqueue apply $(DEPLOY_FLAGS)
 
-destroy: install ## terraform destroy (ENV=aws, or ENV=local)
-	$(PY) -m bench.local.tf destroy --env $(ENV)
+destroy: install ## destroy (asks for the stage's name on AWS; YES=1 does not ask)
+	$(PY) -m stepqueue destroy $(DEPLOY_FLAGS) $(if $(YES),--yes)
 
 emulator: install ## run the local AWS emulator in the foreground (port in build/emulator.port)
-	$(PY) -m bench.local.emulator --port-file build/emulator.port
+	$(PY) -m stepqueue emulator
 
-demo: generate lambda ## emulator + apply + a burst of N executions (default 200) + report
-	$(PY) -m bench.local.demo --executions $(N)
+demo: install ## emulator + generate + apply + a burst of N executions (default 200) + report
+	$(PY) -m stepqueue demo --executions $(N)
 
 lint: install ## ruff, mypy, terraform fmt
 	$(VENV)/bin/ruff check .
@@ -80,13 +84,16 @@ test: lint ## lint, then every test (unit, golden, bad specs, terraform, end to 
 test-fast: install ## the tests that need neither terraform nor the emulator
 	$(PY) -m pytest -m "not emulator and not terraform" -n 2
 
-bench: generate lambda ## run every benchmark (each prints one JSON object last)
+bench: install ## every benchmark, about 10 minutes (each prints one JSON object last)
 	$(PY) -m bench.generator
 	$(PY) -m bench.runtime --records 2000
-	$(PY) -m bench.semaphore --threads 32 --cycles 5000
+	$(PY) -m bench.semaphore --threads 32 --cycles 100
 	$(PY) -m bench.burst --executions 50 --limit 5 --work-seconds 2
 	$(PY) -m bench.e2e --executions 200
 	$(PY) -m bench.terraform
+
+bench-stress: install ## the long semaphore stress: 32 threads x 5,000 cycles (over an hour)
+	$(PY) -m bench.semaphore --threads 32 --cycles 5000
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""End to end on the emulator (issue 7): `python -m bench.e2e --executions N`.
+"""End to end on the emulator: `python -m bench.e2e --executions N`.
 
 The `burst` workflow (semaphore limit 10, worker max concurrency 5, batch size 1) deployed by
 Terraform on a fresh emulator, the local event-source runner running the packaged zip, N
@@ -15,9 +15,10 @@ import argparse
 import json
 import sys
 
-from bench.local import tf
-from bench.local.runner import Runner
-from bench.local.scenario import deployed, run_burst
+from stepqueue.deploy.artifacts import build_all
+from stepqueue.local.runner import Runner
+from stepqueue.local.scenarios.workflow_burst import deployed, run_burst
+from stepqueue.paths import BUILD
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, default=200)
     parser.add_argument("--work-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
+    build_all()  # the generated inputs and the zip, from workflows/ and lambda_src/
     with (
-        deployed(tf.BUILD / "e2e", log=lambda m: print(f"[e2e] {m}", file=sys.stderr)) as dep,
+        deployed(BUILD / "e2e", log=lambda m: print(f"[e2e] {m}", file=sys.stderr)) as dep,
         Runner(dep.emulator.endpoint, dep.zip_path, prewarm=True) as runner,
     ):
         result = run_burst(dep, runner, executions=args.executions, work_seconds=args.work_seconds)

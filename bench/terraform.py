@@ -24,26 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.local.artifacts import build_lambda_zip, generate
-from bench.local.emulator import Emulator
-from bench.local.tf import Terraform, local_deployment
+from stepqueue.deploy.artifacts import build_lambda_zip, generate
+from stepqueue.deploy.terraform import Terraform
+from stepqueue.local.deployment import local_deployment
+from stepqueue.local.emulator import Emulator
+from stepqueue.local.scenarios.synthetic_specs import renamed_copies
+from stepqueue.paths import WORKFLOWS
 
-REPO = Path(__file__).resolve().parents[1]
 _PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
-
-
-def write_specs(spec: Path, count: int, out_dir: Path) -> list[Path]:
-    """`count` copies of `spec`, each with its own workflow name (benchNN)."""
-    text = spec.read_text()
-    if not re.search(r"^name:\s*\S+", text, re.M):
-        raise SystemExit(f"{spec}: no top-level `name:` line to rename")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(1, count + 1):
-        path = out_dir / f"bench{i:02d}.yaml"
-        path.write_text(re.sub(r"^name:\s*\S+", f"name: bench{i:02d}", text, count=1, flags=re.M))
-        paths.append(path)
-    return paths
 
 
 def time_plan(tf: Terraform, repeat: int) -> tuple[float, int]:
@@ -70,13 +58,13 @@ def versions(tf: Terraform) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.terraform", description=__doc__)
     parser.add_argument("--workflows", type=int, default=20, help="the larger deployment (20)")
-    parser.add_argument("--spec", type=Path, default=REPO / "workflows" / "burst.yaml")
+    parser.add_argument("--spec", type=Path, default=WORKFLOWS / "burst.yaml")
     parser.add_argument("--repeat", type=int, default=3, help="plans per size; median reported")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="stepqueue-bench-tf-") as tmp_name:
         tmp = Path(tmp_name)
-        specs = write_specs(args.spec, args.workflows, tmp / "specs")
+        specs = renamed_copies(args.spec, args.workflows, tmp / "specs")
         small = generate(specs[:1], tmp / "generated-1")
         large = generate(specs, tmp / f"generated-{args.workflows}")
         lambda_zip = build_lambda_zip(tmp / "lambda")

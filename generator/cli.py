@@ -1,7 +1,9 @@
-"""`python -m generator` / `stepqueue`: validate, generate, diagram.
+"""The generator's commands: validate, generate, diagram.
 
-Exit codes: 0 success, 1 invalid specs (every problem printed), 2 usage errors.
-Only argparse is imported up front; the pipeline loads inside the command so `--help` is fast.
+`stepqueue` (stepqueue.cli) registers them with `add_commands` beside the deploy and local
+commands; `python -m generator` runs them alone. Exit codes: 0 success, 1 invalid specs (every
+problem printed), 2 usage errors. Only argparse is imported up front; the pipeline loads inside
+the command so `--help` is fast.
 """
 
 from __future__ import annotations
@@ -10,23 +12,22 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from generator.errors import Diagnostic
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+COMMANDS = ("validate", "generate", "diagram")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stepqueue",
-        description="Workflow specs (YAML) in; Step Functions ASL and Terraform inputs out.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_commands(commands: Any) -> None:
+    """Register the generator's subcommands on an argparse subparsers object."""
 
     def add(name: str, help_text: str, many: bool = True) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub: argparse.ArgumentParser = commands.add_parser(
+            name, help=help_text, description=help_text
+        )
         sub.add_argument(
             "specs", nargs="+" if many else None, metavar="SPEC", help="workflow spec (YAML)"
         )
@@ -45,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         "--out", required=True, type=Path, metavar="DIR", help="output directory (replaced)"
     )
     add("diagram", "print a Mermaid flowchart of the expanded workflow", many=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m generator",
+        description="Workflow specs (YAML) in; Step Functions ASL and Terraform inputs out.",
+    )
+    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     return parser
 
 
@@ -59,9 +68,8 @@ def _summary(diagnostics: Sequence[Diagnostic]) -> str:
     return f"{errors} error(s), {warnings} warning(s)"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run a parsed generator command; `parser` reports usage errors (exit 2)."""
     specs: list[Path] = [
         Path(s) for s in (args.specs if isinstance(args.specs, list) else [args.specs])
     ]
@@ -90,3 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sys.stdout.write(diagram(workflows[0]))
     return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    return run(parser.parse_args(argv), parser)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.local.artifacts import build_lambda_zip, generate
-from bench.local.emulator import Emulator
-from bench.local.tf import REPO
+from stepqueue.deploy.artifacts import build_lambda_zip, generate
+from stepqueue.local.emulator import Emulator
+from stepqueue.paths import REPO
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import burst
-from bench.local.runner import Runner
-from bench.local.scenario import deployed, run_burst
+from stepqueue.local.runner import Runner
+from stepqueue.local.scenarios import semaphore_burst as burst
+from stepqueue.local.scenarios.workflow_burst import deployed, run_burst
 
 
 @pytest.mark.emulator

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from stepqueue_runtime import aws
 
-from bench.local.emulator import Emulator
+from stepqueue.local.emulator import Emulator
 
 from .support import REGION, Moto
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bench.local.emulator import ACCOUNT_ID, REGION
+from stepqueue.local.emulator import ACCOUNT_ID, REGION
 
 ACCOUNT = ACCOUNT_ID
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bench.local.emulator import Emulator
-from bench.local.runner import Runner, RunnerError, discover, zip_sha256
+from stepqueue.local.emulator import Emulator
+from stepqueue.local.runner import Runner, RunnerError, discover, zip_sha256
 
 pytestmark = pytest.mark.emulator
 
@@ -324,7 +324,7 @@ def test_event_shape(emulator: Emulator, deploy: Deploy) -> None:
     [message] = d.sqs.receive_message(
         QueueUrl=d.queue_url, MessageSystemAttributeNames=["All"], MessageAttributeNames=["All"]
     )["Messages"]
-    from bench.local.runner import MappingRunner
+    from stepqueue.local.runner import MappingRunner
 
     mapping = MappingRunner(settings, emulator.endpoint, Path("."), io.StringIO(), None, None)  # type: ignore[arg-type]
     record = mapping._record(message)

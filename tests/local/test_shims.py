@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from bench.local.emulator import Emulator
+from stepqueue.local.emulator import Emulator
 
 pytestmark = pytest.mark.emulator
 
@@ -177,7 +177,7 @@ def _fresh_interpreter(script: str, flag: str) -> Any:
 
 _CHECK_ATOMIC = """
 import json, sys
-from bench.local.shims import DYNAMODB_SERIALISED_OPERATIONS, apply_shims
+from stepqueue.local.shims import DYNAMODB_SERIALISED_OPERATIONS, apply_shims
 from moto.dynamodb.responses import DynamoHandler
 apply_shims(atomic_dynamodb=sys.argv[1] == "on")
 print(json.dumps({n: getattr(getattr(DynamoHandler, n), "__stepqueue_atomic__", False)
@@ -198,7 +198,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_dynamodb as ddb_task,
 )
 if sys.argv[1] == "on":
-    from bench.local.shims import apply_shims
+    from stepqueue.local.shims import apply_shims
     apply_shims(atomic_dynamodb=False)
 a = ddb_task.boto_client_for("us-east-1", "dynamodb")
 b = ddb_task.boto_client_for("us-east-1", "dynamodb")
@@ -295,7 +295,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import (
 )
 from moto.stepfunctions.parser.asl.utils import json_path
 if sys.argv[1] == "on":
-    from bench.local.shims import apply_shims
+    from stepqueue.local.shims import apply_shims
     apply_shims(atomic_dynamodb=False)
 definition = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})
 program_1, tree_1 = AmazonStateLanguageParser.parse(definition)

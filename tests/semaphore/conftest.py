@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.local.emulator import ACCOUNT_ID, Emulator
+from stepqueue.local.emulator import ACCOUNT_ID, Emulator
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/stepqueue-test"  # moto does not enforce IAM
 

@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 from stepqueue_reclaimer import entry, sweep
 
-from bench.local.emulator import ACCOUNT_ID, REGION, Emulator
-from bench.semaphore_requests import SemaphoreRequests, iso_time, requests_for_limit
+from stepqueue.local.emulator import ACCOUNT_ID, REGION, Emulator
+from stepqueue.local.scenarios.semaphore_requests import (
+    SemaphoreRequests,
+    iso_time,
+    requests_for_limit,
+)
 
 from .conftest import ROLE_ARN, create_table, holders
 

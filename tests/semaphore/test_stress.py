@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bench.local.emulator import Emulator
-from bench.semaphore import Config, failed, run_stress
+from stepqueue.local.emulator import Emulator
+from stepqueue.local.scenarios.semaphore_stress import Config, failed, run_stress
 
 pytestmark = pytest.mark.emulator
 

@@ -13,7 +13,11 @@ from typing import Any
 
 import pytest
 
-from bench.semaphore_requests import SemaphoreRequests, generate_definition_template, render
+from stepqueue.local.scenarios.semaphore_requests import (
+    SemaphoreRequests,
+    generate_definition_template,
+    render,
+)
 
 from .conftest import ROLE_ARN, create_table, holders, wait_until_ended
 

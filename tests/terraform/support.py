@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.local.tf import REPO, ROOT
+from stepqueue.paths import REPO
+from stepqueue.paths import TERRAFORM_ROOT as ROOT
 
 MODULES = REPO / "modules"
 MODULE_NAMES = ("queue", "worker", "state_machine", "semaphore", "reclaimer")

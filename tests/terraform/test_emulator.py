@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from bench.local.emulator import ACCOUNT_ID, Emulator
-from bench.local.tf import Terraform, local_deployment
 from generator import render_definition
+from stepqueue.deploy.terraform import Terraform
+from stepqueue.local.deployment import local_deployment
+from stepqueue.local.emulator import ACCOUNT_ID, Emulator
 from tests.terraform.support import (
     EXAMPLES,
     copy_configuration,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.local.tf import Terraform, fmt_check
+from stepqueue.deploy.terraform import Terraform, fmt_check
 from tests.terraform.readme import documented_dirs, rendered
 from tests.terraform.support import (
     EXAMPLES,

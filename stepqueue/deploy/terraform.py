@@ -2,21 +2,17 @@
 
 `Terraform(root, work_dir=...)` runs the root with its data dir (providers, modules) and its
 state file under `work_dir`, so tests and demos never touch a user's own `.terraform/` or state;
-`work_dir=None` uses the root's normal ones (ENV=aws). `local_deployment()` /
-`aws_deployment()` build the variables each environment needs.
-
-CLI (what `make plan|apply|destroy ENV=local|aws` runs):
-    python -m bench.local.tf {plan,apply,destroy} --env {aws,local}
+`work_dir=None` uses the root's normal ones (a real deployment, whose state may live in a remote
+backend). What each environment passes in is decided by `stepqueue.deploy.inputs` (AWS) and
+`stepqueue.local.deployment` (the emulator).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import json
 import os
-import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,18 +22,7 @@ from typing import Any
 from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PythonTerraform
 
-from bench.local.emulator import aws_env, is_reachable
-
-REPO = Path(__file__).resolve().parents[2]
-ROOT = REPO / "terraform"
-BUILD = REPO / "build"
-GENERATED = BUILD / "generated"
-LAMBDA_ZIP = BUILD / "lambda" / "stepqueue.zip"
-PORT_FILE = BUILD / "emulator.port"
-LOCAL_STATE = BUILD / "local-state"
-# Low locally: with the shims nothing should fail, and a gap must fail fast, not after minutes
-# of the provider's default 25 retries.
-LOCAL_MAX_RETRIES = 2
+from stepqueue.paths import TERRAFORM_ROOT
 
 # A filesystem mirror holds <source host>/<namespace>/<type>/<version>/...; any host will do.
 PROVIDER_GLOB = "*/hashicorp/aws"
@@ -47,6 +32,7 @@ MIRROR_CANDIDATES = (
     "/usr/share/terraform/plugins",
     "/usr/local/share/terraform/plugins",
 )
+DEFAULT_WORKSPACE = "default"
 
 
 class TerraformError(RuntimeError):
@@ -108,12 +94,17 @@ class PlanResult:
 class Terraform:
     """One Terraform root with its inputs; `work_dir` isolates data dir and state."""
 
-    root: Path = ROOT
+    root: Path = TERRAFORM_ROOT
     work_dir: Path | None = None
     variables: dict[str, Any] = field(default_factory=dict)
     var_files: Sequence[Path] = ()
     env: dict[str, str] = field(default_factory=dict)
     stream: bool = False  # print terraform's output live instead of capturing it
+    # `terraform init -backend-config=FILE` (e.g. an S3 bucket and key shared by a team); the
+    # root needs a backend block of the same type (stepqueue.deploy.backend provides one).
+    backend_config: Path | None = None
+    # One workspace per stage: the same backend holds each stage's state apart.
+    workspace: str = DEFAULT_WORKSPACE
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -157,21 +148,31 @@ class Terraform:
         return code, text
 
     def init(self) -> None:
-        """Idempotent: skipped while the root's .tf files and the mirror are those of the last
-        successful init (a marker in the data dir records them)."""
+        """Idempotent: skipped while the root's .tf files, the mirror and the backend config are
+        those of the last successful init (a marker in the data dir records them); then the
+        stage's workspace is selected, created on first use."""
         plugin_dir = find_plugin_dir()
         marker = self.data_dir / "stepqueue-init.json"
-        fingerprint = json.dumps({"plugin_dir": str(plugin_dir), "tf": _tf_digest(self.root)})
-        if marker.is_file() and marker.read_text() == fingerprint:
-            return
-        self._cmd(
-            "init",
-            input=False,
-            no_color=IsFlagged,
-            plugin_dir=str(plugin_dir) if plugin_dir else None,
+        backend = self.backend_config
+        fingerprint = json.dumps(
+            {
+                "plugin_dir": str(plugin_dir),
+                "tf": tf_digest(self.root),
+                "backend_config": _file_digest(backend) if backend else None,
+            }
         )
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(fingerprint)
+        if not (marker.is_file() and marker.read_text() == fingerprint):
+            self._cmd(
+                "init",
+                input=False,
+                no_color=IsFlagged,
+                plugin_dir=str(plugin_dir) if plugin_dir else None,
+                backend_config=str(backend) if backend else None,
+            )
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(fingerprint)
+        if self.work_dir is None or self.workspace != DEFAULT_WORKSPACE:
+            self._cmd("workspace", "select", "-or-create=true", self.workspace, no_color=IsFlagged)
 
     def _options(self, **extra: Any) -> dict[str, Any]:
         # python-terraform's defaults: -state, -var (as a temp var file), -var-file, -input=false,
@@ -211,9 +212,19 @@ class Terraform:
             raise TerraformError(f"terraform validate failed (exit {code})\n{text}") from None
         return result
 
-    def plan_to_file(self, plan_file: Path) -> None:
-        """A saved plan (binary), for `show_plan()`."""
-        self._cmd("plan", **self._options(out=str(plan_file)))
+    def plan_to_file(self, plan_file: Path, *, destroy: bool = False) -> None:
+        """A saved plan (binary): what `apply_plan()` applies and `show_plan()` shows."""
+        plan_file.parent.mkdir(parents=True, exist_ok=True)
+        extra: dict[str, Any] = {"out": str(plan_file)}
+        if destroy:
+            extra["destroy"] = IsFlagged
+        self._cmd("plan", **self._options(**extra))
+
+    def apply_plan(self, plan_file: Path) -> str:
+        """Apply exactly a saved plan: no variables (they are in the plan), nothing re-planned.
+        Terraform itself refuses a plan made against a state that has changed since."""
+        state = str(self.state_path) if self.work_dir is not None else None
+        return self._cmd("apply", str(plan_file), input=False, no_color=IsFlagged, state=state)[1]
 
     def show_plan(self, plan_file: Path) -> str:
         """The saved plan as Terraform's JSON text (what checkov reads)."""
@@ -250,7 +261,14 @@ def fmt_check(cwd: Path, *paths: str) -> tuple[bool, str]:
     return code == 0, (out or "") + (err or "")
 
 
-def _tf_digest(root: Path) -> str:
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        raise TerraformError(f"cannot read {path}: {error.strerror}") from None
+
+
+def tf_digest(root: Path) -> str:
     """Hash of the .tf files of the root and of the local modules it may use (../modules)."""
     digest = hashlib.sha256()
     for base in (root, root.parent / "modules"):
@@ -258,124 +276,3 @@ def _tf_digest(root: Path) -> str:
             if ".terraform" not in path.parts:
                 digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
-
-
-def _require_inputs(generated_dir: Path, lambda_zip: Path) -> Path:
-    tfvars = generated_dir / "workflows.tfvars.json"
-    if not tfvars.is_file():
-        raise TerraformError(f"{tfvars} is missing: run `make generate` first")
-    if not lambda_zip.is_file():
-        raise TerraformError(f"{lambda_zip} is missing: run `make lambda` first")
-    return tfvars
-
-
-def _common_variables(generated_dir: Path, lambda_zip: Path) -> dict[str, Any]:
-    return {"generated_dir": str(generated_dir.resolve()), "lambda_zip_path": str(lambda_zip)}
-
-
-def local_deployment(
-    endpoint: str,
-    work_dir: Path,
-    *,
-    root: Path = ROOT,
-    generated_dir: Path = GENERATED,
-    lambda_zip: Path = LAMBDA_ZIP,
-    name_prefix: str = "",
-    stream: bool = False,
-) -> Terraform:
-    """The root against the emulator at `endpoint`, with state and data dir in `work_dir`."""
-    tfvars = _require_inputs(generated_dir, lambda_zip)
-    variables = _common_variables(generated_dir, lambda_zip)
-    variables.update(
-        aws_endpoint_url=endpoint,
-        max_retries=LOCAL_MAX_RETRIES,
-        # moto would run an enabled mapping's Lambda in Docker (absent): bench.local.runner
-        # does the mapping's job instead.
-        event_source_mapping_enabled=False,
-    )
-    if name_prefix:
-        variables["name_prefix"] = name_prefix
-    return Terraform(
-        root=root,
-        work_dir=work_dir,
-        variables=variables,
-        var_files=[tfvars],
-        env=aws_env(endpoint),
-        stream=stream,
-    )
-
-
-def aws_deployment(
-    *,
-    root: Path = ROOT,
-    generated_dir: Path = GENERATED,
-    lambda_zip: Path = LAMBDA_ZIP,
-    stream: bool = True,
-) -> Terraform:
-    """The root against real AWS with the root's own state; credentials from the environment."""
-    tfvars = _require_inputs(generated_dir, lambda_zip)
-    return Terraform(
-        root=root,
-        variables=_common_variables(generated_dir, lambda_zip),
-        var_files=[tfvars],
-        stream=stream,
-    )
-
-
-def running_emulator_endpoint(port_file: Path | None = None) -> str:
-    port_file = PORT_FILE if port_file is None else port_file
-    hint = "run `make emulator` in another terminal first"
-    try:
-        port = int(port_file.read_text().strip())
-    except (OSError, ValueError):
-        raise TerraformError(f"no emulator port in {port_file}: {hint}") from None
-    endpoint = f"http://127.0.0.1:{port}"
-    if not is_reachable(endpoint):
-        raise TerraformError(f"the emulator at {endpoint} ({port_file}) is not answering: {hint}")
-    return endpoint
-
-
-def require_aws_credentials() -> None:
-    """Fail before Terraform does, with the fix, when no credential source answers at all."""
-    import boto3
-
-    if boto3.Session().get_credentials() is None:
-        raise TerraformError(
-            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
-            "AWS_SECRET_ACCESS_KEY), or try it locally: `make emulator` in another terminal, "
-            "then ENV=local"
-        )
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.local.tf")
-    parser.add_argument("command", choices=["plan", "apply", "destroy"])
-    parser.add_argument("--env", choices=["aws", "local"], default="aws")
-    args = parser.parse_args(argv)
-    try:
-        if args.env == "local":
-            endpoint = running_emulator_endpoint()
-            tf = local_deployment(endpoint, LOCAL_STATE, stream=True)
-            print(f"terraform against the emulator at {endpoint}, state in {LOCAL_STATE}")
-        else:
-            require_aws_credentials()
-            tf = aws_deployment()
-        tf.init()
-        if args.command == "plan":
-            changes = tf.plan().changes
-            print("changes pending" if changes else "no changes")
-        elif args.command == "apply":
-            tf.apply()
-        else:
-            tf.destroy()
-    except TerraformError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

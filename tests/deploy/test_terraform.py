@@ -1,5 +1,5 @@
-"""bench/local/tf.py: mirror detection, CLI config, inputs and errors; and, with the real AWS
-provider against the emulator, that the shims let apply / plan / destroy finish."""
+"""stepqueue.deploy.terraform: mirror detection, CLI config, inputs and errors; and, with the
+real AWS provider against the emulator, that the shims let apply / plan / destroy finish."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.local import tf
-from bench.local.emulator import Emulator
+from stepqueue.deploy import terraform as tf
+from stepqueue.local import deployment
+from stepqueue.local.emulator import Emulator
+from tests.deploy.roots import SHIM_ROOT
 
 # The host part of a mirror path is whatever source the provider came from.
 AWS = Path("mirror.example/hashicorp/aws")
@@ -55,10 +57,10 @@ def test_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_inputs_are_clear(tmp_path: Path) -> None:
     with pytest.raises(tf.TerraformError, match="make generate"):
-        tf.local_deployment("http://127.0.0.1:1", tmp_path, generated_dir=tmp_path)
+        deployment.local_deployment("http://127.0.0.1:1", tmp_path, generated_dir=tmp_path)
     (tmp_path / "workflows.tfvars.json").write_text("{}")
     with pytest.raises(tf.TerraformError, match="make lambda"):
-        tf.local_deployment(
+        deployment.local_deployment(
             "http://127.0.0.1:1",
             tmp_path,
             generated_dir=tmp_path,
@@ -71,7 +73,7 @@ def test_local_variables(tmp_path: Path) -> None:
     (tmp_path / "z.zip").write_bytes(b"")
     root = tmp_path / "root"
     root.mkdir()
-    run = tf.local_deployment(
+    run = deployment.local_deployment(
         "http://127.0.0.1:9",
         tmp_path / "work",
         root=root,
@@ -80,7 +82,7 @@ def test_local_variables(tmp_path: Path) -> None:
     )
     assert run.variables["aws_endpoint_url"] == "http://127.0.0.1:9"
     assert run.variables["event_source_mapping_enabled"] is False
-    assert run.variables["max_retries"] == tf.LOCAL_MAX_RETRIES
+    assert run.variables["max_retries"] == deployment.LOCAL_MAX_RETRIES
     assert run.variables["generated_dir"] == str(tmp_path.resolve())
     assert list(run.var_files) == [tmp_path / "workflows.tfvars.json"]
     assert run.state_path == (tmp_path / "work" / "terraform.tfstate").resolve()
@@ -90,63 +92,15 @@ def test_local_variables(tmp_path: Path) -> None:
 def test_cli_without_emulator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(tf, "PORT_FILE", tmp_path / "emulator.port")
-    assert tf.main(["plan", "--env", "local"]) == 1
+    from stepqueue.cli import main
+
+    monkeypatch.setattr(deployment, "PORT_FILE", tmp_path / "emulator.port")
+    assert main(["plan", "--env", "local"]) == 1
     err = capsys.readouterr().err
     assert "make emulator" in err and "Traceback" not in err
     (tmp_path / "emulator.port").write_text("1\n")  # nothing listens on port 1
-    assert tf.main(["plan", "--env", "local"]) == 1
+    assert main(["plan", "--env", "local"]) == 1
     assert "not answering" in capsys.readouterr().err
-
-
-SHIM_ROOT = """
-terraform {
-  required_providers {
-    aws = { source = "hashicorp/aws", version = ">= 5.0" }
-  }
-}
-variable "aws_endpoint_url" { type = string }
-variable "max_retries" { type = number }
-variable "name" { type = string }
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  max_retries                 = var.max_retries
-  endpoints {
-    sqs = var.aws_endpoint_url
-    sfn = var.aws_endpoint_url
-    iam = var.aws_endpoint_url
-    sts = var.aws_endpoint_url
-  }
-}
-resource "aws_sqs_queue" "dlq" { name = "${var.name}-dlq" }
-resource "aws_sqs_queue" "this" {
-  name           = var.name
-  redrive_policy = jsonencode({ deadLetterTargetArn = aws_sqs_queue.dlq.arn, maxReceiveCount = 3 })
-}
-resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  queue_url = aws_sqs_queue.dlq.id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue", sourceQueueArns = [aws_sqs_queue.this.arn]
-  })
-}
-resource "aws_iam_role" "sfn" {
-  name = "${var.name}-sfn"
-  assume_role_policy = jsonencode({ Version = "2012-10-17", Statement = [{
-    Effect = "Allow", Action = "sts:AssumeRole", Principal = { Service = "states.amazonaws.com" }
-  }] })
-}
-resource "aws_sfn_state_machine" "this" {
-  name       = var.name
-  role_arn   = aws_iam_role.sfn.arn
-  definition = jsonencode({ StartAt = "A", States = { A = { Type = "Pass", End = true } } })
-}
-output "queue_url" { value = aws_sqs_queue.this.id }
-"""
 
 
 @pytest.mark.terraform
@@ -187,7 +141,9 @@ def test_aws_without_credentials_is_a_clear_error(
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    assert tf.main(["plan", "--env", "aws"]) == 1
+    from stepqueue.cli import main
+
+    assert main(["plan", "--env", "aws"]) == 1
     err = capsys.readouterr().err
     assert "no AWS credentials found" in err
     assert "Traceback" not in err

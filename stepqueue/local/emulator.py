@@ -1,6 +1,6 @@
 """The local AWS emulator: moto's server with the shims of DESIGN.md §8.
 
-`with Emulator() as emu:` runs the server in a child process (`python -m bench.local.emulator`)
+`with Emulator() as emu:` runs the server in a child process (`python -m stepqueue.local.emulator`)
 rather than in a thread of the caller, because:
 - Step Functions' interpreter calls back into the server at `localhost:$MOTO_PORT`; MOTO_PORT is
   process-global, so an in-process server would pin one emulator per process and leak the
@@ -30,6 +30,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from stepqueue.paths import REPO
 
 REGION = "us-east-1"
 ACCESS_KEY = "testing"
@@ -102,7 +104,7 @@ class Emulator:
         log_path = self._log_path or Path(self._tmp.name) / "server.log"
         cmd = [
             sys.executable,
-            *("-m", "bench.local.emulator", "--port-file", str(port_file), "--watch-parent"),
+            *("-m", "stepqueue.local.emulator", "--port-file", str(port_file), "--watch-parent"),
         ]
         if not self.atomic_dynamodb:
             cmd.append("--no-atomic-dynamodb")
@@ -110,7 +112,7 @@ class Emulator:
             cmd.append("--no-shims")
         env = {**os.environ, **aws_env("http://127.0.0.1:0")}
         env.pop("AWS_ENDPOINT_URL")  # the server talks to itself through MOTO_PORT, set inside
-        root = Path(__file__).resolve().parents[2]
+        root = REPO
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
         with open(log_path, "wb") as log:
             self._proc = subprocess.Popen(
@@ -187,7 +189,7 @@ def serve(
     """Run the server in this process until SIGINT/SIGTERM (the child side of `Emulator`)."""
     from moto.server import ThreadedMotoServer
 
-    from bench.local.shims import apply_shims
+    from stepqueue.local.shims import apply_shims
 
     # One line per request would drown the terminal and fill the log; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -233,9 +235,9 @@ def serve(
         os._exit(0)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.emulator") -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.local.emulator",
+        prog=prog,
         description="Run moto's server with stepqueue's shims in the foreground.",
     )
     parser.add_argument("--port-file", type=Path, help="write the port here once ready")

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from bench.local.emulator import REGION, aws_env, make_client
+from stepqueue.local.emulator import REGION, aws_env, make_client
 
 CONTAINER_SCRIPT = Path(__file__).with_name("container.py")
 # No ScalingConfig: Lambda scales an SQS mapping up to the function's reserved concurrency (or

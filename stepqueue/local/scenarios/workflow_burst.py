@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.local import tf
-from bench.local.emulator import Emulator
-from bench.local.runner import MappingMetrics, Runner, percentile
+from stepqueue.local.deployment import local_deployment
+from stepqueue.local.emulator import Emulator
+from stepqueue.local.runner import MappingMetrics, Runner, percentile
+from stepqueue.paths import GENERATED, LAMBDA_ZIP
 
 # Client threads that start the burst. Every start is served by the one emulator process, so
 # more threads do not start it sooner; they only crowd out, under its GIL, the worker calls of
@@ -62,8 +63,8 @@ class Deployment:
 def deployed(
     work_dir: Path,
     *,
-    generated_dir: Path = tf.GENERATED,
-    lambda_zip: Path = tf.LAMBDA_ZIP,
+    generated_dir: Path = GENERATED,
+    lambda_zip: Path = LAMBDA_ZIP,
     log: Callable[[str], None] = lambda _: None,
 ) -> Iterator[Deployment]:
     """A fresh emulator with the root applied to it; everything stops on exit."""
@@ -75,13 +76,15 @@ def deployed(
         stale.unlink()
     tfvars = json.loads((generated_dir / "workflows.tfvars.json").read_text())
     with Emulator(atomic_dynamodb=True) as emu:
-        run = tf.local_deployment(
+        run = local_deployment(
             emu.endpoint, run_dir, generated_dir=generated_dir, lambda_zip=lambda_zip
         )
         log("terraform init")
         run.init()
-        log("terraform apply")
-        output = run.apply()
+        log("terraform plan and apply of that saved plan")
+        plan_file = run_dir / "deploy.tfplan"
+        run.plan_to_file(plan_file)
+        output = run.apply_plan(plan_file)
         (run_dir / "apply.log").write_text(output)
         yield Deployment(emu, run.output(), tfvars, lambda_zip)
 

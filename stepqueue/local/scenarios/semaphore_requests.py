@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.local.emulator import ACCOUNT_ID, REGION
+from stepqueue.local.emulator import ACCOUNT_ID, REGION
 
 UPDATE_ITEM_RESOURCE = "arn:aws:states:::dynamodb:updateItem"
 

@@ -1,4 +1,4 @@
-"""One local "Lambda container": run by bench.local.runner as a long-lived subprocess.
+"""One local "Lambda container": run by stepqueue.local.runner as a long-lived subprocess.
 
     python -I container.py TASK_ROOT      (env: _HANDLER, the function's variables, ...)
 

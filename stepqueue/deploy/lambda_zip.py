@@ -1,4 +1,4 @@
-"""Build the Lambda zip reproducibly: ``python lambda_src/build_zip.py --out build/lambda``.
+"""Build the Lambda zip reproducibly: ``python -m stepqueue.deploy.lambda_zip --out build/lambda``.
 
 Same sources and pins → same bytes → same sha256: entries sorted, timestamps fixed at
 1980-01-01, permissions fixed, no bytecode, deflate at a fixed level. The zip holds the
@@ -27,8 +27,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+from stepqueue.paths import DEPS_CACHE, LAMBDA_SRC, REQUIREMENTS
+
 PACKAGES = ("stepqueue_runtime", "stepqueue_reclaimer", "examples")
 # aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
 DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
@@ -50,7 +50,7 @@ def pinned_versions(requirements: Path) -> dict[str, str]:
     wanted = {_normalise(d) for d in DEPENDENCIES}
     missing = wanted - pins.keys()
     if missing:
-        raise SystemExit(f"build_zip: {sorted(missing)} not pinned in {requirements}")
+        raise SystemExit(f"lambda_zip: {sorted(missing)} not pinned in {requirements}")
     return {name: pins[name] for name in sorted(wanted)}
 
 
@@ -81,7 +81,7 @@ def _copy_from_environment(pins: dict[str, str], target: Path) -> None:
     for name, version in pins.items():
         dist = importlib.metadata.distribution(name)
         if dist.version != version:
-            raise SystemExit(f"build_zip: {name} {dist.version} installed, {version} pinned")
+            raise SystemExit(f"lambda_zip: {name} {dist.version} installed, {version} pinned")
         for file in dist.files or []:
             rel = Path(str(file))
             if rel.is_absolute() or ".." in rel.parts or _skip(rel):
@@ -106,7 +106,7 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
         staging.mkdir()
         specs = [f"{n}=={v}" for n, v in pins.items()]
         if not _install_with_pip(specs, staging):
-            print("build_zip: pip failed; copying pinned deps from this env", file=sys.stderr)
+            print("lambda_zip: pip failed; copying pinned deps from this env", file=sys.stderr)
             shutil.rmtree(staging)
             staging.mkdir()
             _copy_from_environment(pins, staging)
@@ -122,8 +122,8 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
 def collect(dep_dir: Path) -> dict[str, Path]:
     """Archive name → source file. Our packages win over a same-named dependency file."""
     files: dict[str, Path] = {}
-    for root in [dep_dir] + [HERE / p for p in PACKAGES]:
-        base = dep_dir if root == dep_dir else HERE
+    for root in [dep_dir] + [LAMBDA_SRC / p for p in PACKAGES]:
+        base = dep_dir if root == dep_dir else LAMBDA_SRC
         for path in root.rglob("*"):
             rel = path.relative_to(base)
             if path.is_file() and not _skip(rel):
@@ -144,10 +144,8 @@ def write_zip(files: dict[str, Path], dest: Path) -> None:
 
 
 def build(out: Path, cache_root: Path | None = None) -> Path:
-    pins = pinned_versions(REPO / "requirements.txt")
-    cache = cache_root or Path(
-        os.environ.get("STEPQUEUE_DEPS_CACHE", REPO / "build" / "cache" / "lambda-deps")
-    )
+    pins = pinned_versions(REQUIREMENTS)
+    cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", DEPS_CACHE))
     files = collect(dependency_dir(cache, pins))
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / ZIP_NAME

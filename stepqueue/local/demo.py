@@ -1,8 +1,10 @@
-"""`make demo N=200`: everything local, then a report; stops all it started, also on Ctrl-C.
+"""`stepqueue demo -n 200` (make demo N=200): everything local, then a report; stops all it
+started, also on Ctrl-C.
 
-emulator (fresh) → terraform init + apply (state in build/demo/) → local event-source runner →
-N executions of the `burst` workflow started at once, a few that fail on purpose (Catch path)
-and a few poison messages sent straight to the worker queue (DLQ path) → live progress → report.
+generate workflows/*.yaml and build the Lambda zip → emulator (fresh) → terraform init and
+apply (state in build/demo/) → local event-source runner → N executions of the `burst` workflow
+started at once, a few that fail on purpose (Catch path) and a few poison messages sent straight
+to the worker queue (DLQ path) → live progress → report.
 Exit status: 0 when nothing was lost and no limit was exceeded, 1 otherwise, 2 on errors,
 130 when interrupted.
 """
@@ -20,12 +22,15 @@ from pathlib import Path
 
 from tqdm import tqdm  # type: ignore[import-untyped]
 
-from bench.local import report, tf
-from bench.local.emulator import EmulatorError
-from bench.local.runner import MappingMetrics, Runner, RunnerError
-from bench.local.scenario import HolderMonitor, deployed, run_burst
+from stepqueue.deploy import terraform as tf
+from stepqueue.deploy.artifacts import SpecsInvalid, build_all
+from stepqueue.local import report
+from stepqueue.local.emulator import EmulatorError
+from stepqueue.local.runner import MappingMetrics, Runner, RunnerError
+from stepqueue.local.scenarios.workflow_burst import HolderMonitor, deployed, run_burst
+from stepqueue.paths import BUILD
 
-WORK_DIR = tf.BUILD / "demo"
+WORK_DIR = BUILD / "demo"
 FAILED_VISIBILITY_S = 1
 
 
@@ -51,8 +56,10 @@ def _with_elapsed(label: str, action: threading.Thread) -> None:
             bar.refresh()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.local.demo", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.demo") -> int:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--executions", "-n", type=int, default=200)
     parser.add_argument("--work-seconds", type=float, default=0.5, help="task duration")
     parser.add_argument("--failing", type=int, default=5, help="executions meant to fail")
@@ -68,12 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _log("interrupted: everything started was stopped")
         return 130
+    except SpecsInvalid as error:
+        print(error.diagnostics_text, file=sys.stderr)
+        _log(f"error: {error}")
+        return 2
     except (tf.TerraformError, RunnerError, EmulatorError) as error:
         _log(f"error: {error}")
         return 2
 
 
 def _run(args: argparse.Namespace) -> int:
+    _log("generating workflows/*.yaml and building the Lambda zip")
+    build_all()
     _log(f"starting the emulator; terraform state and logs in {WORK_DIR}")
     with deployed(WORK_DIR, log=_log) as deployment:
         _log("starting the local event-source runner (the packaged handler, from the zip)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.local.scenario import BurstResult
+from stepqueue.local.scenarios.workflow_burst import BurstResult
 
 
 def _s(value: float | None) -> str:

@@ -1,0 +1,3 @@
+from stepqueue.cli import main
+
+raise SystemExit(main())

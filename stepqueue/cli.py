@@ -1,0 +1,188 @@
+"""`stepqueue`: one command for every user action.
+
+    validate | generate | diagram      the generator (specs → ASL and Terraform inputs)
+    plan | apply | destroy             deploying, to AWS or (--env local) to the emulator
+    demo | emulator                    running everything on this machine
+
+This module only parses and dispatches: each package loads when its command runs, so `--help`
+stays fast and the generator never imports the deploy or local packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator import cli as generator_cli
+
+if TYPE_CHECKING:
+    from stepqueue.deploy.commands import Target
+
+DEPLOY_COMMANDS = ("plan", "apply", "destroy")
+# Their own parsers read the rest of the command line (`stepqueue demo --help` shows it).
+PASS_THROUGH = {
+    "demo": "emulator, generate, apply, a burst of executions through the workers, a report",
+    "emulator": "run the local AWS emulator in the foreground (port in build/emulator.port)",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepqueue",
+        description="Step Functions workflows whose tasks are queued to SQS workers: "
+        "validate and generate specs, deploy them, run them locally.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    generator_cli.add_commands(commands)
+    for name, help_text in (
+        ("plan", "build the inputs, save a Terraform plan and print its summary"),
+        ("apply", "apply exactly the saved plan (refused when missing or stale)"),
+        ("destroy", "destroy a deployment (asks for the stage's name unless --yes)"),
+    ):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--env", choices=("aws", "local"), default="aws", help="default: aws")
+        sub.add_argument(
+            "--stage",
+            metavar="NAME",
+            help="prefixes every resource and selects its own Terraform workspace, so dev and "
+            "prod coexist in one account (default: none, the default workspace)",
+        )
+        sub.add_argument(
+            "--backend-config",
+            type=Path,
+            metavar="FILE",
+            help="remote state: a Terraform backend config file (e.g. prod.s3.tfbackend)",
+        )
+        sub.add_argument(
+            "--backend", metavar="TYPE", help="backend type when FILE is not NAME.TYPE.tfbackend"
+        )
+        if name == "plan":
+            sub.add_argument(
+                "--workflows",
+                type=Path,
+                default=None,
+                metavar="DIR",
+                help="specs to generate from (default: workflows/)",
+            )
+        if name == "destroy":
+            sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for name, help_text in PASS_THROUGH.items():
+        commands.add_parser(name, help=help_text, description=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in PASS_THROUGH:
+        return _pass_through(args_list[0], args_list[1:])
+    parser = _parser()
+    args = parser.parse_args(args_list)
+    if args.command in generator_cli.COMMANDS:
+        return generator_cli.run(args, parser)
+    if args.backend and not args.backend_config:
+        parser.error("--backend needs --backend-config FILE")
+    if args.backend_config and args.env == "local":
+        parser.error("--backend-config is for --env aws; the emulator's state is in build/")
+    return _deploy(args)
+
+
+def _pass_through(command: str, rest: list[str]) -> int:
+    if command == "emulator":
+        from stepqueue.local import emulator
+        from stepqueue.paths import PORT_FILE
+
+        PORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+        return emulator.main(["--port-file", str(PORT_FILE), *rest], prog="stepqueue emulator")
+    from stepqueue.local import demo
+
+    return demo.main(rest, prog="stepqueue demo")
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from stepqueue.deploy import commands
+    from stepqueue.deploy.terraform import TerraformError
+
+    try:
+        ask = None
+        if args.command == "destroy":
+            # Before anything touches AWS: no terminal and no --yes is a refusal.
+            ask = commands.confirmation(yes=args.yes, local=args.env == "local")
+        endpoint = None
+        if args.env == "local":  # checked first: building the inputs is wasted without it
+            from stepqueue.local.deployment import running_emulator_endpoint
+
+            endpoint = running_emulator_endpoint()
+        else:
+            from stepqueue.deploy.inputs import require_aws_credentials
+
+            require_aws_credentials()
+        if args.command == "plan":
+            _build_inputs(args.workflows)
+        target = _target(args, endpoint)
+        if args.command == "plan":
+            commands.plan(target)
+        elif args.command == "apply":
+            commands.apply(target)
+        elif not commands.destroy(target, ask=ask):
+            return 1
+    except TerraformError as error:
+        print(f"stepqueue {args.command}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _build_inputs(workflows: Path | None) -> None:
+    from stepqueue.deploy.artifacts import SpecsInvalid, build_all
+    from stepqueue.deploy.terraform import TerraformError
+    from stepqueue.paths import WORKFLOWS
+
+    try:
+        build_all(workflows or WORKFLOWS)
+    except SpecsInvalid as error:
+        print(error.diagnostics_text, file=sys.stderr)
+        raise TerraformError(str(error)) from None
+
+
+def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
+    from stepqueue.deploy.backend import backend_type
+    from stepqueue.deploy.commands import Target
+    from stepqueue.deploy.inputs import DeployInputs
+    from stepqueue.paths import BUILD, LOCAL_STATE
+
+    stage = args.stage or "default"
+    flags = f" --stage {args.stage}" if args.stage else ""
+    if args.backend_config:
+        flags += f" --backend-config {args.backend_config}"
+    plan_command = f"stepqueue plan --env {args.env}{flags}"
+    backend = backend_type(args.backend_config, args.backend) if args.backend_config else None
+    if endpoint is not None:
+        from stepqueue.local.deployment import local_deployment
+
+        return Target(
+            terraform=local_deployment(
+                endpoint, LOCAL_STATE / stage, stage=args.stage, stream=True
+            ),
+            inputs=DeployInputs(),
+            plan_file=BUILD / "plans" / f"local-{stage}.tfplan",
+            label=f"stage '{stage}' on the emulator at {endpoint}",
+            plan_command=plan_command,
+            stage=stage,
+            local=True,
+        )
+    from stepqueue.deploy.inputs import aws_deployment
+
+    return Target(
+        terraform=aws_deployment(stage=args.stage, backend_config=args.backend_config),
+        inputs=DeployInputs(),
+        plan_file=BUILD / "plans" / f"aws-{stage}.tfplan",
+        label=f"stage '{stage}' on AWS",
+        plan_command=plan_command,
+        stage=stage,
+        backend=backend,
+    )

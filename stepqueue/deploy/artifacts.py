@@ -1,0 +1,59 @@
+"""The two inputs every deployment needs: the generator's output and the Lambda zip.
+
+The CLI, the tests and the benchmarks build them through these functions, so there is one way
+to build each.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from stepqueue.paths import GENERATED, LAMBDA_DIR, LAMBDA_SRC, WORKFLOWS
+
+
+def generate(specs: Sequence[Path], out_dir: Path) -> Path:
+    """Validate and render `specs` into `out_dir` (all or nothing); returns `out_dir`."""
+    from generator.api import generate as _generate
+
+    _generate(specs, out_dir, lambda_src=LAMBDA_SRC)
+    return out_dir
+
+
+def build_lambda_zip(out_dir: Path) -> Path:
+    """The reproducible Lambda zip in `out_dir`; returns its path.
+
+    A separate interpreter: the build may pip-install the pinned dependencies into its cache,
+    which must not disturb the caller's imports."""
+    subprocess.run(
+        [sys.executable, "-m", "stepqueue.deploy.lambda_zip", "--out", str(out_dir)],
+        check=True,
+        capture_output=True,
+    )
+    return out_dir / "stepqueue.zip"
+
+
+class SpecsInvalid(Exception):
+    """The specs have errors; `diagnostics_text` lists every one."""
+
+    def __init__(self, diagnostics_text: str) -> None:
+        super().__init__("the specs have errors; nothing was built")
+        self.diagnostics_text = diagnostics_text
+
+
+def build_all(spec_dir: Path = WORKFLOWS) -> tuple[Path, Path]:
+    """Every spec of `spec_dir` into build/generated, and the zip into build/lambda: what
+    `plan` and `demo` start from. Both are reproducible, so unchanged sources give unchanged
+    bytes and a saved plan stays current."""
+    from generator.errors import GeneratorError
+
+    specs = sorted(spec_dir.glob("*.yaml"))
+    if not specs:
+        raise SpecsInvalid(f"{spec_dir}: no workflow specs (*.yaml)")
+    try:
+        generate(specs, GENERATED)
+    except GeneratorError as error:
+        raise SpecsInvalid("\n".join(d.format() for d in error.diagnostics)) from None
+    return GENERATED, build_lambda_zip(LAMBDA_DIR)

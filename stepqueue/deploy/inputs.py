@@ -1,0 +1,109 @@
+"""What a deployment is made of: the generated inputs, the Lambda zip and the stage; and the
+fingerprint that tells whether a saved plan still describes them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stepqueue.deploy.terraform import DEFAULT_WORKSPACE, Terraform, TerraformError, tf_digest
+from stepqueue.paths import GENERATED, LAMBDA_ZIP, TERRAFORM_ROOT
+
+TFVARS_FILE = "workflows.tfvars.json"
+# The root's `stage` variable enforces the same rule; checked here too so a bad name fails
+# before Terraform starts.
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,9}$")
+
+
+def check_stage(stage: str | None) -> None:
+    if stage is not None and not STAGE_PATTERN.match(stage):
+        raise TerraformError(
+            f"stage {stage!r} is not valid: use 1-10 lowercase letters or digits, starting "
+            "with a letter (e.g. dev, prod, qa2); it prefixes every resource name"
+        )
+
+
+@dataclass(frozen=True)
+class DeployInputs:
+    """The generator's output directory and the Lambda zip one deployment uses."""
+
+    generated_dir: Path = GENERATED
+    lambda_zip: Path = LAMBDA_ZIP
+
+    @property
+    def tfvars(self) -> Path:
+        path = self.generated_dir / TFVARS_FILE
+        if not path.is_file():
+            raise TerraformError(f"{path} is missing: run `stepqueue generate` (make generate)")
+        if not self.lambda_zip.is_file():
+            raise TerraformError(f"{self.lambda_zip} is missing: run `make lambda` first")
+        return path
+
+    def variables(self) -> dict[str, Any]:
+        return {
+            "generated_dir": str(self.generated_dir.resolve()),
+            "lambda_zip_path": str(self.lambda_zip),
+        }
+
+    def fingerprint(self, terraform: Terraform) -> dict[str, Any]:
+        """Everything a saved plan was made from, by content: generated files, the zip, the
+        Terraform code, the variables, the backend config and the workspace."""
+        self.tfvars  # noqa: B018 - raises with the fix when an input is missing
+        generated = {
+            str(path.relative_to(self.generated_dir)): _sha256(path)
+            for path in sorted(self.generated_dir.rglob("*"))
+            if path.is_file()
+        }
+        backend = terraform.backend_config
+        return {
+            "generated": generated,
+            "lambda_zip": _sha256(self.lambda_zip),
+            "terraform_code": tf_digest(terraform.root),
+            "variables": {key: str(value) for key, value in sorted(terraform.variables.items())},
+            "backend_config": _sha256(backend) if backend else None,
+            "workspace": terraform.workspace,
+        }
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def aws_deployment(
+    *,
+    inputs: DeployInputs | None = None,
+    stage: str | None = None,
+    backend_config: Path | None = None,
+    root: Path = TERRAFORM_ROOT,
+    stream: bool = True,
+) -> Terraform:
+    """The root against real AWS, its state in the root's backend, one workspace per stage;
+    credentials from the environment."""
+    check_stage(stage)
+    inputs = inputs or DeployInputs()
+    variables = inputs.variables()
+    if stage:
+        variables["stage"] = stage
+    return Terraform(
+        root=root,
+        variables=variables,
+        var_files=[inputs.tfvars],
+        stream=stream,
+        backend_config=backend_config,
+        workspace=stage or DEFAULT_WORKSPACE,
+    )
+
+
+def require_aws_credentials() -> None:
+    """Fail before Terraform does, with the fix, when no credential source answers at all."""
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise TerraformError(
+            "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY), or try it locally: `stepqueue emulator` in another "
+            "terminal, then --env local"
+        )

@@ -1,0 +1,67 @@
+"""The Terraform root deployed to the local emulator: the same code and inputs as on AWS, with
+the endpoint, fast-failing retries and disabled event source mappings (the local runner does
+their job)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stepqueue.deploy.inputs import DeployInputs, check_stage
+from stepqueue.deploy.terraform import Terraform, TerraformError
+from stepqueue.local.emulator import aws_env, is_reachable
+from stepqueue.paths import GENERATED, LAMBDA_ZIP, PORT_FILE, TERRAFORM_ROOT
+
+# Low locally: with the shims nothing should fail, and a gap must fail fast, not after minutes
+# of the provider's default 25 retries.
+LOCAL_MAX_RETRIES = 2
+
+
+def local_deployment(
+    endpoint: str,
+    work_dir: Path,
+    *,
+    root: Path = TERRAFORM_ROOT,
+    generated_dir: Path = GENERATED,
+    lambda_zip: Path = LAMBDA_ZIP,
+    name_prefix: str = "",
+    stage: str | None = None,
+    stream: bool = False,
+) -> Terraform:
+    """The root against the emulator at `endpoint`, with state and data dir in `work_dir`."""
+    check_stage(stage)
+    inputs = DeployInputs(generated_dir, lambda_zip)
+    tfvars = inputs.tfvars
+    variables = inputs.variables()
+    variables.update(
+        aws_endpoint_url=endpoint,
+        max_retries=LOCAL_MAX_RETRIES,
+        # moto would run an enabled mapping's Lambda in Docker (absent): the local runner
+        # (stepqueue.local.runner) does the mapping's job instead.
+        event_source_mapping_enabled=False,
+    )
+    if name_prefix:
+        variables["name_prefix"] = name_prefix
+    if stage:
+        variables["stage"] = stage
+    return Terraform(
+        root=root,
+        work_dir=work_dir,
+        variables=variables,
+        var_files=[tfvars],
+        env=aws_env(endpoint),
+        stream=stream,
+    )
+
+
+def running_emulator_endpoint(port_file: Path | None = None) -> str:
+    """The endpoint of the emulator `stepqueue emulator` runs, or an error saying to start it."""
+    port_file = PORT_FILE if port_file is None else port_file
+    hint = "run `stepqueue emulator` (make emulator) in another terminal first"
+    try:
+        port = int(port_file.read_text().strip())
+    except (OSError, ValueError):
+        raise TerraformError(f"no emulator port in {port_file}: {hint}") from None
+    endpoint = f"http://127.0.0.1:{port}"
+    if not is_reachable(endpoint):
+        raise TerraformError(f"the emulator at {endpoint} ({port_file}) is not answering: {hint}")
+    return endpoint
