@@ -1,6 +1,6 @@
 """Generator benchmark: 100 workflows of 50 states each, validated and rendered in memory.
 
-Prints ONE JSON object as the last stdout line. Targets (issue 3): under 2 s in all, and
+Prints ONE JSON object as the last stdout line. Targets: under 2 s in all, and
 `python -m generator --help` under 300 ms.
 """
 

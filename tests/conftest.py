@@ -3,7 +3,7 @@
 `generated_dir`, `lambda_zip`: the generator's output for workflows/*.yaml and the Lambda zip,
 built once per session into temp dirs (never a stale build/).
 
-`emulator`: one moto server (with the shims of DESIGN.md §8, DynamoDB item operations atomic)
+`emulator`: one moto server (with the shims of docs/design.md §8, DynamoDB item operations atomic)
 per test session — under `pytest -n 2 --dist loadgroup` that is one per xdist worker, each on its
 own free port, so workers never share state. Tests share it within a worker: create resources
 with unique names (`unique_name`) instead of resetting it.

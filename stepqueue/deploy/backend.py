@@ -22,7 +22,18 @@ OVERRIDE_FILE = "stepqueue_backend_override.tf"
 HEADER = "# Written by `stepqueue` for one command and removed after it: do not edit.\n"
 # Terraform's own naming convention for backend config files: NAME.TYPE.tfbackend.
 _TYPED_NAME = re.compile(r"\.([a-z0-9]+)\.tfbackend$")
-BACKEND_TYPES = ("s3", "gcs", "azurerm", "http", "consul", "pg", "kubernetes", "oss", "cos")
+BACKEND_TYPES = (
+    "s3",
+    "gcs",
+    "azurerm",
+    "http",
+    "consul",
+    "pg",
+    "kubernetes",
+    "oss",
+    "cos",
+    "local",
+)
 
 
 def backend_type(config_file: Path, explicit: str | None = None) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from stepqueue.paths import DEPS_CACHE, LAMBDA_SRC, REQUIREMENTS
 
-PACKAGES = ("stepqueue_runtime", "stepqueue_reclaimer", "examples")
+PACKAGES = ("stepqueue_aws", "stepqueue_runtime", "stepqueue_reclaimer", "examples")
 # aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
 DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)

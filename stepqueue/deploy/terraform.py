@@ -172,7 +172,9 @@ class Terraform:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(fingerprint)
         if self.work_dir is None or self.workspace != DEFAULT_WORKSPACE:
-            self._cmd("workspace", "select", "-or-create=true", self.workspace, no_color=IsFlagged)
+            # Positional only: python-terraform puts options before the arguments, and
+            # `workspace select` must come first.
+            self._cmd("workspace", "select", "-or-create=true", self.workspace)
 
     def _options(self, **extra: Any) -> dict[str, Any]:
         # python-terraform's defaults: -state, -var (as a temp var file), -var-file, -input=false,

@@ -1,4 +1,4 @@
-"""The local AWS emulator: moto's server with the shims of DESIGN.md §8.
+"""The local AWS emulator: moto's server with the shims of docs/design.md §8.
 
 `with Emulator() as emu:` runs the server in a child process (`python -m stepqueue.local.emulator`)
 rather than in a thread of the caller, because:

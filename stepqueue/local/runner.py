@@ -1,4 +1,4 @@
-"""The local event source mapping: what Lambda's SQS poller does in AWS (issue 7).
+"""The local event source mapping: what Lambda's SQS poller does in AWS.
 
 moto cannot run Lambdas without Docker, so locally the mappings are deployed disabled and this
 runner does their job from the DEPLOYED settings, read back from the emulator (never the spec):
@@ -12,7 +12,7 @@ the path from one invocation to the next, and that batch waits at most one invoc
 function timeout), far inside its visibility timeout (the generator requires at least 6x the
 function timeout). A slot is the invocation, as in Lambda: it is free again when the handler
 returns, before the runner deletes the batch's records. Each container is a
-long-lived subprocess (bench/local/container.py) running the function's handler from the
+long-lived subprocess (stepqueue/local/container.py) running the function's handler from the
 extracted zip, as Lambda isolates invocations in processes. After the invocation, the records
 not in `batchItemFailures` are deleted; the others stay in flight until their visibility timeout
 ends, are received again (ApproximateReceiveCount grows) and, past the queue's

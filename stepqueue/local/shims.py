@@ -1,6 +1,6 @@
 """Small patches to moto 5.2.5, applied inside the emulator's server process.
 
-Each shim covers one gap measured on this machine (DESIGN.md §8) and is tested on its own in
+Each shim covers one gap measured on this machine (docs/design.md §8) and is tested on its own in
 tests/local/test_shims.py, so that after a moto upgrade the failing (or needless) ones show which
 to drop. They patch moto's response/model classes in the current process only: call
 `apply_shims()` in the process that runs the server, before it serves.

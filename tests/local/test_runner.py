@@ -1,4 +1,4 @@
-"""bench/local/runner.py against the emulator, with a small test function packaged in a zip:
+"""stepqueue/local/runner.py against the emulator, with a small test function packaged in a zip:
 settings read back from the deployment, batch size and window, maximum concurrency, partial
 batch failures redelivered, poison messages to the DLQ, nothing lost."""
 

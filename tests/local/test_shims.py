@@ -1,4 +1,4 @@
-"""Each shim of bench/local/shims.py: it works on the emulator, and the gap it covers still
+"""Each shim of stepqueue/local/shims.py: it works on the emulator, and the gap it covers still
 exists in plain moto. When a moto upgrade makes a `test_gap_*` fail, drop that shim."""
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def test_emulator_flag_default_is_atomic() -> None:
 
 
 def test_conditional_updates_hold_under_threads(emulator: Emulator, unique_name: str) -> None:
-    """A small version of the race of DESIGN.md §8 against the shimmed emulator: never more
+    """A small version of the race of docs/design.md §8 against the shimmed emulator: never more
     than the limit granted. (The semaphore bench owns the full proof, with and without.)"""
     from concurrent.futures import ThreadPoolExecutor
 

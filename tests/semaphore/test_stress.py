@@ -53,7 +53,7 @@ def test_stress_with_real_executions(emulator: Emulator, unique_name: str) -> No
 def test_stress_without_the_shim_catches_the_race(unique_name: str) -> None:
     """Proof the check can fail: moto's conditional writes race across server threads.
 
-    DESIGN.md §8 measured 6-10 over-grants per 32 × 200 run at limit 5; a smaller run can
+    docs/design.md §8 measured 6-10 over-grants per 32 × 200 run at limit 5; a smaller run can
     miss, so up to three runs are allowed before the check is declared blind.
     """
     # Either check may fire. Measured here, it is the item monitor that sees moto's race

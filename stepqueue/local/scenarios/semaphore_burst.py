@@ -1,4 +1,4 @@
-"""Waiting well (issue 6): `python -m bench.burst --executions N --limit L --work-seconds W`.
+"""Waiting well: `python -m bench.burst --executions N --limit L --work-seconds W`.
 
 A workflow generated from a temporary spec with `concurrency: {limit: L}` whose body is a Wait
 state of W seconds (the slot is held exactly that long, no worker noise), created with boto3 on

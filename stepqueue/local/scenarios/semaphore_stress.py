@@ -1,10 +1,10 @@
-"""Stress proof of the concurrency semaphore (issue 6, DESIGN.md §4).
+"""Stress proof of the concurrency semaphore (docs/design.md §4).
 
     python -m bench.semaphore --threads 32 --cycles 5000 [--limit 5] [--no-atomic-shim]
 
 T threads each run C cycles of acquire → hold briefly → release against DynamoDB on the local
 emulator, sending the exact acquire/release requests of a generated definition
-(bench/semaphore_requests.py), with faults injected at random (seeded):
+(stepqueue/local/scenarios/semaphore_requests.py), with faults injected at random (seeded):
 
 - ``retried_acquire``: the acquire is sent twice (a Task retry whose first attempt succeeded);
   the second must succeed even when the semaphore is full and must not add a holder;

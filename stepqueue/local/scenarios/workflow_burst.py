@@ -2,7 +2,7 @@
 terraform apply (isolated state) → local runner → a burst of executions, watched until the end.
 
 Counting is authoritative: every execution's status comes from DescribeExecution
-(ListExecutions only hints which ones have finished, DESIGN.md §4), messages from the queues'
+(ListExecutions only hints which ones have finished, docs/design.md §4), messages from the queues'
 own counters, holders from the semaphore item, sampled continuously by a monitor thread.
 """
 
