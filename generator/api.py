@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import Diagnostic, GeneratorError, has_errors
-from generator.loader import to_plain
-from generator.model import Workflow, build_workflow
+from generator.model import Workflow
 from generator.validate import check_specs
 
 TFVARS_FILE = "workflows.tfvars.json"
@@ -22,7 +21,7 @@ def load_and_validate(
     diagnostics.sort(key=Diagnostic.sort_key)
     if has_errors(diagnostics):
         return None, diagnostics
-    workflows = [build_workflow(to_plain(s.root), s.file) for s in specs]
+    workflows = [s.workflow for s in specs if s.workflow is not None]
     return sorted(workflows, key=lambda w: w.name), diagnostics
 
 

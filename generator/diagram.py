@@ -8,7 +8,7 @@ from typing import Any
 from generator.expand import expand
 from generator.model import Workflow
 from generator.render import renderer
-from generator.semaphore import ACQUIRE, RELEASE
+from generator.vocabulary import ACQUIRE, NESTING, RELEASE, TERMINAL
 
 _SQS = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 _DYNAMODB = "arn:aws:states:::dynamodb:updateItem"
@@ -54,9 +54,9 @@ class _Writer:
             )
         elif kind == "Choice":
             self.lines.append(f'{indent}{node_id}{{"{_label(name)}"}}')
-        elif kind in ("Succeed", "Fail"):
+        elif kind in TERMINAL:
             self.lines.append(f'{indent}{node_id}(["{_label(f"{name} ({kind})")}"])')
-        elif kind in ("Map", "Parallel"):
+        elif kind in NESTING:
             self.lines.append(f'{indent}{node_id}[["{_label(self.nested_title(name, state))}"]]')
             self.nested(node_id, name, state, indent)
         else:
@@ -87,7 +87,7 @@ class _Writer:
     ) -> None:
         if "Next" in state:
             self.lines.append(f"{indent}{src} --> {ids[state['Next']]}")
-        if state.get("End") is True or state["Type"] in ("Succeed", "Fail"):
+        if state.get("End") is True or state["Type"] in TERMINAL:
             self.lines.append(f"{indent}{src} --> {end_id}")
         for i, rule in enumerate(state.get("Choices", [])):
             self.lines.append(

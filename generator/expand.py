@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.limits import TASK_TIMEOUT_DEFAULT
-from generator.model import Workflow
+from generator.model import WorkerTask, Workflow
 from generator.render import Renderer
 from generator.semaphore import wrap
+from generator.vocabulary import ERROR_ALL
 
 # User keys a worker task keeps as they are; everything else is generated.
 _KEPT = (
@@ -20,7 +20,6 @@ _KEPT = (
     "Catch",
     "Next",
     "End",
-    "HeartbeatSeconds",
     "Credentials",
     "Assign",
 )
@@ -45,53 +44,61 @@ def escape(value: Any) -> Any:
 
 def expand(workflow: Workflow, renderer: Renderer) -> dict[str, Any]:
     definition: dict[str, Any] = escape(workflow.definition)
-    definition["States"] = _scope(definition["States"], workflow, renderer)
+    # Keyed like the escaped definition, whose state names went through escape() too.
+    tasks = {escape(name): task for name, task in workflow.worker_tasks.items()}
+    expander = _Expander(workflow.name, tasks, renderer)
+    definition["States"] = expander.scope(definition["States"])
     if workflow.concurrency is not None:
         definition = wrap(definition, workflow.concurrency, renderer)
     return definition
 
 
-def _scope(states: dict[str, Any], workflow: Workflow, renderer: Renderer) -> dict[str, Any]:
-    return {name: _state(state, workflow, renderer) for name, state in states.items()}
+class _Expander:
+    def __init__(self, workflow: str, tasks: dict[str, WorkerTask], renderer: Renderer) -> None:
+        self.workflow = workflow
+        self.tasks = tasks
+        self.renderer = renderer
 
+    def scope(self, states: dict[str, Any]) -> dict[str, Any]:
+        return {name: self.state(name, state) for name, state in states.items()}
 
-def _state(state: dict[str, Any], workflow: Workflow, renderer: Renderer) -> dict[str, Any]:
-    kind = state["Type"]
-    if kind == "Parallel":
-        state["Branches"] = [
-            {**b, "States": _scope(b["States"], workflow, renderer)} for b in state["Branches"]
-        ]
-    elif kind == "Map":
-        field = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
-        body = state[field]
-        state[field] = {**body, "States": _scope(body["States"], workflow, renderer)}
-    elif kind == "Task" and "Worker" in state:
-        return _worker_task(state, workflow, renderer)
-    return state
+    def state(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
+        kind = state["Type"]
+        if kind == "Parallel":
+            state["Branches"] = [
+                {**b, "States": self.scope(b["States"])} for b in state["Branches"]
+            ]
+        elif kind == "Map":
+            field = "ItemProcessor" if "ItemProcessor" in state else "Iterator"
+            body = state[field]
+            state[field] = {**body, "States": self.scope(body["States"])}
+        elif name in self.tasks:
+            return self.worker_task(state, self.tasks[name])
+        return state
 
-
-def _worker_task(state: dict[str, Any], workflow: Workflow, renderer: Renderer) -> dict[str, Any]:
-    worker = state["Worker"]
-    has_params = "Parameters" in state
-    task: dict[str, Any] = renderer.fragment(
-        "worker_task.json.j2",
-        queue_url=queue_url_placeholder(worker),
-        input_key="input" if has_params else "input.$",
-        input_value=state["Parameters"] if has_params else "$",
-        workflow=workflow.name,
-        worker=worker,
-        timeout_seconds=state.get("TimeoutSeconds", TASK_TIMEOUT_DEFAULT),
-    )
-    if "HeartbeatSeconds" in state:
-        # The runtime heartbeats well within this; contracts.md: present only when set.
-        task["Parameters"]["MessageBody"]["context"]["heartbeatSeconds"] = state["HeartbeatSeconds"]
-    task.update({k: state[k] for k in _KEPT if k in state})
-    task["Retry"] = _with_sqs_retry(state.get("Retry", []), renderer.fragment("sqs_retry.json.j2"))
-    return task
+    def worker_task(self, state: dict[str, Any], worker_task: WorkerTask) -> dict[str, Any]:
+        has_params = "Parameters" in state
+        task: dict[str, Any] = self.renderer.fragment(
+            "worker_task.json.j2",
+            queue_url=queue_url_placeholder(worker_task.worker),
+            input_key="input" if has_params else "input.$",
+            input_value=state["Parameters"] if has_params else "$",
+            workflow=self.workflow,
+            worker=worker_task.worker,
+            timeout_seconds=worker_task.timeout_seconds,
+        )
+        if (heartbeat := worker_task.heartbeat_seconds) is not None:
+            # The runtime heartbeats well within this; contracts.md: present only when set.
+            task["Parameters"]["MessageBody"]["context"]["heartbeatSeconds"] = heartbeat
+            task["HeartbeatSeconds"] = heartbeat
+        task.update({k: state[k] for k in _KEPT if k in state})
+        sqs_retry = self.renderer.fragment("sqs_retry.json.j2")
+        task["Retry"] = _with_sqs_retry(state.get("Retry", []), sqs_retry)
+        return task
 
 
 def _with_sqs_retry(user: list[dict[str, Any]], sqs: dict[str, Any]) -> list[dict[str, Any]]:
     """User retriers first, then ours; but States.ALL must stay last, so ours goes before it."""
-    if user and "States.ALL" in user[-1].get("ErrorEquals", []):
+    if user and ERROR_ALL in user[-1].get("ErrorEquals", []):
         return [*user[:-1], sqs, user[-1]]
     return [*user, sqs]

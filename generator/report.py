@@ -19,9 +19,30 @@ def join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def value_at(node: Node, path: str, field: str) -> tuple[Node, str]:
+    """Where a problem with a field's value is reported: the value, else (when the field is
+    absent and a default stands in) the mapping that lacks it."""
+    return node.get(field) or node, join(path, field)
+
+
+def key_at(node: Node, path: str, field: str) -> tuple[Node, str]:
+    """Where a problem with a field's presence is reported: its key."""
+    return node.key_node(field), join(path, field)
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
+
+
+def whole_number(node: Node) -> int | None:
+    """The integer a scalar holds, accepting 60.0 for 60 (YAML and JSON writers emit both)."""
+    value = node.scalar
+    if node.kind != "scalar" or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value if isinstance(value, int) else None
 
 
 class Reporter:
@@ -37,32 +58,34 @@ class Reporter:
             Diagnostic(self.file, node.line, node.col, path, message, fix, Severity.WARNING)
         )
 
+    def _wrong_type(self, node: Node, path: str, what: str, expected: str, fix: str) -> None:
+        self.error(node, path, f"{what} must be {expected}, got {node.type_name()}", fix)
+
     # -- shapes ---------------------------------------------------------------------------
 
     def is_map(self, node: Node, path: str, what: str) -> bool:
         if node.is_map:
             return True
-        self.error(
-            node,
-            path,
-            f"{what} must be a mapping, got {node.type_name()}",
-            "write key: value pairs",
-        )
+        self._wrong_type(node, path, what, "a mapping", "write key: value pairs")
         return False
 
     def is_seq(self, node: Node, path: str, what: str, non_empty: bool = True) -> bool:
         if not node.is_seq:
-            self.error(
-                node,
-                path,
-                f"{what} must be a list, got {node.type_name()}",
-                "write a YAML list (- item)",
-            )
+            self._wrong_type(node, path, what, "a list", "write a YAML list (- item)")
             return False
         if non_empty and not node.items:
             self.error(node, path, f"{what} must not be empty", "add at least one item")
             return False
         return True
+
+    def exactly_one(
+        self, node: Node, path: str, found: list[str], needs: str, fix: str
+    ) -> str | None:
+        """The one key of `found`, the keys of `node` that exclude each other."""
+        if len(found) == 1:
+            return found[0]
+        self.error(node, path, f"{needs} (found: {', '.join(found) or 'none'})", fix)
+        return None
 
     def keys(
         self,
@@ -77,9 +100,7 @@ class Reporter:
             if key not in allowed:
                 hint = did_you_mean(key, allowed)
                 fix = hint or f"allowed keys: {', '.join(sorted(allowed))}"
-                self.error(
-                    node.key_node(key), join(path, key), f"unknown key {key!r} in {what}", fix
-                )
+                self.error(*key_at(node, path, key), f"unknown key {key!r} in {what}", fix)
         for key in required:
             if key not in node.mapping:
                 self.error(
@@ -90,12 +111,8 @@ class Reporter:
 
     def string(self, node: Node, path: str, what: str, non_empty: bool = True) -> str | None:
         if node.kind != "scalar" or not isinstance(node.scalar, str):
-            self.error(
-                node,
-                path,
-                f"{what} must be a string, got {node.type_name()}",
-                "write text; quote it if YAML reads it as another type",
-            )
+            fix = "write text; quote it if YAML reads it as another type"
+            self._wrong_type(node, path, what, "a string", fix)
             return None
         if non_empty and not node.scalar:
             self.error(node, path, f"{what} must not be empty", "write a non-empty value")
@@ -105,18 +122,12 @@ class Reporter:
     def integer(
         self, node: Node, path: str, what: str, lo: int, hi: int, why: str = ""
     ) -> int | None:
-        value = node.scalar
-        if node.kind != "scalar" or isinstance(value, bool) or not isinstance(value, int):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                self.error(
-                    node,
-                    path,
-                    f"{what} must be a whole number, got {node.type_name()}",
-                    f"write an integer from {lo} to {hi}",
-                )
-                return None
+        value = whole_number(node)
+        if value is None:
+            self._wrong_type(
+                node, path, what, "a whole number", f"write an integer from {lo} to {hi}"
+            )
+            return None
         if not lo <= value <= hi:
             reason = f" ({why})" if why else ""
             self.error(
@@ -131,12 +142,7 @@ class Reporter:
     def number(self, node: Node, path: str, what: str, lo: float, hi: float) -> float | None:
         value = node.scalar
         if node.kind != "scalar" or isinstance(value, bool) or not isinstance(value, int | float):
-            self.error(
-                node,
-                path,
-                f"{what} must be a number, got {node.type_name()}",
-                f"write a number from {lo:g} to {hi:g}",
-            )
+            self._wrong_type(node, path, what, "a number", f"write a number from {lo:g} to {hi:g}")
             return None
         if not lo <= value <= hi:
             self.error(
@@ -150,12 +156,7 @@ class Reporter:
 
     def boolean(self, node: Node, path: str, what: str) -> bool | None:
         if node.kind != "scalar" or not isinstance(node.scalar, bool):
-            self.error(
-                node,
-                path,
-                f"{what} must be true or false, got {node.type_name()}",
-                "write true or false",
-            )
+            self._wrong_type(node, path, what, "true or false", "write true or false")
             return None
         return bool(node.scalar)
 

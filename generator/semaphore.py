@@ -1,4 +1,4 @@
-"""Wraps a workflow body in the DynamoDB semaphore (docs/contracts.md, DESIGN.md section 4).
+"""Wraps a workflow body in the DynamoDB semaphore (docs/contracts.md, "Semaphore (DynamoDB)").
 
 Happy path: acquire as the new first state, one release before the user's terminal (2 extra
 states). Every way out releases: End: true and transitions to a top-level Succeed/Fail go
@@ -11,25 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.asl import RESERVED_PREFIX
-from generator.limits import (
+from generator.model import Concurrency
+from generator.render import Renderer
+from generator.vocabulary import (
+    ACQUIRE,
     ACQUIRE_BACKOFF_RATE,
     ACQUIRE_INTERVAL_SECONDS,
     ACQUIRE_MAX_DELAY_SECONDS,
-    acquire_max_attempts,
+    ACQUIRE_TIMEOUT,
+    ERROR_ALL,
+    FALLIBLE,
+    NO_MATCH,
+    RELEASE,
+    RELEASE_BEFORE,
+    RELEASE_NO_MATCH,
+    RELEASE_ON_ERROR,
+    RERAISE,
+    TERMINAL,
 )
-from generator.model import Concurrency
-from generator.render import Renderer
 
-ACQUIRE = RESERVED_PREFIX + "Acquire"
-ACQUIRE_TIMEOUT = RESERVED_PREFIX + "AcquireTimeout"
-RELEASE = RESERVED_PREFIX + "Release"  # before the end of an End: true state
-RELEASE_BEFORE = RESERVED_PREFIX + "Release:"  # + the name of a Succeed or Fail state
-RELEASE_ON_ERROR = RESERVED_PREFIX + "ReleaseOnError"
-RERAISE = RESERVED_PREFIX + "Reraise"
-RELEASE_NO_MATCH = RESERVED_PREFIX + "ReleaseNoChoiceMatched"
-NO_MATCH = RESERVED_PREFIX + "NoChoiceMatched"
-FALLIBLE = ("Task", "Parallel", "Map")
 TRANSIENT_DYNAMODB_ERRORS = [
     "DynamoDB.AmazonDynamoDBException",
     "DynamoDB.InternalServerErrorException",
@@ -40,9 +40,25 @@ TRANSIENT_DYNAMODB_ERRORS = [
 ]
 
 
+def acquire_max_attempts(max_wait_seconds: int) -> int:
+    """Retries whose expected total wait reaches `max_wait_seconds`.
+
+    With FULL jitter each wait is uniform in [0, cap], so its expected value is cap / 2, where
+    cap = min(interval x rate^n, max delay).
+    """
+    total = 0.0
+    attempts = 0
+    cap = float(ACQUIRE_INTERVAL_SECONDS)
+    while total < max_wait_seconds:
+        total += min(cap, ACQUIRE_MAX_DELAY_SECONDS) / 2
+        cap = min(cap * ACQUIRE_BACKOFF_RATE, ACQUIRE_MAX_DELAY_SECONDS)
+        attempts += 1
+    return max(1, attempts)
+
+
 def wrap(definition: dict[str, Any], c: Concurrency, renderer: Renderer) -> dict[str, Any]:
     states: dict[str, Any] = definition["States"]
-    terminals = {n for n, s in states.items() if s["Type"] in ("Succeed", "Fail")}
+    terminals = {n for n, s in states.items() if s["Type"] in TERMINAL}
     releases: dict[str, str] = {}  # terminal -> its release state, created when first used
 
     def via_release(target: str) -> str:
@@ -70,9 +86,7 @@ def wrap(definition: dict[str, Any], c: Concurrency, renderer: Renderer) -> dict
             del state["End"]
             state["Next"] = RELEASE
             needs_end_release = True
-        if state["Type"] in FALLIBLE and not any(
-            "States.ALL" in r["ErrorEquals"] for r in catchers
-        ):
+        if state["Type"] in FALLIBLE and not any(ERROR_ALL in r["ErrorEquals"] for r in catchers):
             catchers.append(
                 renderer.fragment("release_on_error_catch.json.j2", next=RELEASE_ON_ERROR)
             )

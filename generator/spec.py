@@ -1,50 +1,52 @@
-"""Stage 2a: the stepqueue extensions of a spec (name, workers, concurrency) and its top level."""
+"""The stepqueue part of a spec's top level: `name`, `concurrency:` and the top-level keys.
+
+`workers:` has a module of its own (`workers`); the ASL part is the `asl` package's.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from generator.limits import (
+from generator.loader import Node
+from generator.model import Concurrency
+from generator.report import Reporter
+from generator.vocabulary import (
     ASL_SECONDS_MAX,
+    CONCURRENCY_KEYS,
     HOLDER_MAX_BYTES,
+    MAX_WAIT_DEFAULT,
     MAX_WAIT_MAX,
     SEMAPHORE_LIMIT_MAX,
     SEMAPHORE_NAME,
-    WORKER_FIELDS,
-    WORKER_NAME,
+    TOP_LEVEL,
     WORKFLOW_NAME,
 )
-from generator.loader import Node
-from generator.report import Reporter, join
+from generator.workers import DeclaredWorker, declare
 
-TOP_LEVEL = {
-    "name",
-    "concurrency",
-    "workers",
-    "Comment",
-    "StartAt",
-    "States",
-    "TimeoutSeconds",
-    "Version",
-    "QueryLanguage",
-}
-WORKER_KEYS = {"handler", *WORKER_FIELDS}
-CONCURRENCY_KEYS = {"limit", "semaphore", "max_wait_seconds"}
-_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+# Both names end up in AWS resource names, which is why they are this strict.
+_DASHED_NAME_FIX = "use 1-30 characters: a lowercase letter, then lowercase letters, digits or '-'"
 
 
 @dataclass(slots=True)
 class SpecFacts:
-    """What later checks need from the stepqueue part of one spec."""
+    """What the later checks, the checks across specs and the model need from one spec."""
 
     name: str | None = None
-    semaphore: str | None = None
+    workers: dict[str, DeclaredWorker] = field(default_factory=dict)
+    has_concurrency: bool = False
+    semaphore: str | None = None  # the default (the workflow name) filled in
     semaphore_node: Node | None = None
     limit: int | None = None
-    has_concurrency: bool = False
-    workers: dict[str, Node] = field(default_factory=dict)  # name -> its mapping node
-    handlers: dict[str, tuple[str, Node]] = field(default_factory=dict)  # worker -> (handler, node)
+    max_wait_seconds: int | None = MAX_WAIT_DEFAULT
+
+    def concurrency(self) -> Concurrency | None:
+        """The typed setting; only for a spec without errors."""
+        if not self.has_concurrency:
+            return None
+        assert self.semaphore is not None and self.limit is not None
+        assert self.max_wait_seconds is not None
+        return Concurrency(self.semaphore, self.limit, self.max_wait_seconds)
 
 
 def check_top(r: Reporter, root: Node) -> SpecFacts | None:
@@ -53,16 +55,7 @@ def check_top(r: Reporter, root: Node) -> SpecFacts | None:
         return None
     r.keys(root, "", TOP_LEVEL, ("name", "StartAt", "States"), what="the spec")
     if (v := root.get("name")) is not None:
-        name = r.string(v, "name", "name")
-        if name is not None and not re.match(WORKFLOW_NAME, name):
-            r.error(
-                v,
-                "name",
-                f"workflow name {name!r} is not valid",
-                "use 1-30 characters: a lowercase letter, then lowercase letters, digits or '-'",
-            )
-        elif name is not None:
-            facts.name = name
+        facts.name = _name(r, v, "name", "workflow name", WORKFLOW_NAME)
     if (v := root.get("TimeoutSeconds")) is not None:
         r.integer(v, "TimeoutSeconds", "TimeoutSeconds", 1, ASL_SECONDS_MAX)
     if (v := root.get("Version")) is not None:
@@ -72,47 +65,21 @@ def check_top(r: Reporter, root: Node) -> SpecFacts | None:
     if (v := root.get("Comment")) is not None:
         r.string(v, "Comment", "Comment", non_empty=False)
     if (v := root.get("workers")) is not None:
-        check_workers(r, v, facts)
+        facts.workers = declare(r, v)
     if (v := root.get("concurrency")) is not None:
-        check_concurrency(r, v, facts)
+        _concurrency(r, v, facts)
     return facts
 
 
-def check_workers(r: Reporter, node: Node, facts: SpecFacts) -> None:
-    if not r.is_map(node, "workers", "workers"):
-        return
-    for name, worker in node.mapping.items():
-        path = join("workers", name)
-        if not re.match(WORKER_NAME, name):
-            r.error(
-                node.key_node(name),
-                path,
-                f"worker name {name!r} is not valid",
-                "use 1-30 characters: a lowercase letter, then lowercase letters, digits or '_' "
-                "(no '-': it becomes a Terraform attribute name)",
-            )
-        if not r.is_map(worker, path, f"worker {name!r}"):
-            continue
-        facts.workers[name] = worker
-        r.keys(worker, path, WORKER_KEYS, ("handler",), what=f"worker {name!r}")
-        if (h := worker.get("handler")) is not None:
-            handler = r.string(h, join(path, "handler"), "handler")
-            if handler is not None and not _HANDLER.match(handler):
-                r.error(
-                    h,
-                    join(path, "handler"),
-                    f"handler {handler!r} is not a dotted module.function name",
-                    "write e.g. examples.orders.enrich (lambda_src/examples/orders.py, function "
-                    "enrich)",
-                )
-            elif handler is not None:
-                facts.handlers[name] = (handler, h)
-        for key, (lo, hi, _default, why) in WORKER_FIELDS.items():
-            if (v := worker.get(key)) is not None:
-                r.integer(v, join(path, key), key, lo, hi, why)
+def _name(r: Reporter, node: Node, path: str, what: str, pattern: str) -> str | None:
+    name = r.string(node, path, path.rsplit(".", 1)[-1])
+    if name is not None and not re.match(pattern, name):
+        r.error(node, path, f"{what} {name!r} is not valid", _DASHED_NAME_FIX)
+        return None
+    return name
 
 
-def check_concurrency(r: Reporter, node: Node, facts: SpecFacts) -> None:
+def _concurrency(r: Reporter, node: Node, facts: SpecFacts) -> None:
     if not r.is_map(node, "concurrency", "concurrency"):
         return
     facts.has_concurrency = True
@@ -121,17 +88,11 @@ def check_concurrency(r: Reporter, node: Node, facts: SpecFacts) -> None:
         why = f"all holders must fit in one 400 KB DynamoDB item, {HOLDER_MAX_BYTES} bytes each"
         facts.limit = r.integer(v, "concurrency.limit", "limit", 1, SEMAPHORE_LIMIT_MAX, why)
     if (v := node.get("max_wait_seconds")) is not None:
-        r.integer(v, "concurrency.max_wait_seconds", "max_wait_seconds", 1, MAX_WAIT_MAX)
+        path = "concurrency.max_wait_seconds"
+        facts.max_wait_seconds = r.integer(v, path, "max_wait_seconds", 1, MAX_WAIT_MAX)
     if (v := node.get("semaphore")) is not None:
-        sem = r.string(v, "concurrency.semaphore", "semaphore")
-        if sem is not None and not re.match(SEMAPHORE_NAME, sem):
-            r.error(
-                v,
-                "concurrency.semaphore",
-                f"semaphore name {sem!r} is not valid",
-                "use 1-30 characters: a lowercase letter, then lowercase letters, digits or '-'",
-            )
-        elif sem is not None:
+        sem = _name(r, v, "concurrency.semaphore", "semaphore name", SEMAPHORE_NAME)
+        if sem is not None:
             facts.semaphore, facts.semaphore_node = sem, v
     elif facts.name is not None:
         facts.semaphore, facts.semaphore_node = facts.name, node

@@ -1,6 +1,8 @@
-"""Stage 2: every check on one spec, then the checks across specs (shared names).
+"""Every check on one spec, then the checks across specs (shared names); the typed model.
 
-Returns diagnostics as data; the caller decides whether to go on (no errors) or stop.
+Diagnostics are data; the caller decides whether to go on (no errors) or stop. A spec without
+errors also yields its `Workflow`, built here from the values the checks read, so rendering
+gets exactly what was validated.
 """
 
 from __future__ import annotations
@@ -8,13 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.asl import AslValidator
-from generator.errors import Diagnostic
+from generator.asl.machine import check_machine
+from generator.errors import Diagnostic, has_errors
 from generator.handlers import check_handler, find_lambda_src
-from generator.loader import Node, load_file
+from generator.loader import Node, load_file, to_plain
+from generator.model import Workflow
 from generator.report import Reporter, join
-from generator.rules import check_uses, check_workers
 from generator.spec import SpecFacts, check_top
+from generator.vocabulary import MACHINE_FIELDS
+from generator.worker_tasks import WorkerTasks
+from generator.workers import check_settings
 
 
 @dataclass(slots=True)
@@ -22,6 +27,7 @@ class CheckedSpec:
     file: str
     root: Node
     facts: SpecFacts
+    workflow: Workflow | None  # None when the spec itself has errors
 
 
 def check_spec(
@@ -36,29 +42,46 @@ def check_spec(
     facts = check_top(r, root)
     if facts is None:
         return None, r.diagnostics
-    asl = AslValidator(r, set(facts.workers), semaphore=facts.has_concurrency)
-    asl.machine(root)
-    check_workers(r, facts)
-    check_uses(r, facts, asl.worker_uses)
-    if handlers and facts.handlers:
+    tasks = WorkerTasks(r, facts.workers)
+    check_machine(r, root, semaphore=facts.has_concurrency, worker_task=tasks.check_task)
+    for worker in facts.workers.values():
+        check_settings(r, worker)
+    tasks.check_uses()
+    if handlers and any(w.handler for w in facts.workers.values()):
         _check_handlers(r, facts, lambda_src or find_lambda_src(path))
-    return CheckedSpec(name, root, facts), r.diagnostics
+    workflow = None if has_errors(r.diagnostics) else _workflow(name, root, facts, tasks)
+    return CheckedSpec(name, root, facts, workflow), r.diagnostics
+
+
+def _workflow(file: str, root: Node, facts: SpecFacts, tasks: WorkerTasks) -> Workflow:
+    assert facts.name is not None
+    return Workflow(
+        name=facts.name,
+        source=file,
+        workers=tuple(w.model() for _, w in sorted(facts.workers.items())),
+        concurrency=facts.concurrency(),
+        definition={k: to_plain(root.mapping[k]) for k in MACHINE_FIELDS if k in root.mapping},
+        worker_tasks=tasks.model(),
+    )
 
 
 def _check_handlers(r: Reporter, facts: SpecFacts, lambda_src: Path | None) -> None:
-    for worker, (handler, node) in sorted(facts.handlers.items()):
-        path = join(join("workers", worker), "handler")
+    for name, worker in sorted(facts.workers.items()):
+        if worker.handler is None or worker.handler_node is None:
+            continue
+        path = join(join("workers", name), "handler")
         if lambda_src is None:
             r.warning(
-                node,
+                worker.handler_node,
                 path,
-                f"handler {handler!r} not checked: no lambda_src directory found above the spec",
+                f"handler {worker.handler!r} not checked: no lambda_src directory found above "
+                "the spec",
                 "run from the project, or set STEPQUEUE_LAMBDA_SRC / --lambda-src",
             )
             continue
-        problem = check_handler(lambda_src, handler)
+        problem = check_handler(lambda_src, worker.handler)
         if problem is not None:
-            r.error(node, path, *problem)
+            r.error(worker.handler_node, path, *problem)
 
 
 def check_across(specs: list[CheckedSpec]) -> list[Diagnostic]:
@@ -66,40 +89,30 @@ def check_across(specs: list[CheckedSpec]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     names: dict[str, CheckedSpec] = {}
     semaphores: dict[str, CheckedSpec] = {}
+
+    def error(spec: CheckedSpec, node: Node, path: str, message: str, fix: str) -> None:
+        out.append(Diagnostic(spec.file, node.line, node.col, path, message, fix))
+
     for spec in specs:
         f = spec.facts
-        if f.name is not None:
-            node = spec.root.get("name") or spec.root
-            if (first := names.get(f.name)) is not None:
-                out.append(
-                    Diagnostic(
-                        spec.file,
-                        node.line,
-                        node.col,
-                        "name",
-                        f"workflow name {f.name!r} is also used by {first.file}",
-                        "give each workflow a unique name: it names its state machine, queues "
-                        "and Lambdas",
-                    )
-                )
-            else:
-                names[f.name] = spec
+        if f.name is not None and (first := names.setdefault(f.name, spec)) is not spec:
+            error(
+                spec,
+                spec.root.get("name") or spec.root,
+                "name",
+                f"workflow name {f.name!r} is also used by {first.file}",
+                "give each workflow a unique name: it names its state machine, queues and Lambdas",
+            )
         if f.semaphore is not None and f.limit is not None:
-            node = f.semaphore_node or spec.root
-            first_sem = semaphores.get(f.semaphore)
-            if first_sem is None:
-                semaphores[f.semaphore] = spec
-            elif first_sem.facts.limit != f.limit:
-                out.append(
-                    Diagnostic(
-                        spec.file,
-                        node.line,
-                        node.col,
-                        "concurrency.limit",
-                        f"semaphore {f.semaphore!r} has limit {f.limit} here but "
-                        f"{first_sem.facts.limit} in {first_sem.file}",
-                        "a shared semaphore has one limit: use the same limit in both specs",
-                    )
+            first = semaphores.setdefault(f.semaphore, spec)
+            if first.facts.limit != f.limit:
+                error(
+                    spec,
+                    f.semaphore_node or spec.root,
+                    "concurrency.limit",
+                    f"semaphore {f.semaphore!r} has limit {f.limit} here but "
+                    f"{first.facts.limit} in {first.file}",
+                    "a shared semaphore has one limit: use the same limit in both specs",
                 )
     return out
 

@@ -6,8 +6,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from generator import limits
-from generator.semaphore import (
+from generator import vocabulary
+from generator.semaphore import acquire_max_attempts
+from generator.vocabulary import (
     ACQUIRE,
     ACQUIRE_TIMEOUT,
     NO_MATCH,
@@ -174,7 +175,7 @@ def test_acquire_and_release_requests_match_the_contract(expand_spec: Expand) ->
     full, transient = acquire["Retry"]
     assert full["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
     assert full["JitterStrategy"] == "FULL" and full["IntervalSeconds"] == 1
-    assert full["MaxAttempts"] == limits.acquire_max_attempts(3600)
+    assert full["MaxAttempts"] == acquire_max_attempts(3600)
     assert "DynamoDB.ConditionalCheckFailedException" not in transient["ErrorEquals"]
     assert acquire["Catch"] == [
         {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "Next": ACQUIRE_TIMEOUT}
@@ -195,21 +196,19 @@ def test_max_wait_seconds_sets_the_attempts(expand_spec: Expand) -> None:
         LINEAR.replace("{limit: 3}", "{limit: 3, max_wait_seconds: 60, semaphore: shared}")
     )
     acquire = asl["States"][ACQUIRE]
-    assert acquire["Retry"][0]["MaxAttempts"] == limits.acquire_max_attempts(60)
+    assert acquire["Retry"][0]["MaxAttempts"] == acquire_max_attempts(60)
     assert acquire["Parameters"]["Key"] == {"id": {"S": "shared"}}
     # Expected total wait of those attempts reaches the requested bound, and not far beyond.
     assert (
-        60
-        <= _expected_wait(limits.acquire_max_attempts(60))
-        < 60 + limits.ACQUIRE_MAX_DELAY_SECONDS
+        60 <= _expected_wait(acquire_max_attempts(60)) < 60 + vocabulary.ACQUIRE_MAX_DELAY_SECONDS
     )
 
 
 def _expected_wait(attempts: int) -> float:
-    cap, total = float(limits.ACQUIRE_INTERVAL_SECONDS), 0.0
+    cap, total = float(vocabulary.ACQUIRE_INTERVAL_SECONDS), 0.0
     for _ in range(attempts):
-        total += min(cap, limits.ACQUIRE_MAX_DELAY_SECONDS) / 2
-        cap *= limits.ACQUIRE_BACKOFF_RATE
+        total += min(cap, vocabulary.ACQUIRE_MAX_DELAY_SECONDS) / 2
+        cap *= vocabulary.ACQUIRE_BACKOFF_RATE
     return total
 
 
@@ -319,13 +318,28 @@ def test_example_workflows_never_exit_without_release() -> None:
 
 def test_semaphore_limit_bound_is_the_item_size() -> None:
     assert (
-        limits.SEMAPHORE_LIMIT_MAX * limits.HOLDER_MAX_BYTES + limits.ITEM_OVERHEAD_BYTES
+        vocabulary.SEMAPHORE_LIMIT_MAX * vocabulary.HOLDER_MAX_BYTES
+        + vocabulary.ITEM_OVERHEAD_BYTES
         <= 400 * 1024
     )
     assert (
-        limits.SEMAPHORE_LIMIT_MAX + 1
-    ) * limits.HOLDER_MAX_BYTES + limits.ITEM_OVERHEAD_BYTES > 400 * 1024
+        vocabulary.SEMAPHORE_LIMIT_MAX + 1
+    ) * vocabulary.HOLDER_MAX_BYTES + vocabulary.ITEM_OVERHEAD_BYTES > 400 * 1024
     assert (
         len("arn:aws:states:us-east-1:123456789012:execution:") + 160
-        <= limits.EXECUTION_ARN_MAX_BYTES
+        <= vocabulary.EXECUTION_ARN_MAX_BYTES
     )
+
+
+def test_worker_task_whose_name_needs_escaping(expand_spec: Expand) -> None:
+    asl = expand_spec(
+        """
+        name: esc
+        workers:
+          w: {handler: examples.common.echo}
+        StartAt: "A${x}"
+        States:
+          "A${x}": {Type: Task, Worker: w, End: true}
+        """
+    )
+    assert asl["States"]["A$${x}"]["Resource"] == SQS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,27 @@ def test_asl_matches_golden(rendered: dict[str, str], spec: Path) -> None:
 def test_tfvars_match_golden(rendered: dict[str, str]) -> None:
     golden = (GOLDEN / "workflows.tfvars.json").read_text(encoding="utf-8")
     assert rendered["workflows.tfvars.json"] == golden
+
+
+def test_tfvars_name_every_worker_setting(rendered: dict[str, str]) -> None:
+    """Terraform has no worker defaults of its own: every entry carries every setting."""
+    tfvars = json.loads(rendered["workflows.tfvars.json"])
+    keys = {
+        "handler",
+        "timeout_seconds",
+        "memory_mb",
+        "batch_size",
+        "batching_window_seconds",
+        "max_concurrency",
+        "reserved_concurrency",  # null when unset: nothing reserved
+        "max_receive_count",
+        "visibility_timeout_seconds",
+        "message_retention_seconds",
+        "delay_seconds",
+    }
+    workers = [w for wf in tfvars["workflows"].values() for w in wf["workers"].values()]
+    assert workers and all(set(w) == keys for w in workers)
+    assert all(v is not None for w in workers for k, v in w.items() if k != "reserved_concurrency")
 
 
 @pytest.mark.parametrize("spec", WORKFLOWS, ids=lambda p: p.stem)

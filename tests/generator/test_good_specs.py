@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.generator import spec_text
 from generator import render_definition
 from generator.api import load_and_validate, render
+from stepqueue.local.scenarios.synthetic_specs import spec_text
 from tests.generator.helpers import GOOD_SPECS, LAMBDA_SRC, asl_validator
 
 

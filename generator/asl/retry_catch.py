@@ -1,0 +1,74 @@
+"""Retry and Catch: their shape, and `States.ALL` alone in the last retrier or catcher (ASL
+matches them in order, so anything after a catch-all could never run)."""
+
+from __future__ import annotations
+
+from generator.asl import graph, paths
+from generator.loader import Node
+from generator.report import Reporter, join
+from generator.vocabulary import (
+    ASL_SECONDS_MAX,
+    CATCHER_FIELDS,
+    ERROR_ALL,
+    JITTER_STRATEGIES,
+    RETRIER_FIELDS,
+    RETRIER_MINIMUMS,
+)
+
+
+def check(r: Reporter, node: Node, path: str, states: Node) -> None:
+    """The Retry and Catch lists of a state, when present."""
+    if (v := node.get("Retry")) is not None and r.is_seq(v, join(path, "Retry"), "Retry"):
+        for i, item in enumerate(v.items):
+            _retrier(r, item, join(join(path, "Retry"), i), last=i == len(v.items) - 1)
+    if (v := node.get("Catch")) is not None and r.is_seq(v, join(path, "Catch"), "Catch"):
+        for i, item in enumerate(v.items):
+            _catcher(r, item, join(join(path, "Catch"), i), states, last=i == len(v.items) - 1)
+
+
+def _retrier(r: Reporter, node: Node, path: str, last: bool) -> None:
+    if not r.is_map(node, path, "a retrier"):
+        return
+    r.keys(node, path, RETRIER_FIELDS, what="a retrier")
+    _error_equals(r, node, path, last, "retrier")
+    for field, lo in RETRIER_MINIMUMS:
+        if (v := node.get(field)) is not None:
+            r.integer(v, join(path, field), field, lo, ASL_SECONDS_MAX)
+    if (v := node.get("BackoffRate")) is not None:
+        r.number(v, join(path, "BackoffRate"), "BackoffRate", 1.0, 1e9)
+    if (v := node.get("JitterStrategy")) is not None:
+        r.choice(v, join(path, "JitterStrategy"), "JitterStrategy", JITTER_STRATEGIES)
+
+
+def _catcher(r: Reporter, node: Node, path: str, states: Node, last: bool) -> None:
+    if not r.is_map(node, path, "a catcher"):
+        return
+    r.keys(node, path, CATCHER_FIELDS, ("Next",), what="a catcher")
+    _error_equals(r, node, path, last, "catcher")
+    if (v := node.get("Next")) is not None:
+        graph.target(r, v, join(path, "Next"), states)
+    paths.result_path(r, node, path)
+    paths.optional_payload(r, node, path, "Assign")
+
+
+def _error_equals(r: Reporter, node: Node, path: str, last: bool, what: str) -> None:
+    equals = node.get("ErrorEquals")
+    if equals is None:
+        r.error(
+            node,
+            path,
+            f"a {what} needs ErrorEquals",
+            "add ErrorEquals: [States.ALL] or specific error names",
+        )
+        return
+    epath = join(path, "ErrorEquals")
+    if not r.is_seq(equals, epath, "ErrorEquals"):
+        return
+    names = [r.string(e, join(epath, i), "an error name") for i, e in enumerate(equals.items)]
+    if ERROR_ALL in names and (len(names) > 1 or not last):
+        r.error(
+            equals,
+            epath,
+            f"{ERROR_ALL} must be alone in ErrorEquals and in the last {what}",
+            f"move it to a last {what} of its own",
+        )

@@ -1,0 +1,172 @@
+"""The rules of each state type beyond its field table.
+
+Parallel and Map return the scopes they hold instead of walking them, so that the walk (and
+its recursion) stays in one place, `machine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.asl import choice, paths
+from generator.loader import Node
+from generator.report import Reporter, join, key_at, value_at
+from generator.vocabulary import (
+    ASL_SECONDS_MAX,
+    EXECUTION_TYPES,
+    ITEM_PROCESSOR_FIELDS,
+    MAP_MODES,
+    PROCESSOR_CONFIG_FIELDS,
+    SCOPE_FIELDS,
+    WAIT_FIELDS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A nested scope to walk: a Parallel branch or a Map processor."""
+
+    node: Node
+    path: str
+    express: bool  # inside an EXPRESS Map
+
+
+def seconds(r: Reporter, node: Node, path: str, field: str) -> int | None:
+    v = node.get(field)
+    return None if v is None else r.integer(v, join(path, field), field, 1, ASL_SECONDS_MAX)
+
+
+def task(r: Reporter, node: Node, path: str) -> tuple[int | None, int | None]:
+    """TimeoutSeconds and HeartbeatSeconds (None when absent or invalid), checked together."""
+    timeout = seconds(r, node, path, "TimeoutSeconds")
+    heartbeat = seconds(r, node, path, "HeartbeatSeconds")
+    if timeout is not None and heartbeat is not None and heartbeat >= timeout:
+        r.error(
+            *value_at(node, path, "HeartbeatSeconds"),
+            f"HeartbeatSeconds ({heartbeat}) must be less than TimeoutSeconds ({timeout})",
+            "lower HeartbeatSeconds or raise TimeoutSeconds",
+        )
+    for field in ("TimeoutSecondsPath", "HeartbeatSecondsPath"):
+        paths.optional_path(r, node, path, field)
+    return timeout, heartbeat
+
+
+def resource(r: Reporter, node: Node, path: str) -> None:
+    """The Resource of a Task without `Worker:`."""
+    if (v := node.get("Resource")) is None:
+        r.error(
+            node,
+            path,
+            "a Task needs Resource or Worker",
+            "add Worker: <a worker from workers:> or Resource: <an ARN>",
+        )
+        return
+    arn = r.string(v, join(path, "Resource"), "Resource")
+    if arn is not None and not arn.startswith("arn:"):
+        r.error(
+            v,
+            join(path, "Resource"),
+            f"Resource must be an ARN, got {arn!r}",
+            "write arn:aws:states:::... or a Lambda ARN, or use Worker:",
+        )
+
+
+def wait(r: Reporter, node: Node, path: str) -> None:
+    found = [f for f in WAIT_FIELDS if f in node.mapping]
+    needs = f"a Wait state needs exactly one of {', '.join(WAIT_FIELDS)}"
+    field = r.exactly_one(node, path, found, needs, "keep exactly one")
+    if field is None:
+        return
+    value = node.mapping[field]
+    fpath = join(path, field)
+    if field == "Seconds":
+        r.integer(value, fpath, field, 0, ASL_SECONDS_MAX)
+    elif field == "Timestamp":
+        ts = r.string(value, fpath, field)
+        if ts is not None and not choice.TIMESTAMP.match(ts):
+            r.error(value, fpath, f"Timestamp must be RFC 3339, got {ts!r}", choice.TIMESTAMP_FIX)
+    else:
+        paths.path_value(r, value, fpath, field)
+
+
+def fail(r: Reporter, node: Node, path: str) -> None:
+    for plain, dynamic in (("Error", "ErrorPath"), ("Cause", "CausePath")):
+        if plain in node.mapping and dynamic in node.mapping:
+            r.error(
+                *key_at(node, path, dynamic),
+                f"{plain} and {dynamic} are mutually exclusive",
+                f"keep {plain} or {dynamic}",
+            )
+        if (v := node.get(plain)) is not None:
+            r.string(v, join(path, plain), plain, non_empty=False)
+        if (v := node.get(dynamic)) is not None:
+            paths.dynamic(r, v, join(path, dynamic), dynamic)
+
+
+def parallel(r: Reporter, node: Node, path: str, express: bool) -> list[Scope]:
+    branches = node.get("Branches")
+    if branches is None:
+        r.error(
+            node, path, "a Parallel state needs Branches", "add Branches: with at least one branch"
+        )
+        return []
+    if not r.is_seq(branches, join(path, "Branches"), "Branches"):
+        return []
+    scopes = []
+    for i, branch in enumerate(branches.items):
+        bpath = join(join(path, "Branches"), i)
+        if r.is_map(branch, bpath, "a branch"):
+            r.keys(branch, bpath, SCOPE_FIELDS, ("StartAt", "States"), what="a branch")
+            scopes.append(Scope(branch, bpath, express))
+    return scopes
+
+
+def map_(r: Reporter, node: Node, path: str, express: bool) -> list[Scope]:
+    processor, iterator = node.get("ItemProcessor"), node.get("Iterator")
+    if processor is not None and iterator is not None:
+        r.error(
+            *key_at(node, path, "Iterator"),
+            "a Map has ItemProcessor or the legacy Iterator, not both",
+            "keep ItemProcessor",
+        )
+        return []
+    if processor is None and iterator is None:
+        r.error(
+            node,
+            path,
+            "a Map state needs ItemProcessor",
+            "add ItemProcessor: {StartAt: ..., States: ...}",
+        )
+        return []
+    _map_fields(r, node, path)
+    field, body = ("ItemProcessor", processor) if processor is not None else ("Iterator", iterator)
+    assert body is not None
+    bpath = join(path, field)
+    if not r.is_map(body, bpath, field):
+        return []
+    allowed = ITEM_PROCESSOR_FIELDS if field == "ItemProcessor" else SCOPE_FIELDS
+    r.keys(body, bpath, allowed, ("StartAt", "States"), what=field)
+    config = body.get("ProcessorConfig")
+    cpath = join(bpath, "ProcessorConfig")
+    if config is not None and r.is_map(config, cpath, "ProcessorConfig"):
+        r.keys(config, cpath, PROCESSOR_CONFIG_FIELDS, what="ProcessorConfig")
+        if (v := config.get("Mode")) is not None:
+            r.choice(v, join(cpath, "Mode"), "Mode", MAP_MODES)
+        if (v := config.get("ExecutionType")) is not None:
+            kind = r.choice(v, join(cpath, "ExecutionType"), "ExecutionType", EXECUTION_TYPES)
+            express = kind == "EXPRESS"
+    return [Scope(body, bpath, express)]
+
+
+def _map_fields(r: Reporter, node: Node, path: str) -> None:
+    paths.optional_path(r, node, path, "ItemsPath")
+    if (v := node.get("MaxConcurrency")) is not None:
+        r.integer(v, join(path, "MaxConcurrency"), "MaxConcurrency", 0, ASL_SECONDS_MAX)
+    for f in ("MaxConcurrencyPath", "ToleratedFailurePercentagePath", "ToleratedFailureCountPath"):
+        paths.optional_path(r, node, path, f)
+    if (v := node.get("ToleratedFailurePercentage")) is not None:
+        field = "ToleratedFailurePercentage"
+        r.number(v, join(path, field), field, 0, 100)
+    if (v := node.get("ToleratedFailureCount")) is not None:
+        field = "ToleratedFailureCount"
+        r.integer(v, join(path, field), field, 0, ASL_SECONDS_MAX)

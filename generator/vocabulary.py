@@ -1,0 +1,173 @@
+"""The words and numbers that validation and rendering must agree on, each defined once.
+
+State kinds, the fields each state type accepts, the names the generator reserves for its own
+states, and every limit with where it comes from. Data only: the checks live elsewhere.
+"""
+
+from __future__ import annotations
+
+# -- names (docs/contracts.md) -----------------------------------------------------------------
+
+WORKFLOW_NAME = r"^[a-z][a-z0-9-]{0,29}$"
+WORKER_NAME = r"^[a-z][a-z0-9_]{0,29}$"
+SEMAPHORE_NAME = WORKFLOW_NAME  # the default is the workflow name; terraform/ checks the same
+STATE_NAME_MAX = 80  # ASL: state names are at most 80 characters
+
+# Generated states share one prefix so that no user state can collide with them.
+RESERVED_PREFIX = "StepQueue:"
+ACQUIRE = RESERVED_PREFIX + "Acquire"
+ACQUIRE_TIMEOUT = RESERVED_PREFIX + "AcquireTimeout"
+RELEASE = RESERVED_PREFIX + "Release"  # before the end of an End: true state
+RELEASE_BEFORE = RESERVED_PREFIX + "Release:"  # + the name of a Succeed or Fail state
+RELEASE_ON_ERROR = RESERVED_PREFIX + "ReleaseOnError"
+RERAISE = RESERVED_PREFIX + "Reraise"
+RELEASE_NO_MATCH = RESERVED_PREFIX + "ReleaseNoChoiceMatched"
+NO_MATCH = RESERVED_PREFIX + "NoChoiceMatched"
+
+# -- the spec's top level ----------------------------------------------------------------------
+
+# The state machine part, copied into the definition. QueryLanguage is accepted but left out:
+# JSONPath is the only language supported and it is the default.
+MACHINE_FIELDS = ("Comment", "StartAt", "States", "TimeoutSeconds", "Version")
+TOP_LEVEL = frozenset({"name", "concurrency", "workers", "QueryLanguage", *MACHINE_FIELDS})
+CONCURRENCY_KEYS = frozenset({"limit", "semaphore", "max_wait_seconds"})
+
+# -- state kinds -------------------------------------------------------------------------------
+
+TERMINAL = frozenset({"Succeed", "Fail"})
+FLOW = frozenset({"Pass", "Task", "Wait", "Parallel", "Map"})  # need Next or End
+FALLIBLE = frozenset({"Task", "Parallel", "Map"})  # may Retry and Catch
+NESTING = frozenset({"Parallel", "Map"})  # hold scopes of their own
+
+_COMMON = {"Type", "Comment"}
+_IO = {"InputPath", "OutputPath"}
+_FLOW = {"Next", "End", "Assign"}
+_FALLIBLE = {"Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"}
+_TASK = {
+    "Resource",
+    "Worker",
+    "TimeoutSeconds",
+    "TimeoutSecondsPath",
+    "HeartbeatSeconds",
+    "HeartbeatSecondsPath",
+    "Credentials",
+}
+_MAP = {
+    "ItemProcessor",
+    "Iterator",
+    "ItemsPath",
+    "ItemSelector",
+    "MaxConcurrency",
+    "MaxConcurrencyPath",
+    "ItemReader",
+    "ItemBatcher",
+    "ResultWriter",
+    "Label",
+    "ToleratedFailurePercentage",
+    "ToleratedFailurePercentagePath",
+    "ToleratedFailureCount",
+    "ToleratedFailureCountPath",
+}
+WAIT_FIELDS = ("Seconds", "Timestamp", "SecondsPath", "TimestampPath")  # exactly one of them
+FIELDS: dict[str, frozenset[str]] = {
+    "Pass": frozenset(_COMMON | _IO | _FLOW | {"Parameters", "Result", "ResultPath"}),
+    "Task": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | _TASK),
+    "Choice": frozenset(_COMMON | _IO | {"Choices", "Default", "Assign"}),
+    "Wait": frozenset(_COMMON | _IO | _FLOW | set(WAIT_FIELDS)),
+    "Succeed": frozenset(_COMMON | _IO),
+    "Fail": frozenset(_COMMON | {"Error", "ErrorPath", "Cause", "CausePath"}),
+    "Parallel": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | {"Branches"}),
+    "Map": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | _MAP),
+}
+# Free-form JSON whose `.$` keys hold paths or intrinsic functions.
+PAYLOAD_FIELDS = ("Parameters", "ResultSelector", "ItemSelector", "Assign")
+
+SCOPE_FIELDS = frozenset({"StartAt", "States", "Comment"})  # a branch, a Map's Iterator
+ITEM_PROCESSOR_FIELDS = SCOPE_FIELDS | {"ProcessorConfig"}
+PROCESSOR_CONFIG_FIELDS = frozenset({"Mode", "ExecutionType"})
+MAP_MODES = frozenset({"INLINE", "DISTRIBUTED"})
+EXECUTION_TYPES = frozenset({"STANDARD", "EXPRESS"})
+
+# -- Retry and Catch ---------------------------------------------------------------------------
+
+ERROR_ALL = "States.ALL"
+RETRIER_FIELDS = frozenset(
+    {
+        "ErrorEquals",
+        "IntervalSeconds",
+        "MaxAttempts",
+        "BackoffRate",
+        "MaxDelaySeconds",
+        "JitterStrategy",
+        "Comment",
+    }
+)
+RETRIER_MINIMUMS = (("IntervalSeconds", 1), ("MaxAttempts", 0), ("MaxDelaySeconds", 1))
+JITTER_STRATEGIES = frozenset({"FULL", "NONE"})
+CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"})
+
+# -- Choice rules ------------------------------------------------------------------------------
+
+
+def _ops(family: str) -> frozenset[str]:
+    return frozenset(
+        family + suffix
+        for suffix in ("Equals", "LessThan", "GreaterThan", "LessThanEquals", "GreaterThanEquals")
+    )
+
+
+STRING_OPS = _ops("String")
+NUMERIC_OPS = _ops("Numeric")
+TIMESTAMP_OPS = _ops("Timestamp")
+TYPE_TESTS = frozenset({"IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp"})
+VALUE_OPS = STRING_OPS | NUMERIC_OPS | TIMESTAMP_OPS | {"BooleanEquals"}
+PATH_OPS = frozenset(op + "Path" for op in VALUE_OPS)
+COMPARISONS = VALUE_OPS | PATH_OPS | TYPE_TESTS | {"StringMatches"}
+COMBINATORS = ("And", "Or", "Not")
+
+# -- limits ------------------------------------------------------------------------------------
+
+ASL_SECONDS_MAX = 99999999
+# A Worker task waits for its token; without a timeout a lost message would hold the execution
+# until the ASL maximum.
+TASK_TIMEOUT_DEFAULT = 1800
+
+# Worker settings: (minimum, maximum, default, why). None default = optional or derived.
+WORKER_FIELDS: dict[str, tuple[int, int, int | None, str]] = {
+    "timeout_seconds": (1, 900, 30, "the Lambda maximum is 900 s"),
+    "memory_mb": (128, 10240, 256, "Lambda memory is 128..10240 MB"),
+    "batch_size": (1, 10000, 1, "SQS event source mappings take 1..10000"),
+    "batching_window_seconds": (0, 300, 0, "the SQS batching window is 0..300 s"),
+    "max_concurrency": (2, 1000, 2, "SQS event source maximum concurrency is 2..1000"),
+    "reserved_concurrency": (1, 100000, None, "reserved concurrency must be positive"),
+    "max_receive_count": (1, 1000, 5, "the SQS redrive policy allows 1..1000"),
+    "message_retention_seconds": (60, 1209600, 345600, "SQS keeps messages 60 s..14 days"),
+    "delay_seconds": (0, 900, 0, "SQS delivery delay is 0..900 s"),
+    "visibility_timeout_seconds": (0, 43200, None, "the SQS maximum is 12 hours"),
+}
+WORKER_KEYS = frozenset({"handler", *WORKER_FIELDS})
+# Above 10 messages per batch AWS requires a batching window of at least 1 s.
+BATCH_SIZE_WITHOUT_WINDOW = 10
+# AWS guidance for SQS-triggered Lambda: visibility >= 6 x function timeout + batching window.
+VISIBILITY_FACTOR = 6
+VISIBILITY_SLACK = 30  # our default adds a little on top of the minimum
+
+# Semaphore acquire retry: short FULL-jitter waits keep the burst efficient (a freed slot is
+# found quickly by one of the waiters) while the cap bounds the state transitions spent waiting.
+ACQUIRE_INTERVAL_SECONDS = 1
+ACQUIRE_BACKOFF_RATE = 1.5
+ACQUIRE_MAX_DELAY_SECONDS = 4
+MAX_WAIT_DEFAULT = 3600
+MAX_WAIT_MAX = 31536000  # a standard execution lives at most one year
+
+# 400 KB DynamoDB item: the worst-case bytes one holder adds to the semaphore item.
+DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
+_ARN_FIXED = len("arn:aws-us-gov:states:") + 20 + len(":") + 12 + len(":execution:") + len(":")
+_STATE_MACHINE_NAME = 80  # ASCII (prefix + spec name)
+_EXECUTION_NAME = 80 * 4  # execution names may be any Unicode: 4 UTF-8 bytes per character
+EXECUTION_ARN_MAX_BYTES = _ARN_FIXED + _STATE_MACHINE_NAME + _EXECUTION_NAME
+START_TIME_MAX_BYTES = 32  # "2026-01-01T00:00:00.123456789Z" and some spare
+HOLDER_OVERHEAD_BYTES = 4  # per map element and value type, rounded up
+HOLDER_MAX_BYTES = EXECUTION_ARN_MAX_BYTES + START_TIME_MAX_BYTES + HOLDER_OVERHEAD_BYTES
+ITEM_OVERHEAD_BYTES = len("id") + 64 + len("holders") + 64  # key, name, map header, spare
+SEMAPHORE_LIMIT_MAX = (DYNAMODB_ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES) // HOLDER_MAX_BYTES

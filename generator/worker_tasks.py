@@ -1,0 +1,132 @@
+"""`Worker:` on a Task: the worker exists, and the Task's timing suits the worker's queue.
+
+A Task state holds either an ASL `Resource` or a `Worker:`, which the expansion turns into
+the SQS `.waitForTaskToken` integration (docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generator.loader import Node
+from generator.model import WorkerTask
+from generator.report import Reporter, did_you_mean, join, key_at, value_at
+from generator.vocabulary import TASK_TIMEOUT_DEFAULT
+from generator.workers import DeclaredWorker
+
+
+@dataclass(frozen=True, slots=True)
+class _Use:
+    state: str
+    node: Node
+    path: str
+    express: bool  # inside an EXPRESS Map: no .waitForTaskToken there
+    task: WorkerTask
+
+
+class WorkerTasks:
+    """Collects the Worker tasks of one spec as the ASL walk meets them (`check_task` is its
+    hook), then checks them against their workers (`check_uses`)."""
+
+    def __init__(self, r: Reporter, workers: dict[str, DeclaredWorker]) -> None:
+        self.r = r
+        self.workers = workers
+        self._uses: list[_Use] = []
+
+    def model(self) -> dict[str, WorkerTask]:
+        return {use.state: use.task for use in self._uses}
+
+    def check_task(
+        self,
+        state: str,
+        node: Node,
+        path: str,
+        timeout: int | None,
+        heartbeat: int | None,
+        express: bool,
+    ) -> None:
+        r = self.r
+        if timeout is None:
+            timeout = TASK_TIMEOUT_DEFAULT
+            if heartbeat is not None and heartbeat >= timeout:
+                r.error(
+                    *value_at(node, path, "HeartbeatSeconds"),
+                    f"HeartbeatSeconds ({heartbeat}) must be less than the default "
+                    f"TimeoutSeconds ({timeout})",
+                    "lower HeartbeatSeconds or raise TimeoutSeconds",
+                )
+        if node.get("Resource") is not None:
+            r.error(
+                *key_at(node, path, "Worker"),
+                "a Task has either Resource or Worker, not both",
+                "remove Resource: Worker expands to the SQS integration",
+            )
+            return
+        for field in ("TimeoutSecondsPath", "HeartbeatSecondsPath"):
+            if node.get(field) is not None:
+                r.error(
+                    *key_at(node, path, field),
+                    f"{field} cannot be checked against the worker's settings",
+                    f"use {field.removesuffix('Path')} with a number",
+                )
+        worker = node.mapping["Worker"]
+        name = r.string(worker, join(path, "Worker"), "Worker")
+        if name is None:
+            return
+        if name not in self.workers:
+            known = ", ".join(sorted(self.workers)) or "none defined"
+            r.error(
+                worker,
+                join(path, "Worker"),
+                f"unknown worker {name!r}",
+                did_you_mean(name, self.workers) or f"define it under workers: (known: {known})",
+            )
+            return
+        task = WorkerTask(name, timeout, heartbeat)
+        self._uses.append(_Use(state, node, path, express, task))
+
+    def check_uses(self) -> None:
+        r = self.r
+        used = {u.task.worker for u in self._uses}
+        for name, worker in self.workers.items():
+            if name not in used:
+                r.warning(
+                    worker.node,
+                    join("workers", name),
+                    f"worker {name!r} is not used by any state",
+                    "reference it with Worker: on a Task, or remove it",
+                )
+        for use in self._uses:
+            self._check_use(use, self.workers[use.task.worker])
+
+    def _check_use(self, use: _Use, worker: DeclaredWorker) -> None:
+        r, task, s = self.r, use.task, worker.settings
+        if use.express:
+            r.error(
+                *key_at(use.node, use.path, "Worker"),
+                "a Worker task cannot run inside an EXPRESS Map: express executions do not "
+                "support .waitForTaskToken",
+                "use ExecutionType: STANDARD for this Map",
+            )
+        receives, visibility = s["max_receive_count"], s["visibility_timeout_seconds"]
+        if receives is not None and visibility is not None:
+            chain = receives * visibility
+            if task.timeout_seconds < chain:
+                r.warning(
+                    *value_at(use.node, use.path, "TimeoutSeconds"),
+                    f"TimeoutSeconds {task.timeout_seconds} is shorter than max_receive_count x "
+                    f"visibility timeout = {receives} x {visibility} = {chain} s: the task token "
+                    "can expire while SQS still redelivers the message",
+                    f"set TimeoutSeconds to at least {chain}, or lower the worker's "
+                    "max_receive_count or timeout_seconds",
+                )
+        if task.heartbeat_seconds is not None:
+            delay, window = s["delay_seconds"] or 0, s["batching_window_seconds"] or 0
+            if task.heartbeat_seconds <= delay + window:
+                r.error(
+                    *value_at(use.node, use.path, "HeartbeatSeconds"),
+                    f"HeartbeatSeconds {task.heartbeat_seconds} is not above the worker's "
+                    f"delivery delay + batching window ({delay + window} s): the heartbeat times "
+                    "out before the worker can even receive the message",
+                    f"raise HeartbeatSeconds above {delay + window}",
+                )
