@@ -1,16 +1,17 @@
 """Lambda handler ``stepqueue_reclaimer.entry.handler``.
 
-Two triggers (contracts.md, "Reclaimer"): an EventBridge "Step Functions Execution Status
-Change" event for an execution that ended abnormally, and a scheduled event for the sweep.
+Two triggers (docs/contracts.md, "Semaphore (DynamoDB)"): an EventBridge "Step Functions
+Execution Status Change" event for an execution that ended abnormally, and a scheduled event
+for the sweep.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from stepqueue_aws import Retries, cached_client
 
 from stepqueue_reclaimer.reclaim import reclaim_execution, sweep
 
@@ -21,20 +22,17 @@ STATUS_CHANGE = "Step Functions Execution Status Change"
 # succeeded execution already released, and a conditional REMOVE of nothing is a no-op).
 ENDED = frozenset({"FAILED", "TIMED_OUT", "ABORTED", "SUCCEEDED"})
 
-_lock = threading.Lock()
+# More attempts than the runtime: the reclaimer holds no batch of other work while it backs
+# off, and retrying one throttled call here is cheaper than failing the invocation and waiting
+# for EventBridge's redelivery or the next sweep.
+RETRIES = Retries(max_attempts=5)
+
 _clients: dict[str, Any] = {}
 
 
 def client(service: str) -> Any:
-    """One client per service per container, created on first use."""
-    with _lock:
-        if service not in _clients:
-            import boto3
-            from botocore.config import Config
-
-            config = Config(retries={"mode": "standard", "max_attempts": 5})
-            _clients[service] = boto3.client(service, config=config)
-        return _clients[service]
+    """One client per service per container, made on first use."""
+    return cached_client(_clients, service, RETRIES)
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

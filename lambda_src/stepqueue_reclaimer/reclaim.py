@@ -1,4 +1,5 @@
-"""The two reclaim paths of DESIGN.md §4, as pure functions over injected clients.
+"""The two reclaim paths (docs/contracts.md, "Semaphore (DynamoDB)"), as pure functions
+over injected clients.
 
 Safe alongside acquires and releases: an execution that is no longer RUNNING never runs
 again (redrive aside, see README), so removing it from ``holders`` is always right, and the
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, TypedDict
+
+from stepqueue_aws import aws_error_code, error_code
 
 HOLDERS = "holders"
 
@@ -27,13 +30,6 @@ class SweepSummary(TypedDict):
     errors: list[dict[str, str]]
 
 
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def remove_holder(ddb: Any, table: str, semaphore: str, execution_arn: str) -> bool:
     """Conditional REMOVE; True if this call removed it, False if it was already gone."""
     try:
@@ -45,7 +41,7 @@ def remove_holder(ddb: Any, table: str, semaphore: str, execution_arn: str) -> b
             ExpressionAttributeNames={"#h": HOLDERS, "#e": execution_arn},
         )
     except Exception as exc:
-        if _code(exc) == "ConditionalCheckFailedException":
+        if error_code(exc) == "ConditionalCheckFailedException":
             return False  # released or reclaimed by someone else: the goal is reached
         raise
     return True
@@ -84,7 +80,7 @@ def _execution_gone(sfn: Any, execution_arn: str) -> bool:
     try:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
     except Exception as exc:
-        if _code(exc) == "ExecutionDoesNotExist":
+        if error_code(exc) == "ExecutionDoesNotExist":
             return True
         raise
     return bool(status != "RUNNING")
@@ -114,6 +110,6 @@ def sweep(ddb: Any, sfn: Any, table: str) -> SweepSummary:
                     summary["reclaimed"].append(Reclaimed(semaphore=name, execution=arn))
             except Exception as exc:
                 summary["errors"].append(
-                    {"semaphore": name, "execution": arn, "error": _code(exc) or repr(exc)}
+                    {"semaphore": name, "execution": arn, "error": aws_error_code(exc) or repr(exc)}
                 )
     return summary

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
-import threading
 from typing import Any
+
+from stepqueue_aws import Retries, cached_client, inject_client
+from stepqueue_aws import error_code as error_code  # the tests use aws.error_code
 
 # The token's task is closed: succeeded, failed, timed out, or its execution ended.
 FINISHED_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -66,43 +68,19 @@ def heartbeat_proves_closed(exc: Exception, *, heartbeat_declared: bool) -> bool
     return heartbeat_declared or error_code(exc) != "InvalidToken"
 
 
-def error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):  # botocore ClientError
-        return str(response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
+# Few attempts: SQS redelivery is the outer retry, and a Lambda stuck in SDK backoff holds
+# the whole batch.
+RETRIES = Retries(max_attempts=3, connect_timeout=5, read_timeout=15)
+SERVICE = "stepfunctions"
 
-
-_lock = threading.Lock()
-_client: Any = None
+_clients: dict[str, Any] = {}
 
 
 def get_client() -> Any:
-    """Created on first use, not at import: importing boto3 costs more than the whole runtime.
-
-    Few attempts: SQS redelivery is the outer retry, and a Lambda stuck in SDK backoff holds
-    the whole batch. ``AWS_ENDPOINT_URL`` (the local emulator) is honoured by boto3 itself.
-    """
-    global _client
-    if _client is None:
-        with _lock:
-            if _client is None:
-                import boto3
-                from botocore.config import Config
-
-                _client = boto3.client(
-                    "stepfunctions",
-                    config=Config(
-                        retries={"mode": "standard", "max_attempts": 3},
-                        connect_timeout=5,
-                        read_timeout=15,
-                    ),
-                )
-    return _client
+    """The container's Step Functions client, made on the first invocation."""
+    return cached_client(_clients, SERVICE, RETRIES)
 
 
 def set_client(client: Any) -> None:
     """Tests and benchmarks inject a stubbed client; None makes the next call create one."""
-    global _client
-    with _lock:
-        _client = client
+    inject_client(_clients, SERVICE, client)

@@ -11,7 +11,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from stepqueue_runtime.aws import classify, error_code, heartbeat_proves_closed
+from stepqueue_aws import error_code
+
+from stepqueue_runtime.aws import classify, heartbeat_proves_closed
 
 # Never wait longer than this between checks, whatever the intervals (keeps stop() prompt).
 _MIN_INTERVAL_S = 0.25

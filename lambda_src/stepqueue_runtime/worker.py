@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from stepqueue_runtime.aws import ErrorKind, classify, error_code, heartbeat_proves_closed
+from stepqueue_aws import error_code
+
+from stepqueue_runtime.aws import ErrorKind, classify, heartbeat_proves_closed
 from stepqueue_runtime.context import TaskContext
 from stepqueue_runtime.errors import Failure, failure, failure_from_exception
 from stepqueue_runtime.heartbeat import Heartbeater

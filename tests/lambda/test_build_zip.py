@@ -44,6 +44,8 @@ def test_zip_contents(built: tuple[Path, Path]) -> None:
         infos = zf.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
+    assert "stepqueue_aws/__init__.py" in names
+    assert "stepqueue_aws/core.py" in names
     assert "stepqueue_runtime/entry.py" in names
     assert "stepqueue_reclaimer/entry.py" in names
     assert "examples/common.py" in names

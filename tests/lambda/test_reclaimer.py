@@ -85,7 +85,7 @@ def lambda_env(moto: Moto, table: str, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def acquire(moto: Moto, table: str, sem: str, arn: str, limit: int = 10) -> None:
-    """The generated acquire request (contracts.md), made directly."""
+    """The generated acquire request (docs/contracts.md), made directly."""
     moto.ddb.update_item(
         TableName=table,
         Key={"id": {"S": sem}},
@@ -170,7 +170,7 @@ def test_sweep_against_real_executions(moto: Moto, table: str, lambda_env: None)
 
 
 def test_late_acquire_after_event_is_caught_by_sweep(moto: Moto, table: str) -> None:
-    """The race of DESIGN.md §4: the reclaim event ran before the dead execution's acquire
+    """The late-acquire race: the reclaim event ran before the dead execution's acquire
     landed. The event found nothing; the sweep reclaims it."""
     dead = moto.start_waiting()
     moto.sfn.stop_execution(executionArn=dead)

@@ -1,4 +1,7 @@
-"""The runtime against real task tokens: executions on a moto server (DESIGN.md §8)."""
+"""The runtime against real task tokens: executions on a moto server.
+
+What moto does differently from AWS is listed in lambda_src/README.md.
+"""
 
 from __future__ import annotations
 
@@ -175,4 +178,4 @@ def test_without_heartbeats_the_same_task_times_out(
     task = moto.start_task({"seconds": 3.5}, heartbeat_seconds=2)
     assert run(task.record) == []  # SendTaskSuccess finds the task closed: acknowledged
     desc = moto.wait_status(task.execution_arn)
-    assert desc["status"] == "FAILED"  # moto reports States.Timeout (DESIGN.md §8)
+    assert desc["status"] == "FAILED"  # moto reports States.Timeout
