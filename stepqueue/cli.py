@@ -106,6 +106,9 @@ def _deploy(args: argparse.Namespace) -> int:
     from stepqueue.deploy.terraform import TerraformError
 
     try:
+        from stepqueue.deploy.inputs import check_stage
+
+        check_stage(args.stage)
         ask = None
         if args.command == "destroy":
             # Before anything touches AWS: no terminal and no --yes is a refusal.

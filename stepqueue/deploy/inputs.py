@@ -19,6 +19,12 @@ STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 
 
 def check_stage(stage: str | None) -> None:
+    if stage == DEFAULT_WORKSPACE:
+        # It would share the unstaged deployment's workspace (state) under other names.
+        raise TerraformError(
+            f"stage {DEFAULT_WORKSPACE!r} is reserved: leave --stage out for the unstaged "
+            "deployment, or pick another name; a stage prefixes every resource name"
+        )
     if stage is not None and not STAGE_PATTERN.match(stage):
         raise TerraformError(
             f"stage {stage!r} is not valid: use 1-10 lowercase letters or digits, starting "

@@ -61,7 +61,7 @@ def test_a_foreign_override_file_is_never_touched(tmp_path: Path) -> None:
 def test_stage_names() -> None:
     for good in ("dev", "prod", "qa2", None):
         check_stage(good)
-    for bad in ("Prod", "2dev", "dev-1", "a" * 11, ""):
+    for bad in ("Prod", "2dev", "dev-1", "a" * 11, "", "default"):
         with pytest.raises(TerraformError, match="prefixes every resource"):
             check_stage(bad)
 
