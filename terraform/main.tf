@@ -9,10 +9,14 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  # The stage goes into every name so that stages can share one account; with no stage the
+  # names are those of deployments made before stages existed.
+  prefix = "${var.name_prefix}${var.stage == "" ? "" : "${var.stage}-"}"
+
   generated_dir   = coalesce(var.generated_dir, "${path.root}/../build/generated")
   lambda_zip_path = coalesce(var.lambda_zip_path, "${path.root}/../build/lambda/stepqueue.zip")
 
-  # build_zip.py writes the base64 SHA-256 next to the zip; hashing the zip ourselves is the
+  # stepqueue.deploy.lambda_zip writes the base64 SHA-256 next to the zip; hashing the zip ourselves is the
   # fallback (same value).
   lambda_zip_hash = (
     fileexists("${local.lambda_zip_path}.sha256")
@@ -26,9 +30,7 @@ locals {
       for wk_name, wk in wf.workers : "${wf_name}/${wk_name}" => merge(wk, {
         workflow = wf_name
         worker   = wk_name
-        name     = "${var.name_prefix}${wf_name}-${wk_name}"
-        # contracts.md: the generator always fills it; this default is the same formula.
-        visibility_timeout_seconds = coalesce(wk.visibility_timeout_seconds, 6 * wk.timeout_seconds + wk.batching_window_seconds + 30)
+        name     = "${local.prefix}${wf_name}-${wk_name}"
       })
     }
   ]...)
@@ -39,8 +41,8 @@ locals {
   semaphores       = { for name in local.used_semaphores : name => var.semaphores[name] }
   create_semaphore = length(local.semaphores) > 0
 
-  semaphore_table_name = "${var.name_prefix}stepqueue-semaphores"
-  reclaimer_name       = "${var.name_prefix}stepqueue-reclaimer"
+  semaphore_table_name = "${local.prefix}stepqueue-semaphores"
+  reclaimer_name       = "${local.prefix}stepqueue-reclaimer"
 }
 
 module "queue" {
@@ -101,7 +103,7 @@ module "state_machine" {
   source   = "../modules/state_machine"
   for_each = var.workflows
 
-  name = "${var.name_prefix}${each.key}"
+  name = "${local.prefix}${each.key}"
 
   # The generator's ASL is a templatefile() template: ${queue_url.<worker>} and
   # ${semaphore_table} are its only placeholders (docs/contracts.md).

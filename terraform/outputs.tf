@@ -1,53 +1,53 @@
 output "account_id" {
   description = "Account the deployment is in (the emulator's is 123456789012)."
-  value       = try(data.aws_caller_identity.current.account_id, null)
+  value       = data.aws_caller_identity.current.account_id
 }
 
 output "region" {
   description = "Region of the deployment."
-  value       = try(data.aws_region.current.name, null)
+  value       = data.aws_region.current.name
 }
 
 output "partition" {
   description = "Partition of the deployment."
-  value       = try(data.aws_partition.current.partition, null)
+  value       = data.aws_partition.current.partition
 }
 
 output "state_machine_arns" {
   description = "State machine ARN by workflow."
-  value       = { for wf, m in module.state_machine : wf => try(m.state_machine_arn, null) }
+  value       = { for wf, m in module.state_machine : wf => m.state_machine_arn }
 }
 
 output "state_machine_role_names" {
   description = "State machine IAM role name by workflow."
-  value       = { for wf, m in module.state_machine : wf => try(m.role_name, null) }
+  value       = { for wf, m in module.state_machine : wf => m.role_name }
 }
 
 output "queue_urls" {
   description = "Worker queue URL by workflow, then worker."
   value = {
-    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => try(module.queue["${wf}/${wk}"].queue_url, null) }
+    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => module.queue["${wf}/${wk}"].queue_url }
   }
 }
 
 output "queue_arns" {
   description = "Worker queue ARN by workflow, then worker."
   value = {
-    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => try(module.queue["${wf}/${wk}"].queue_arn, null) }
+    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => module.queue["${wf}/${wk}"].queue_arn }
   }
 }
 
 output "dlq_urls" {
   description = "Dead-letter queue URL by workflow, then worker."
   value = {
-    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => try(module.queue["${wf}/${wk}"].dlq_url, null) }
+    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => module.queue["${wf}/${wk}"].dlq_url }
   }
 }
 
 output "function_names" {
   description = "Worker Lambda function name by workflow, then worker."
   value = {
-    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => try(module.worker["${wf}/${wk}"].function_name, null) }
+    for wf, w in var.workflows : wf => { for wk in keys(w.workers) : wk => module.worker["${wf}/${wk}"].function_name }
   }
 }
 
@@ -56,20 +56,20 @@ output "workers" {
   value = {
     for wf, w in var.workflows : wf => {
       for wk in keys(w.workers) : wk => {
-        function_name              = try(module.worker["${wf}/${wk}"].function_name, null)
-        role_name                  = try(module.worker["${wf}/${wk}"].role_name, null)
+        function_name              = module.worker["${wf}/${wk}"].function_name
+        role_name                  = module.worker["${wf}/${wk}"].role_name
         handler                    = w.workers[wk].handler
-        queue_url                  = try(module.queue["${wf}/${wk}"].queue_url, null)
-        queue_arn                  = try(module.queue["${wf}/${wk}"].queue_arn, null)
-        dlq_url                    = try(module.queue["${wf}/${wk}"].dlq_url, null)
-        visibility_timeout_seconds = try(module.queue["${wf}/${wk}"].visibility_timeout_seconds, null)
-        max_receive_count          = try(module.queue["${wf}/${wk}"].max_receive_count, null)
-        event_source_mapping_uuid  = try(module.worker["${wf}/${wk}"].event_source_mapping.uuid, null)
-        enabled                    = try(module.worker["${wf}/${wk}"].event_source_mapping.enabled, null)
-        batch_size                 = try(module.worker["${wf}/${wk}"].event_source_mapping.batch_size, null)
-        batching_window_seconds    = try(module.worker["${wf}/${wk}"].event_source_mapping.batching_window_seconds, null)
-        max_concurrency            = try(module.worker["${wf}/${wk}"].event_source_mapping.max_concurrency, null)
-        function_response_types    = try(module.worker["${wf}/${wk}"].event_source_mapping.function_response_types, null)
+        queue_url                  = module.queue["${wf}/${wk}"].queue_url
+        queue_arn                  = module.queue["${wf}/${wk}"].queue_arn
+        dlq_url                    = module.queue["${wf}/${wk}"].dlq_url
+        visibility_timeout_seconds = module.queue["${wf}/${wk}"].visibility_timeout_seconds
+        max_receive_count          = module.queue["${wf}/${wk}"].max_receive_count
+        event_source_mapping_uuid  = module.worker["${wf}/${wk}"].event_source_mapping.uuid
+        enabled                    = module.worker["${wf}/${wk}"].event_source_mapping.enabled
+        batch_size                 = module.worker["${wf}/${wk}"].event_source_mapping.batch_size
+        batching_window_seconds    = module.worker["${wf}/${wk}"].event_source_mapping.batching_window_seconds
+        max_concurrency            = module.worker["${wf}/${wk}"].event_source_mapping.max_concurrency
+        function_response_types    = module.worker["${wf}/${wk}"].event_source_mapping.function_response_types
         timeout_seconds            = w.workers[wk].timeout_seconds
         memory_mb                  = w.workers[wk].memory_mb
       }

@@ -1,4 +1,4 @@
-# One provider configuration serves real AWS and the local emulator (bench/local/emulator.py):
+# One provider configuration serves real AWS and the local emulator (stepqueue/local/emulator.py):
 # with var.aws_endpoint_url unset everything below is the provider's default; with it set, every
 # service this configuration calls goes to the emulator, with its fixed test credentials.
 

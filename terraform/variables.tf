@@ -46,6 +46,18 @@ variable "name_prefix" {
   }
 }
 
+variable "stage" {
+  description = "Deployment stage (e.g. dev, prod): prefixes every resource name after `name_prefix` as `{stage}-`, so stages can share one account. \"\" (the default): no stage, the names of a deployment made without one."
+  type        = string
+  default     = ""
+  nullable    = false
+
+  validation {
+    condition     = can(regex("^([a-z][a-z0-9]{0,9})?$", var.stage))
+    error_message = "stage must be empty or 1-10 lowercase letters or digits starting with a letter (e.g. dev, prod, qa2)."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource (provider default_tags)."
   type        = map(string)
@@ -68,17 +80,19 @@ variable "workflows" {
     definition_file = string
     semaphore       = optional(string)
     workers = map(object({
+      # Every field is required: the generator is the one place defaults are filled, and it
+      # always writes all of them (reserved_concurrency may be null: none reserved).
       handler                    = string
-      timeout_seconds            = optional(number, 60)
-      memory_mb                  = optional(number, 256)
-      batch_size                 = optional(number, 1)
-      batching_window_seconds    = optional(number, 0)
-      max_concurrency            = optional(number, 2)
-      reserved_concurrency       = optional(number)
-      max_receive_count          = optional(number, 5)
-      visibility_timeout_seconds = optional(number)
-      message_retention_seconds  = optional(number, 345600)
-      delay_seconds              = optional(number, 0)
+      timeout_seconds            = number
+      memory_mb                  = number
+      batch_size                 = number
+      batching_window_seconds    = number
+      max_concurrency            = number
+      reserved_concurrency       = number
+      max_receive_count          = number
+      visibility_timeout_seconds = number
+      message_retention_seconds  = number
+      delay_seconds              = number
     }))
   }))
   default = {}
@@ -111,7 +125,7 @@ variable "workflows" {
 
   validation {
     condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
-      w.visibility_timeout_seconds == null || try(w.visibility_timeout_seconds >= w.timeout_seconds, false)
+      w.visibility_timeout_seconds >= w.timeout_seconds
     )]]))
     error_message = "A worker queue's visibility_timeout_seconds must be at least its Lambda timeout_seconds (AWS rejects the event source mapping otherwise)."
   }
@@ -121,6 +135,17 @@ variable "workflows" {
       w.reserved_concurrency == null || try(w.reserved_concurrency >= w.max_concurrency, false)
     )]]))
     error_message = "reserved_concurrency, when set, must be >= max_concurrency, else throttled messages end in the DLQ."
+  }
+
+  # Names are {name_prefix}{stage-}{workflow}-{worker} (Lambda function and role: 64 at most;
+  # the queue's 80 less `-dlq` is then met too) and {name_prefix}{stage-}{workflow}-sfn (state
+  # machine role: 64). The longest prefix, stage and names together would exceed both.
+  validation {
+    condition = alltrue(flatten([for wf_name, wf in var.workflows : concat(
+      [length("${var.name_prefix}${var.stage == "" ? "" : "${var.stage}-"}${wf_name}-sfn") <= 64],
+      [for wk_name in keys(wf.workers) : length("${var.name_prefix}${var.stage == "" ? "" : "${var.stage}-"}${wf_name}-${wk_name}") <= 64],
+    )]))
+    error_message = "With name_prefix and stage, `{prefix}{stage-}{workflow}-{worker}` and `{prefix}{stage-}{workflow}-sfn` must be at most 64 characters (Lambda function and IAM role names): shorten the prefix, the stage or the names."
   }
 }
 
@@ -132,13 +157,21 @@ variable "semaphores" {
   default = {}
 
   validation {
-    condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name)) && s.limit >= 1 && floor(s.limit) == s.limit])
-    error_message = "Semaphore names must match ^[a-z][a-z0-9-]{0,29}$ and limits be whole numbers >= 1."
+    condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name))])
+    error_message = "Semaphore names must match ^[a-z][a-z0-9-]{0,29}$."
+  }
+
+  validation {
+    # Every holder of a semaphore sits in one DynamoDB item (400 KB at most) and takes up to
+    # 503 bytes (an execution ARN of 467 bytes with an 80-character Unicode execution name,
+    # plus its start time): 814 holders fit. The generator checks the same number.
+    condition     = alltrue([for s in values(var.semaphores) : s.limit >= 1 && s.limit <= 814 && floor(s.limit) == s.limit])
+    error_message = "Each semaphore limit must be a whole number from 1 to 814 (all holders must fit one 400 KB DynamoDB item)."
   }
 }
 
 variable "lambda_zip_path" {
-  description = "The Lambda zip built by `lambda_src/build_zip.py --out build/lambda`; its base64 SHA-256 is read from `<zip>.sha256` (else computed). null: `<root>/../build/lambda/stepqueue.zip`."
+  description = "The Lambda zip built by `python -m stepqueue.deploy.lambda_zip --out build/lambda`; its base64 SHA-256 is read from `<zip>.sha256` (else computed). null: `<root>/../build/lambda/stepqueue.zip`."
   type        = string
   default     = null
 }

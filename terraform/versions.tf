@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.9: a variable validation may read other variables (workflow names against the prefix).
+  required_version = ">= 1.9"
 
   required_providers {
     aws = {

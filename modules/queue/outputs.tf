@@ -1,26 +1,26 @@
 output "queue_id" {
   description = "URL of the work queue (the provider's id of a queue is its URL)."
-  value       = try(aws_sqs_queue.this.id, null)
+  value       = aws_sqs_queue.this.id
 }
 
 output "queue_url" {
   description = "URL of the work queue."
-  value       = try(aws_sqs_queue.this.url, null)
+  value       = aws_sqs_queue.this.url
 }
 
 output "queue_arn" {
   description = "ARN of the work queue."
-  value       = try(aws_sqs_queue.this.arn, null)
+  value       = aws_sqs_queue.this.arn
 }
 
 output "queue_name" {
   description = "Name of the work queue."
-  value       = try(aws_sqs_queue.this.name, null)
+  value       = aws_sqs_queue.this.name
 }
 
 output "visibility_timeout_seconds" {
   description = "Visibility timeout of the work queue."
-  value       = try(aws_sqs_queue.this.visibility_timeout_seconds, null)
+  value       = aws_sqs_queue.this.visibility_timeout_seconds
 }
 
 output "max_receive_count" {
@@ -30,17 +30,17 @@ output "max_receive_count" {
 
 output "dlq_url" {
   description = "URL of the dead-letter queue."
-  value       = try(aws_sqs_queue.dlq.url, null)
+  value       = aws_sqs_queue.dlq.url
 }
 
 output "dlq_arn" {
   description = "ARN of the dead-letter queue."
-  value       = try(aws_sqs_queue.dlq.arn, null)
+  value       = aws_sqs_queue.dlq.arn
 }
 
 output "dlq_name" {
   description = "Name of the dead-letter queue."
-  value       = try(aws_sqs_queue.dlq.name, null)
+  value       = aws_sqs_queue.dlq.name
 }
 
 output "dlq_alarm_arn" {

@@ -1,23 +1,4 @@
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "this" {
-  name                 = coalesce(var.role_name, var.function_name)
-  description          = "stepqueue semaphore reclaimer ${var.function_name}"
-  assume_role_policy   = data.aws_iam_policy_document.assume.json
-  permissions_boundary = var.role_permissions_boundary
-
-  tags = var.tags
-}
-
+# What the reclaimer itself may do; the shared Lambda module adds logging and tracing.
 data "aws_iam_policy_document" "this" {
   # Sweep: Scan the items; reclaim: conditional REMOVE of a holder. This table only.
   statement {
@@ -45,32 +26,4 @@ data "aws_iam_policy_document" "this" {
       resources = sort(local.execution_arn_patterns)
     }
   }
-
-  statement {
-    sid = "WriteOwnLogs"
-    actions = [
-      "logs:CreateLogStream",
-      "logs:PutLogEvents",
-    ]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-
-  # X-Ray's PutTraceSegments / PutTelemetryRecords have no resource type: AWS requires "*".
-  dynamic "statement" {
-    for_each = var.tracing_mode == "Active" ? [1] : []
-    content {
-      sid = "XRay"
-      actions = [
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-      ]
-      resources = ["*"]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "this" {
-  name   = "stepqueue-reclaimer"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this.json
 }

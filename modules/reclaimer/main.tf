@@ -1,4 +1,4 @@
-# The reclaimer of the semaphore (DESIGN.md §4): a Lambda function invoked
+# The reclaimer of the semaphore (docs/design.md): a Lambda function invoked
 #  - by an EventBridge rule on "Step Functions Execution Status Change" to FAILED, TIMED_OUT or
 #    ABORTED for our state machines: it releases the dead execution's slots at once;
 #  - by a scheduled rule: a sweep that releases every holder whose execution is no longer
@@ -6,8 +6,6 @@
 #    the one-shot cleanup.
 
 locals {
-  log_group_name = "/aws/lambda/${var.function_name}"
-
   # arn:aws:states:r:a:stateMachine:NAME -> arn:aws:states:r:a:execution:NAME:*
   execution_arn_patterns = [
     for arn in var.state_machine_arns : "${replace(arn, ":stateMachine:", ":execution:")}:*"
@@ -16,54 +14,60 @@ locals {
   create_status_rule = var.create_status_change_rule && length(var.state_machine_arns) > 0
 }
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158: a customer KMS key is optional (var.log_kms_key_arn); CloudWatch Logs encrypts at rest by default
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.log_kms_key_arn
+module "function" {
+  source = "../lambda_function"
+
+  function_name    = var.function_name
+  description      = "stepqueue semaphore reclaimer: releases slots of executions that are no longer RUNNING"
+  role_name        = var.role_name
+  role_description = "stepqueue semaphore reclaimer ${var.function_name}"
+
+  role_permissions_boundary = var.role_permissions_boundary
+  policy_name               = "stepqueue-reclaimer"
+  policy_json               = data.aws_iam_policy_document.this.json
+
+  zip_path         = var.zip_path
+  source_code_hash = var.source_code_hash
+  lambda_handler   = var.lambda_handler
+  runtime          = var.runtime
+  architecture     = var.architecture
+
+  timeout_seconds      = var.timeout_seconds
+  memory_mb            = var.memory_mb
+  reserved_concurrency = var.reserved_concurrency
+
+  environment_variables = merge(var.environment_variables, {
+    SEMAPHORE_TABLE = var.table_name
+  })
+  kms_key_arn = var.kms_key_arn
+
+  tracing_mode       = var.tracing_mode
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = var.log_kms_key_arn
 
   tags = var.tags
 }
 
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116: a lost event is not lost work: the scheduled sweep reclaims whatever an event invocation missed
-  #checkov:skip=CKV_AWS_117: the function only calls public AWS APIs (DynamoDB, Step Functions); a VPC adds NAT cost for nothing
-  #checkov:skip=CKV_AWS_272: code signing needs an AWS Signer profile; the zip is built reproducibly and pinned by source_code_hash
-  #checkov:skip=CKV_AWS_173: the environment holds only the table name, no secrets; a KMS key can still be given (var.kms_key_arn)
-  #checkov:skip=CKV_AWS_115: reserved concurrency is optional (var.reserved_concurrency); the reclaimer is idempotent under concurrency
-  function_name = var.function_name
-  description   = "stepqueue semaphore reclaimer: releases slots of executions that are no longer RUNNING"
-  role          = aws_iam_role.this.arn
+# The function, role, policy and log group lived here before the shared module: moving their
+# state keeps existing deployments from replacing them.
+moved {
+  from = aws_lambda_function.this
+  to   = module.function.aws_lambda_function.this
+}
 
-  filename         = var.zip_path
-  source_code_hash = var.source_code_hash
-  handler          = var.lambda_handler
-  runtime          = var.runtime
-  architectures    = [var.architecture]
+moved {
+  from = aws_iam_role.this
+  to   = module.function.aws_iam_role.this
+}
 
-  timeout     = var.timeout_seconds
-  memory_size = var.memory_mb
+moved {
+  from = aws_iam_role_policy.this
+  to   = module.function.aws_iam_role_policy.this
+}
 
-  reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
-
-  kms_key_arn = var.kms_key_arn
-
-  environment {
-    variables = merge(var.environment_variables, {
-      SEMAPHORE_TABLE = var.table_name
-    })
-  }
-
-  tracing_config {
-    mode = var.tracing_mode
-  }
-
-  tags = var.tags
-
-  depends_on = [
-    aws_cloudwatch_log_group.this,
-    aws_iam_role_policy.this,
-  ]
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.function.aws_cloudwatch_log_group.this
 }
 
 resource "aws_cloudwatch_event_rule" "status_change" {
@@ -89,7 +93,7 @@ resource "aws_cloudwatch_event_target" "status_change" {
 
   rule      = aws_cloudwatch_event_rule.status_change[0].name
   target_id = "reclaimer"
-  arn       = aws_lambda_function.this.arn
+  arn       = module.function.function_arn
 
   retry_policy {
     maximum_retry_attempts       = var.event_retry_attempts
@@ -102,7 +106,7 @@ resource "aws_lambda_permission" "status_change" {
 
   statement_id  = "AllowEventBridgeStatusChange"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = module.function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.status_change[0].arn
 }
@@ -122,7 +126,7 @@ resource "aws_cloudwatch_event_target" "sweep" {
 
   rule      = aws_cloudwatch_event_rule.sweep[0].name
   target_id = "reclaimer-sweep"
-  arn       = aws_lambda_function.this.arn
+  arn       = module.function.function_arn
 }
 
 resource "aws_lambda_permission" "sweep" {
@@ -130,7 +134,7 @@ resource "aws_lambda_permission" "sweep" {
 
   statement_id  = "AllowEventBridgeSweep"
   action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this.function_name
+  function_name = module.function.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.sweep[0].arn
 }

@@ -1,26 +1,26 @@
 output "function_name" {
   description = "Name of the reclaimer Lambda function."
-  value       = try(aws_lambda_function.this.function_name, null)
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "ARN of the reclaimer Lambda function."
-  value       = try(aws_lambda_function.this.arn, null)
+  value       = module.function.function_arn
 }
 
 output "role_name" {
   description = "Name of the reclaimer's IAM role."
-  value       = try(aws_iam_role.this.name, null)
+  value       = module.function.role_name
 }
 
 output "role_arn" {
   description = "ARN of the reclaimer's IAM role."
-  value       = try(aws_iam_role.this.arn, null)
+  value       = module.function.role_arn
 }
 
 output "log_group_name" {
   description = "Name of the reclaimer's log group."
-  value       = try(aws_cloudwatch_log_group.this.name, null)
+  value       = module.function.log_group_name
 }
 
 output "status_change_rule_name" {

@@ -1,11 +1,11 @@
 output "table_name" {
   description = "Name of the semaphore table."
-  value       = try(aws_dynamodb_table.this.name, null)
+  value       = aws_dynamodb_table.this.name
 }
 
 output "table_arn" {
   description = "ARN of the semaphore table."
-  value       = try(aws_dynamodb_table.this.arn, null)
+  value       = aws_dynamodb_table.this.arn
 }
 
 output "kms_key_arn" {
@@ -15,5 +15,5 @@ output "kms_key_arn" {
 
 output "semaphore_names" {
   description = "Names of the pre-created semaphore items."
-  value       = try(sort(keys(aws_dynamodb_table_item.semaphore)), [])
+  value       = sort(keys(aws_dynamodb_table_item.semaphore))
 }

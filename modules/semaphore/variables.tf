@@ -9,7 +9,7 @@ variable "name" {
 }
 
 variable "semaphores" {
-  description = "Semaphores to pre-create, by name. `limit` is not stored (the state machine carries it) and is validated here only."
+  description = "Semaphores to pre-create, by name. `limit` is not stored (the state machine carries it) and is validated here only: 1 to 814, as in the generator."
   type = map(object({
     limit = number
   }))
@@ -21,10 +21,11 @@ variable "semaphores" {
   }
 
   validation {
-    # One item holds every holder (execution ARN ~ 200 bytes + start time): 1000 is far below
-    # the 400 KB item limit; the generator does the exact check.
-    condition     = alltrue([for v in values(var.semaphores) : v.limit >= 1 && v.limit <= 1000 && floor(v.limit) == v.limit])
-    error_message = "Each semaphore limit must be a whole number from 1 to 1000."
+    # Every holder sits in the semaphore's one item (400 KB at most) and takes up to 503 bytes
+    # (an execution ARN of 467 bytes with an 80-character Unicode execution name, plus its
+    # start time): 814 holders fit. The generator checks the same number.
+    condition     = alltrue([for v in values(var.semaphores) : v.limit >= 1 && v.limit <= 814 && floor(v.limit) == v.limit])
+    error_message = "Each semaphore limit must be a whole number from 1 to 814 (all holders must fit one 400 KB DynamoDB item)."
   }
 }
 

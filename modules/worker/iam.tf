@@ -1,23 +1,4 @@
-data "aws_iam_policy_document" "assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
-resource "aws_iam_role" "this" {
-  name                 = coalesce(var.role_name, var.function_name)
-  description          = "stepqueue worker ${var.function_name}"
-  assume_role_policy   = data.aws_iam_policy_document.assume.json
-  permissions_boundary = var.role_permissions_boundary
-
-  tags = var.tags
-}
-
+# What the worker itself may do; the shared Lambda module adds logging and tracing.
 data "aws_iam_policy_document" "this" {
   # What the event source mapping needs to poll the queue (it runs with the function's role),
   # plus ChangeMessageVisibility for the runtime's retry back-off. This queue only.
@@ -53,32 +34,4 @@ data "aws_iam_policy_document" "this" {
     ]
     resources = ["*"]
   }
-
-  statement {
-    sid = "WriteOwnLogs"
-    actions = [
-      "logs:CreateLogStream",
-      "logs:PutLogEvents",
-    ]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
-  }
-
-  # X-Ray's PutTraceSegments / PutTelemetryRecords have no resource type: AWS requires "*".
-  dynamic "statement" {
-    for_each = var.tracing_mode == "Active" ? [1] : []
-    content {
-      sid = "XRay"
-      actions = [
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-      ]
-      resources = ["*"]
-    }
-  }
-}
-
-resource "aws_iam_role_policy" "this" {
-  name   = "stepqueue-worker"
-  role   = aws_iam_role.this.id
-  policy = data.aws_iam_policy_document.this.json
 }

@@ -1,65 +1,66 @@
-# A worker: the Lambda function that runs one user handler from the stepqueue zip, its log group
-# and its SQS event source mapping. The function reports results straight to Step Functions with
-# the task token carried in each message, and answers SQS with a partial batch response.
+# A worker: the Lambda function that runs one user handler from the stepqueue zip, and its SQS
+# event source mapping. The function reports results straight to Step Functions with the task
+# token carried in each message, and answers SQS with a partial batch response.
 
-locals {
-  log_group_name = "/aws/lambda/${var.function_name}"
-}
+module "function" {
+  source = "../lambda_function"
 
-resource "aws_cloudwatch_log_group" "this" {
-  #checkov:skip=CKV_AWS_158: a customer KMS key is optional (var.log_kms_key_arn); CloudWatch Logs encrypts at rest by default
-  name              = local.log_group_name
-  retention_in_days = var.log_retention_days
-  kms_key_id        = var.log_kms_key_arn
+  function_name    = var.function_name
+  description      = var.description
+  role_name        = var.role_name
+  role_description = "stepqueue worker ${var.function_name}"
 
-  tags = var.tags
-}
+  role_permissions_boundary = var.role_permissions_boundary
+  policy_name               = "stepqueue-worker"
+  policy_json               = data.aws_iam_policy_document.this.json
 
-resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116: SQS-triggered: failed records are retried by SQS and land in the queue's DLQ, an async-invoke DLQ never applies
-  #checkov:skip=CKV_AWS_117: the function only calls public AWS APIs (SQS, Step Functions); a VPC adds NAT cost and cold-start latency for nothing
-  #checkov:skip=CKV_AWS_272: code signing needs an AWS Signer profile; the zip is built reproducibly and pinned by source_code_hash
-  #checkov:skip=CKV_AWS_173: the environment holds only the handler's module path, no secrets; a KMS key can still be given (var.kms_key_arn)
-  #checkov:skip=CKV_AWS_115: reserved concurrency is optional (var.reserved_concurrency); the event source mapping's maximum concurrency caps it
-  function_name = var.function_name
-  description   = var.description
-  role          = aws_iam_role.this.arn
-
-  filename         = var.zip_path
+  zip_path         = var.zip_path
   source_code_hash = var.source_code_hash
-  handler          = var.lambda_handler
+  lambda_handler   = var.lambda_handler
   runtime          = var.runtime
-  architectures    = [var.architecture]
+  architecture     = var.architecture
 
-  timeout     = var.timeout_seconds
-  memory_size = var.memory_mb
+  timeout_seconds      = var.timeout_seconds
+  memory_mb            = var.memory_mb
+  reserved_concurrency = var.reserved_concurrency
 
-  reserved_concurrent_executions = var.reserved_concurrency == null ? -1 : var.reserved_concurrency
-
+  environment_variables = merge(var.environment_variables, {
+    STEPQUEUE_HANDLER = var.handler
+  })
   kms_key_arn = var.kms_key_arn
 
-  environment {
-    variables = merge(var.environment_variables, {
-      STEPQUEUE_HANDLER = var.handler
-    })
-  }
-
-  tracing_config {
-    mode = var.tracing_mode
-  }
+  tracing_mode       = var.tracing_mode
+  log_retention_days = var.log_retention_days
+  log_kms_key_arn    = var.log_kms_key_arn
 
   tags = var.tags
+}
 
-  # The log group must exist (with its retention and key) before the first invocation creates it.
-  depends_on = [
-    aws_cloudwatch_log_group.this,
-    aws_iam_role_policy.this,
-  ]
+# The function, role, policy and log group lived here before the shared module: moving their
+# state keeps existing deployments from replacing them.
+moved {
+  from = aws_lambda_function.this
+  to   = module.function.aws_lambda_function.this
+}
+
+moved {
+  from = aws_iam_role.this
+  to   = module.function.aws_iam_role.this
+}
+
+moved {
+  from = aws_iam_role_policy.this
+  to   = module.function.aws_iam_role_policy.this
+}
+
+moved {
+  from = aws_cloudwatch_log_group.this
+  to   = module.function.aws_cloudwatch_log_group.this
 }
 
 resource "aws_lambda_event_source_mapping" "this" {
   event_source_arn = var.queue_arn
-  function_name    = aws_lambda_function.this.arn
+  function_name    = module.function.function_arn
   enabled          = var.event_source_mapping_enabled
 
   batch_size                         = var.batch_size

@@ -1,3 +1,5 @@
+# The settings handed to ../lambda_function unchanged are validated there, once.
+
 variable "function_name" {
   description = "Name of the Lambda function (and, unless `role_name` is set, of its role)."
   type        = string
@@ -18,11 +20,6 @@ variable "role_name" {
   description = "Name of the IAM role. Defaults to the function name."
   type        = string
   default     = null
-
-  validation {
-    condition     = var.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.role_name, "x")))
-    error_message = "IAM role names are 1-64 characters of [A-Za-z0-9_+=,.@-]."
-  }
 }
 
 variable "role_permissions_boundary" {
@@ -48,73 +45,43 @@ variable "lambda_handler" {
 }
 
 variable "zip_path" {
-  description = "Path of the Lambda zip (built by lambda_src/build_zip.py)."
+  description = "Path of the Lambda zip (built by `python -m stepqueue.deploy.lambda_zip`)."
   type        = string
 }
 
 variable "source_code_hash" {
   description = "Base64 SHA-256 of the zip (the content of `<zip>.sha256`); an unchanged hash never redeploys."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.source_code_hash))
-    error_message = "source_code_hash must be a base64-encoded SHA-256 (44 characters ending with '=')."
-  }
 }
 
 variable "runtime" {
   description = "Lambda runtime."
   type        = string
   default     = "python3.12"
-
-  validation {
-    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
-    error_message = "The stepqueue runtime needs python3.11 or later."
-  }
 }
 
 variable "architecture" {
   description = "Instruction set of the function."
   type        = string
   default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.architecture)
-    error_message = "architecture must be x86_64 or arm64."
-  }
 }
 
 variable "timeout_seconds" {
   description = "Lambda timeout."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900 && floor(var.timeout_seconds) == var.timeout_seconds
-    error_message = "timeout_seconds must be a whole number from 1 to 900."
-  }
 }
 
 variable "memory_mb" {
   description = "Lambda memory size in MB."
   type        = number
   default     = 256
-
-  validation {
-    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240 && floor(var.memory_mb) == var.memory_mb
-    error_message = "memory_mb must be a whole number from 128 to 10240."
-  }
 }
 
 variable "reserved_concurrency" {
   description = "Reserved concurrent executions, or null for none. If set, keep it >= max_concurrency or throttled messages end in the DLQ."
   type        = number
   default     = null
-
-  validation {
-    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
-    error_message = "reserved_concurrency must be a whole number >= 0, or null."
-  }
 }
 
 variable "environment_variables" {
@@ -133,22 +100,12 @@ variable "tracing_mode" {
   description = "X-Ray tracing mode."
   type        = string
   default     = "Active"
-
-  validation {
-    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
-    error_message = "tracing_mode must be Active or PassThrough."
-  }
 }
 
 variable "log_retention_days" {
   description = "Retention of the function's log group."
   type        = number
   default     = 365
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts (0 = never expire, 1, 3, 5, 7, 14, 30, ..., 365, ..., 3653)."
-  }
 }
 
 variable "log_kms_key_arn" {

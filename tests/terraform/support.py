@@ -1,5 +1,5 @@
 """Helpers of the Terraform tests (and of bench/terraform.py): copies of the configuration in a
-temp dir and checkov. Terraform itself runs through bench/local/tf.py, the project's one
+temp dir and checkov. Terraform itself runs through stepqueue/deploy/terraform.py, the project's one
 wrapper around python-terraform."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from stepqueue.paths import REPO
 from stepqueue.paths import TERRAFORM_ROOT as ROOT
 
 MODULES = REPO / "modules"
-MODULE_NAMES = ("queue", "worker", "state_machine", "semaphore", "reclaimer")
+MODULE_NAMES = ("queue", "lambda_function", "worker", "state_machine", "semaphore", "reclaimer")
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
 CHECKOV = Path(sys.executable).with_name("checkov")
 

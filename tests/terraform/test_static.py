@@ -1,9 +1,11 @@
 """Static checks of terraform/ and modules/: fmt, validate (root and every module example),
 checkov with zero failures, every skip inline with a reason, and the conventions of the
-modules (file layout, typed and described variables, outputs through try())."""
+modules (file layout, typed and described variables, try() in outputs only where a resource
+may be absent), and one semaphore limit in the generator and both Terraform validations."""
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -69,7 +71,11 @@ def test_module_conventions(module: str) -> None:
         assert (base / name).is_file(), f"{module}: {name} missing"
     assert (base / "examples" / "complete" / "main.tf").is_file()
     main = "\n".join(p.read_text() for p in base.glob("*.tf"))
-    assert re.search(r'^resource "[a-z0-9_]+" "this" \{', main, re.M), "no main resource `this`"
+    # The main resource is `this`; where it is the shared Lambda function, the call of that
+    # module is `function`.
+    assert re.search(r'^resource "[a-z0-9_]+" "this" \{', main, re.M) or re.search(
+        r'^module "function" \{\n\s+source\s*=\s*"\.\./lambda_function"', main, re.M
+    ), "no main resource `this`"
 
     variables = (base / "variables.tf").read_text()
     blocks = re.findall(r'^variable "([a-z0-9_]+)" \{(.*?)^\}', variables, re.M | re.S)
@@ -83,9 +89,13 @@ def test_module_conventions(module: str) -> None:
         value = re.search(r"^\s+value\s*=\s*(.*)", body, re.M | re.S)
         assert value, f"{module}: output {name} has no value"
         text = value.group(1)
-        # A resource attribute is read through try(); plain variables and locals need none.
-        if re.search(r"\baws_[a-z0-9_]+\.", text):
-            assert "try(" in text, f"{module}: output {name} reads a resource without try()"
+        # try() only where the resource may be absent (an instance of a conditional count);
+        # elsewhere it would hide a wrong attribute name behind a null.
+        conditional = re.search(r"\baws_[a-z0-9_]+\.[a-z0-9_]+\[0\]", text)
+        if conditional:
+            assert "try(" in text, f"{module}: output {name} reads a maybe-absent resource bare"
+        else:
+            assert "try(" not in text, f"{module}: output {name} uses try() on what always exists"
 
     readme = (base / "README.md").read_text()
     assert readme.index("## Usage") < readme.index("## Inputs") < readme.index("## Outputs")
@@ -99,3 +109,28 @@ def test_readme_tables_are_current(directory: Path) -> None:
     assert readme.read_text() == rendered(readme), (
         f"{readme} is stale: run .venv/bin/python -m tests.terraform.readme"
     )
+
+
+def _generator_semaphore_limit() -> int:
+    """The generator's maximum semaphore limit, wherever its vocabulary lives now."""
+    for name in ("generator.vocabulary", "generator.limits"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "SEMAPHORE_LIMIT_MAX"):
+            return int(module.SEMAPHORE_LIMIT_MAX)
+    raise AssertionError(
+        "SEMAPHORE_LIMIT_MAX is in neither generator.vocabulary nor generator.limits"
+    )
+
+
+@pytest.mark.parametrize(
+    "path", [ROOT / "variables.tf", MODULES / "semaphore" / "variables.tf"], ids=["root", "module"]
+)
+def test_semaphore_limit_is_the_generators(path: Path) -> None:
+    text = path.read_text()
+    bounds = re.findall(r"\b[a-z]+\.limit <= ([0-9]+)\b", text)
+    assert bounds, f"{path}: no semaphore limit validation"
+    assert {int(b) for b in bounds} == {_generator_semaphore_limit()}
+    assert re.search(r"\b[a-z]+\.limit >= 1\b", text), f"{path}: no lower bound 1"

@@ -1,0 +1,119 @@
+"""The `moved` blocks of the shared Lambda module: a deployment made by the root as it was before
+the module existed (commit BEFORE) is planned with the current root against the same state, and
+the plan must destroy and replace nothing. Without the moved blocks every worker's and the
+reclaimer's function, role, policy and log group would be destroyed and created again."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepqueue.deploy.terraform import Terraform
+from stepqueue.local.deployment import local_deployment
+from stepqueue.local.emulator import Emulator
+from stepqueue.paths import REPO
+
+pytestmark = [
+    pytest.mark.terraform,
+    pytest.mark.emulator,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("terraform"),
+]
+
+# The last commit whose modules/worker and modules/reclaimer held their Lambda resources
+# themselves.
+BEFORE = "e31931d"
+# What each of them held and now leaves to module.function.
+MOVED = (
+    "aws_lambda_function.this",
+    "aws_iam_role.this",
+    "aws_iam_role_policy.this",
+    "aws_cloudwatch_log_group.this",
+)
+# In-place updates the move may bring, by address: none so far.
+EXPECTED_UPDATES: dict[str, set[str]] = {}
+
+
+def _extract_before(dest: Path) -> Path:
+    """terraform/ and modules/ of commit BEFORE under `dest`; fails (never skips) without it."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", BEFORE, "terraform", "modules"],
+        capture_output=True,
+    )
+    assert archive.returncode == 0, (
+        f"commit {BEFORE} (the Terraform before the shared Lambda module) is not in this "
+        f"repository, so the moved blocks cannot be proven: fetch it "
+        f"({archive.stderr.decode(errors='replace').strip()})"
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest / "terraform"
+
+
+def _changes(tf: Terraform, plan_file: Path) -> list[dict[str, Any]]:
+    tf.plan_to_file(plan_file)
+    return list(json.loads(tf.show_plan(plan_file)).get("resource_changes", []))
+
+
+def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambda_module(
+    emulator: Emulator, generated_dir: Path, lambda_zip: Path, tmp_path: Path
+) -> None:
+    work_dir = tmp_path / "state"
+    prefix = "mv-"
+
+    before = local_deployment(
+        emulator.endpoint,
+        work_dir,
+        root=_extract_before(tmp_path / "before"),
+        generated_dir=generated_dir,
+        lambda_zip=lambda_zip,
+        name_prefix=prefix,
+    )
+    before.init()
+    before.apply()
+    state = json.loads(before.state_path.read_text())
+    assert any(r.get("module", "").startswith("module.reclaimer") for r in state["resources"])
+
+    # Same work dir, so same state file; the init marker sees other code and inits again.
+    # Nothing is destroyed afterwards: the names are this test's own on the session emulator.
+    current = local_deployment(
+        emulator.endpoint,
+        work_dir,
+        generated_dir=generated_dir,
+        lambda_zip=lambda_zip,
+        name_prefix=prefix,
+    )
+    current.init()
+    changes = _changes(current, tmp_path / "plan.bin")
+
+    actions = {c["address"]: c["change"]["actions"] for c in changes}
+    destroyed = sorted(a for a, act in actions.items() if "delete" in act)
+    assert destroyed == [], f"the current root would destroy or replace: {destroyed}"
+    created = sorted(a for a, act in actions.items() if "create" in act)
+    assert created == [], f"the current root would create: {created}"
+    updated = {a: set(act) for a, act in actions.items() if act != ["no-op"]}
+    assert updated == EXPECTED_UPDATES, f"unexpected in-place updates: {updated}"
+
+    # The moved blocks were used: every old address shows up as the previous address of its
+    # new one, for each worker and for the reclaimer.
+    moved = {c["previous_address"]: c["address"] for c in changes if "previous_address" in c}
+    workers = {
+        f"{wf}/{wk}"
+        for wf, spec in json.loads((generated_dir / "workflows.tfvars.json").read_text())[
+            "workflows"
+        ].items()
+        for wk in spec["workers"]
+    }
+    owners = [f'module.worker["{key}"]' for key in sorted(workers)] + ["module.reclaimer[0]"]
+    expected = {
+        f"{owner}.{address}": f"{owner}.module.function.{address}"
+        for owner in owners
+        for address in MOVED
+    }
+    assert moved == expected
