@@ -1,19 +1,9 @@
-"""Waiting well: `python -m bench.burst --executions N --limit L --work-seconds W`.
+"""Waiting well, the semaphore alone:
 
-A workflow generated from a temporary spec with `concurrency: {limit: L}` whose body is a Wait
-state of W seconds (the slot is held exactly that long, no worker noise), created with boto3 on
-a fresh emulator (no Terraform: the table and item of docs/contracts.md, the state machine from
-`generator.render_definition`). N executions start at once.
+    python -m bench.burst --executions N --limit L --work-seconds W
 
-- efficiency = ceil(N / L) × W ÷ wall, wall = first execution start → last execution stop.
-- transitions_per_execution: billed state transitions, from GetExecutionHistory. Step Functions
-  Standard bills one transition per state entered and one per retry attempt. Each
-  `*StateEntered` event is one state entered; a Task's retry attempts show as extra
-  `TaskScheduled` events inside one `TaskStateEntered`, so
-  transitions = (# *StateEntered) + (# TaskScheduled − # TaskStateEntered).
-- peak_holders: the semaphore item's holders, sampled every 0.1 s throughout.
-
-Prints ONE JSON object as its last stdout line.
+The workload and how efficiency and billed transitions are counted are described in
+`stepqueue/local/scenarios/semaphore_burst.py`. Prints ONE JSON object as its last stdout line.
 """
 
 from __future__ import annotations

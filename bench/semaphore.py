@@ -1,43 +1,10 @@
-"""Stress proof of the concurrency semaphore (docs/design.md §4).
+"""Stress proof of the concurrency semaphore:
 
     python -m bench.semaphore --threads 32 --cycles 5000 [--limit 5] [--no-atomic-shim]
 
-T threads each run C cycles of acquire → hold briefly → release against DynamoDB on the local
-emulator, sending the exact acquire/release requests of a generated definition
-(stepqueue/local/scenarios/semaphore_requests.py), with faults injected at random (seeded):
-
-- ``retried_acquire``: the acquire is sent twice (a Task retry whose first attempt succeeded);
-  the second must succeed even when the semaphore is full and must not add a holder;
-- ``duplicate_release``: the release is sent twice; the second must succeed;
-- ``die``: the execution ends FAILED / TIMED_OUT / ABORTED between acquire and release; half of
-  the time its EventBridge event is "delivered" (``reclaim_execution`` runs), otherwise only the
-  sweep can find it;
-- ``late_acquire``: the execution is marked dead and its one-shot cleanup runs first, then its
-  in-flight acquire lands: only the sweep can release that slot.
-
-A sweeper thread runs the real ``sweep`` periodically, as the scheduled rule does in production
-(without it, dead holders would fill the semaphore and stall the run).
-
-Invariants, checked continuously:
-
-- the real one: every thread that got a successful acquire registers in a Python-side set
-  (under a lock) before its body and leaves it before it releases; the set may never hold more
-  than L executions. The item alone cannot show every over-grant: two conditional writes can
-  both pass the check while one overwrites the other (the item says L, L + 1 proceed), and an
-  over-grant can come and go between two reads of the monitor;
-- a monitor thread reads the item (strongly consistent GetItem) and records ``len(holders)``:
-  never above L; the count is ``size(holders)`` by contract, and a stored ``count`` attribute,
-  should one appear, must equal it.
-
-After the run, one final sweep; then no holder may belong to a dead execution, and no holder may
-be left at all (every live execution released). The last stdout line is one JSON object; the
-exit status is non-zero on any violation, leak or protocol error.
-
-Execution status: ``--executions real`` starts a real Step Functions execution per cycle on the
-emulator (a machine that waits; dying = StopExecution); ``--executions standin`` (the default
-above 2,000 cycles in total, and the only affordable choice for 32 × 5,000) hands the sweep a
-stand-in ``sfn`` client whose ``describe_execution`` answers from an in-memory status table. The
-sweep's logic is the same function either way.
+The workload, the faults it injects and the invariants it checks are described in
+`stepqueue/local/scenarios/semaphore_stress.py` (also `--help`). Prints ONE JSON object as its
+last stdout line; exits non-zero on any violation, leak or protocol error.
 """
 
 from __future__ import annotations
@@ -48,6 +15,7 @@ import sys
 from pathlib import Path
 
 from stepqueue.local.emulator import Emulator
+from stepqueue.local.scenarios import semaphore_stress
 from stepqueue.local.scenarios.semaphore_stress import (
     STANDIN_ABOVE,
     TABLE,
@@ -61,7 +29,7 @@ from stepqueue.local.scenarios.semaphore_stress import (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.semaphore",
-        description=__doc__,
+        description=semaphore_stress.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--threads", type=int, default=32)

@@ -167,25 +167,20 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     if endpoint is not None:
         from stepqueue.local.deployment import local_deployment
 
-        return Target(
-            terraform=local_deployment(
-                endpoint, LOCAL_STATE / stage, stage=args.stage, stream=True
-            ),
-            inputs=DeployInputs(),
-            plan_file=BUILD / "plans" / f"local-{stage}.tfplan",
-            label=f"stage '{stage}' on the emulator at {endpoint}",
-            plan_command=plan_command,
-            stage=stage,
-            local=True,
-        )
-    from stepqueue.deploy.inputs import aws_deployment
+        terraform = local_deployment(endpoint, LOCAL_STATE / stage, stage=args.stage, stream=True)
+        where = f"the emulator at {endpoint}"
+    else:
+        from stepqueue.deploy.inputs import aws_deployment
 
+        terraform = aws_deployment(stage=args.stage, backend_config=args.backend_config)
+        where = "AWS"
     return Target(
-        terraform=aws_deployment(stage=args.stage, backend_config=args.backend_config),
+        terraform=terraform,
         inputs=DeployInputs(),
-        plan_file=BUILD / "plans" / f"aws-{stage}.tfplan",
-        label=f"stage '{stage}' on AWS",
+        plan_file=BUILD / "plans" / f"{args.env}-{stage}.tfplan",
+        label=f"stage '{stage}' on {where}",
         plan_command=plan_command,
         stage=stage,
         backend=backend,
+        local=endpoint is not None,
     )

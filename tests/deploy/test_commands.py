@@ -5,7 +5,6 @@ anything. Against the emulator with a small root (a queue, its DLQ, a role, a st
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from stepqueue.deploy.terraform import Terraform
 from stepqueue.local.emulator import Emulator
 from stepqueue.paths import REPO
 from tests.deploy.roots import SHIM_ROOT
+from tests.markers import terraform_on_emulator
 
 
 def _target(tmp_path: Path, terraform: Terraform, *, local: bool = False) -> commands.Target:
@@ -80,11 +80,7 @@ def test_destroy_without_yes_and_without_a_terminal_refuses_before_anything() ->
     assert commands.confirmation(yes=False, local=True) is None
 
 
-@pytest.mark.terraform
-@pytest.mark.emulator
-@pytest.mark.slow
-@pytest.mark.xdist_group("terraform")
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+@terraform_on_emulator
 def test_plan_apply_stale_and_confirmed_destroy(
     emulator: Emulator, tmp_path: Path, unique_name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

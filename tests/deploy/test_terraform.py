@@ -3,7 +3,6 @@ real AWS provider against the emulator, that the shims let apply / plan / destro
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from stepqueue.deploy import terraform as tf
 from stepqueue.local import deployment
 from stepqueue.local.emulator import Emulator
 from tests.deploy.roots import SHIM_ROOT
+from tests.markers import terraform_on_emulator
 
 # The host part of a mirror path is whatever source the provider came from.
 AWS = Path("mirror.example/hashicorp/aws")
@@ -103,11 +103,7 @@ def test_cli_without_emulator(
     assert "not answering" in capsys.readouterr().err
 
 
-@pytest.mark.terraform
-@pytest.mark.emulator
-@pytest.mark.slow
-@pytest.mark.xdist_group("terraform")
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+@terraform_on_emulator
 def test_provider_round_trip_with_shims(
     emulator: Emulator, tmp_path: Path, unique_name: str
 ) -> None:

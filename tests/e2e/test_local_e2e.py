@@ -3,7 +3,6 @@ running the packaged zip, a burst against the semaphore; and the burst bench at 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,10 @@ import pytest
 from stepqueue.local.runner import Runner
 from stepqueue.local.scenarios import semaphore_burst as burst
 from stepqueue.local.scenarios.workflow_burst import deployed, run_burst
+from tests.markers import terraform_on_emulator
 
 
-@pytest.mark.emulator
-@pytest.mark.terraform
-@pytest.mark.slow
-@pytest.mark.xdist_group("terraform")
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+@terraform_on_emulator
 def test_burst_end_to_end(generated_dir: Path, lambda_zip: Path, tmp_path: Path) -> None:
     with (
         deployed(tmp_path / "tf", generated_dir=generated_dir, lambda_zip=lambda_zip) as dep,
