@@ -15,9 +15,10 @@ DEPLOY_FLAGS = --env $(ENV) $(if $(STAGE),--stage $(STAGE)) $(if $(BACKEND_CONFI
 GENERATED := build/generated
 WORKFLOWS := $(sort $(wildcard workflows/*.yaml))
 
-# A missing Terraform CLI config only produces a warning; silence it unless the user has one.
-ifeq ($(wildcard $(HOME)/.terraformrc),)
-export TF_CLI_CONFIG_FILE ?= /dev/null
+# A missing Terraform CLI config only produces a warning; silence it unless the user has one
+# (the one TF_CLI_CONFIG_FILE names, else ~/.terraformrc).
+ifeq ($(wildcard $(or $(TF_CLI_CONFIG_FILE),$(HOME)/.terraformrc)),)
+export TF_CLI_CONFIG_FILE := /dev/null
 endif
 export BC_SKIP_MAPPING := TRUE
 export PYTHONDONTWRITEBYTECODE := 1
