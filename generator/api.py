@@ -14,10 +14,21 @@ TFVARS_FILE = "workflows.tfvars.json"
 
 
 def load_and_validate(
-    paths: Sequence[str | Path], lambda_src: Path | None = None, check_handlers: bool = True
+    paths: Sequence[str | Path],
+    lambda_src: Path | None = None,
+    check_handlers: bool = True,
+    name_prefix: str = "",
 ) -> tuple[list[Workflow] | None, list[Diagnostic]]:
-    """The workflows (sorted by name) when every spec is valid, else None; all diagnostics."""
-    specs, diagnostics = check_specs([Path(p) for p in paths], lambda_src, check_handlers)
+    """The workflows (sorted by name) when every spec is valid, else None; all diagnostics.
+
+    `name_prefix` is the Terraform root's effective prefix, `name_prefix` + `stage-` (see
+    terraform/main.tf): every AWS name derived from the specs is checked with it (collisions
+    and AWS's length limits are errors), and warned about when a further stage of up to 10
+    characters would push it over a limit.
+    """
+    specs, diagnostics = check_specs(
+        [Path(p) for p in paths], lambda_src, check_handlers, name_prefix
+    )
     diagnostics.sort(key=Diagnostic.sort_key)
     if has_errors(diagnostics):
         return None, diagnostics
@@ -50,10 +61,13 @@ def render(workflows: Sequence[Workflow]) -> dict[str, str]:
 
 
 def render_paths(
-    paths: Sequence[str | Path], lambda_src: Path | None = None, check_handlers: bool = True
+    paths: Sequence[str | Path],
+    lambda_src: Path | None = None,
+    check_handlers: bool = True,
+    name_prefix: str = "",
 ) -> tuple[dict[str, str], list[Diagnostic]]:
     """Validate and render in memory; raises GeneratorError when any spec has an error."""
-    workflows, diagnostics = load_and_validate(paths, lambda_src, check_handlers)
+    workflows, diagnostics = load_and_validate(paths, lambda_src, check_handlers, name_prefix)
     if workflows is None:
         raise GeneratorError(diagnostics)
     return render(workflows), diagnostics
@@ -64,13 +78,16 @@ def generate(
     out_dir: str | Path,
     lambda_src: Path | None = None,
     check_handlers: bool = True,
+    name_prefix: str = "",
 ) -> list[Diagnostic]:
     """Validate, render and replace `out_dir` atomically; nothing is written on any error.
 
-    Returns the warnings; raises GeneratorError (carrying every diagnostic) on errors.
+    Returns the warnings; raises GeneratorError (carrying every diagnostic) on errors, and its
+    subclass OutputRefused when `out_dir` holds anything but a previous output (nothing is
+    deleted, nothing written).
     """
     from generator.output import write_tree
 
-    files, diagnostics = render_paths(paths, lambda_src, check_handlers)
+    files, diagnostics = render_paths(paths, lambda_src, check_handlers, name_prefix)
     write_tree(files, Path(out_dir))
     return diagnostics

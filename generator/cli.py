@@ -38,12 +38,23 @@ def add_commands(commands: Any) -> None:
             help="where handler modules live (default: $STEPQUEUE_LAMBDA_SRC, else the nearest "
             "lambda_src/ above each spec)",
         )
+        sub.add_argument(
+            "--name-prefix",
+            default="",
+            metavar="PREFIX",
+            help="the Terraform root's name_prefix, plus STAGE- when deploying a stage: AWS "
+            "names derived from the specs are checked with it (default: none)",
+        )
         return sub
 
     add("validate", "check specs; print every error and warning")
     gen = add("generate", "write ASL and workflows.tfvars.json (all or nothing)")
     gen.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="output directory (replaced)"
+        "--out",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="output directory: new, empty, or a previous output (replaced as a whole)",
     )
     add("diagram", "print a Mermaid flowchart of the expanded workflow", many=False)
 
@@ -78,7 +89,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             parser.error(f"{spec}: no such file")  # exits with EXIT_USAGE
     from generator.api import load_and_validate
 
-    workflows, diagnostics = load_and_validate(specs, args.lambda_src)
+    workflows, diagnostics = load_and_validate(specs, args.lambda_src, name_prefix=args.name_prefix)
     _print(diagnostics)
     if workflows is None:
         print(f"stepqueue: {_summary(diagnostics)}; nothing written", file=sys.stderr)
@@ -88,10 +99,15 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return EXIT_OK
     if args.command == "generate":
         from generator.api import render
-        from generator.output import write_tree
+        from generator.output import OutputRefused, write_tree
 
         files = render(workflows)
-        write_tree(files, args.out)
+        try:
+            write_tree(files, args.out)
+        except OutputRefused as refused:  # --out names a directory the generator does not own
+            _print(refused.diagnostics)
+            print("stepqueue: nothing written", file=sys.stderr)
+            return EXIT_USAGE
         print(f"stepqueue: wrote {len(files)} file(s) to {args.out}", file=sys.stderr)
         return EXIT_OK
     from generator.diagram import diagram

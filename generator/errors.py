@@ -18,7 +18,7 @@ class Severity(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Diagnostic:
     file: str
-    line: int  # 1-based
+    line: int  # 1-based; 0 when the subject is not a text file (e.g. the output directory)
     col: int  # 1-based
     path: str  # spec path such as "States.Enrich.Worker"; "" for the document itself
     message: str
@@ -31,7 +31,8 @@ class Diagnostic:
 
     def format(self) -> str:
         where = self.path or "<document>"
-        head = f"{self.file}:{self.line}:{self.col}: {self.severity.value}"
+        where_in_file = f"{self.file}:{self.line}:{self.col}" if self.line else self.file
+        head = f"{where_in_file}: {self.severity.value}"
         text = f"{head}: {self.message} (at {where})"
         return f"{text} — {self.fix}" if self.fix else text
 

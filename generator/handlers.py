@@ -1,5 +1,10 @@
 """Does `lambda_src/<module path>.py` define the handler function? Parsed with `ast`, never
-imported: importing user code would run it, and its dependencies may not be installed here."""
+imported: importing user code would run it, and its dependencies may not be installed here.
+
+Also the one rule for what the Lambda zip takes from a lambda_src tree (`packaged_files`): the
+zip builder packages exactly those files, so a handler this check accepts is in the zip by
+construction, wherever it lives in the tree.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +25,23 @@ def find_lambda_src(spec: Path) -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+def is_packaged(relative: Path) -> bool:
+    """Whether a file of a lambda_src tree (path relative to it) goes into the Lambda zip:
+    everything but bytecode, caches and hidden files and folders."""
+    hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
+    return not hidden and relative.suffix not in {".pyc", ".pyo"}
+
+
+def packaged_files(lambda_src: Path) -> dict[str, Path]:
+    """Archive name → file, for every file of `lambda_src` the Lambda zip holds."""
+    files: dict[str, Path] = {}
+    for path in sorted(lambda_src.rglob("*")):
+        relative = path.relative_to(lambda_src)
+        if path.is_file() and is_packaged(relative):
+            files[relative.as_posix()] = path
+    return files
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,6 +81,8 @@ def check_handler(lambda_src: Path, handler: str) -> tuple[str, str] | None:
                 "or fix the handler name",
             )
         relative, file = package, lambda_src / package
+    if not is_packaged(relative):  # unreachable for identifiers; kept as the contract's guard
+        return (f"lambda_src/{relative.as_posix()} is not packaged", "move it out of there")
     names = _top_level_names(file, file.stat().st_mtime_ns)
     shown = f"lambda_src/{relative.as_posix()}"
     if names is None:

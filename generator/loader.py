@@ -1,21 +1,26 @@
 """Stage 1: YAML text to a tree of `Node`s that remember where every key and value came from.
 
-`yaml.compose` gives marks for every node; we keep them so each later diagnostic can point at a
-line and column. Values are converted with YAML's safe rules except that mapping keys stay the
-raw text (a state named `No` must not become `False`) and timestamps stay strings (ASL wants
-ISO 8601 strings, not datetime objects).
+The tree is built here from the parser's events, which gives a mark for every node and lets
+the loader bound what hostile input can cost (size, nesting depth, values with aliases
+expanded) and answer with a located error instead of hanging or crashing. Values are converted
+with YAML's safe rules except that mapping keys stay the raw text (a state named `No` must not
+become `False`) and timestamps stay strings (ASL wants ISO 8601 strings, not datetime objects).
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from generator.errors import Diagnostic
+from generator.node import Node, describe_value, to_plain
+
+__all__ = ["Node", "describe_value", "load_file", "load_text", "to_plain"]
 
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -26,191 +31,295 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
 
-_PLAIN = "stepqueue:plain"  # a plain scalar whose type is resolved later, and only if needed
 _STANDARD = yaml.resolver.Resolver()
 
-
-class _LazyResolver(yaml.resolver.BaseResolver):
-    """Defers implicit typing of plain scalars: keys never need it (they stay text), and
-    values go through a cache, since specs repeat the same few words (Task, true, $.x)."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-        if kind is yaml.ScalarNode:
-            return _PLAIN if implicit[0] else _STR
-        return _MAP if kind is yaml.MappingNode else _SEQ
-
-    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
-        pass  # no path resolvers: skip PyYAML's bookkeeping for every node
-
-    def ascend_resolver(self) -> None:
-        pass
+# Bounds that keep hostile input cheap; real specs stay far below them. A state machine
+# definition is at most 1 MB, so a spec twice that size cannot be one.
+MAX_SPEC_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 200
+_PATH_SHOWN = 80
+MAX_VALUES = 100_000  # keys, values and collections, each use of an alias counted in full
 
 
 @functools.lru_cache(maxsize=4096)
 def _implicit_tag(value: str) -> str:
+    """YAML's implicit type of a plain scalar; cached, as specs repeat a few words."""
     tag: str = _STANDARD.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
     return tag
 
 
-# libyaml is ~10x faster than the pure Python parser; used when PyYAML was built with it.
-_Parser: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None)
-if _Parser is not None:
-
-    class _Loader(_Parser, yaml.constructor.SafeConstructor, _LazyResolver):  # type: ignore[misc]
-        def __init__(self, stream: str) -> None:
-            _Parser.__init__(self, stream)
-            yaml.constructor.SafeConstructor.__init__(self)
-            _LazyResolver.__init__(self)
-
-    _LOADER: Any = _Loader
-else:
-    _LOADER = yaml.SafeLoader
-_MAX_DEPTH = 200  # guards against recursive aliases and pathological nesting
+# libyaml is ~10x faster than the pure Python parser; used when PyYAML was built with it. Only
+# its parser is used (events); the tree is built here, without recursion.
+_PARSER: Any = getattr(getattr(yaml, "cyaml", None), "CParser", None) or yaml.SafeLoader
 
 
 @dataclass(slots=True, eq=False)
-class Node:
-    kind: str  # "map", "seq" or "scalar"
-    line: int  # 1-based
-    col: int  # 1-based
-    scalar: Any = None
-    mapping: dict[str, Node] = field(default_factory=dict)
-    key_nodes: dict[str, Node] = field(default_factory=dict)
-    items: list[Node] = field(default_factory=list)
+class _Open:
+    """A collection whose end event has not come yet."""
 
-    @property
-    def is_map(self) -> bool:
-        return self.kind == "map"
-
-    @property
-    def is_seq(self) -> bool:
-        return self.kind == "seq"
-
-    def get(self, key: str) -> Node | None:
-        return self.mapping.get(key)
-
-    def key_node(self, key: str) -> Node:
-        return self.key_nodes.get(key, self)
-
-    def type_name(self) -> str:
-        if self.kind == "map":
-            return "a mapping"
-        if self.kind == "seq":
-            return "a list"
-        return describe_value(self.scalar)
+    node: Node
+    path: str
+    anchor: str | None
+    mark: Any
+    is_map: bool
+    size: int = 1  # values in it so far, itself included, aliases counted in full
+    height: int = 1  # levels it spans so far
+    awaiting_value: bool = False  # a mapping whose last key has no value yet
+    key: str | None = None  # that key; None when it was rejected (its value is dropped)
 
 
-def describe_value(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string {shown!r}"
-    return type(value).__name__
+@dataclass(frozen=True, slots=True)
+class _Anchored:
+    node: Node
+    size: int
+    height: int  # 0 for a scalar
+    raw: str | None  # a scalar's text, for an alias used as a mapping key
 
 
-def to_plain(node: Node) -> Any:
-    """The node's value as plain JSON-like Python data."""
-    if node.kind == "map":
-        return {k: to_plain(v) for k, v in node.mapping.items()}
-    if node.kind == "seq":
-        return [to_plain(v) for v in node.items]
-    return node.scalar
+def _mark(event: yaml.Event) -> Any:
+    return event.start_mark  # the parser sets it on every event
 
 
-class _Converter:
+class _Builder:
+    """Builds the `Node` tree from the parser's event stream, without recursion.
+
+    PyYAML's own composer recurses once per nesting level (libyaml's build overflows the C
+    stack on deep input) and an alias used twice is expanded twice downstream, so hostile
+    input could crash the process or grow without bound. Building from events lets every
+    bound be checked as the parser goes: nesting depth, values (each use of an alias counts
+    the whole anchored value again) and recursive aliases. A repeated alias shares its `Node`.
+    """
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.diagnostics: list[Diagnostic] = []
+        self.root: Node | None = None
         self._constructor = yaml.constructor.SafeConstructor()
+        self._stack: list[_Open] = []
+        self._anchors: dict[str, _Anchored] = {}
+        self._open_anchors: set[str] = set()
+        self._values = 0
+        self._documents = 0
 
-    def error(self, node: yaml.Node, path: str, message: str, fix: str) -> None:
-        mark = node.start_mark
+    def error(self, mark: Any, path: str, message: str, fix: str) -> None:
+        if len(path) > _PATH_SHOWN:  # 200 levels of [0] would fill the screen
+            path = path[: _PATH_SHOWN // 2] + "..." + path[-_PATH_SHOWN // 2 :]
         self.diagnostics.append(
             Diagnostic(self.file, mark.line + 1, mark.column + 1, path, message, fix)
         )
 
-    def convert(self, node: yaml.Node, path: str, depth: int = 0) -> Node:
-        mark = node.start_mark
-        line, col = mark.line + 1, mark.column + 1
-        if depth > _MAX_DEPTH:
-            self.error(node, path, "the document nests too deeply", "remove recursive aliases")
-            return Node("scalar", line, col)
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path, depth)
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                self._bad_tag(node, path)
-            items = [self.convert(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(node.value)]
-            return Node("seq", line, col, items=items)
-        assert isinstance(node, yaml.ScalarNode)
-        return Node("scalar", line, col, scalar=self._scalar(node, path))
+    def build(self, events: Iterator[yaml.Event]) -> bool:
+        """Consume the events; False when a bound was crossed (the rest is not read)."""
+        for event in events:
+            if isinstance(event, yaml.ScalarEvent):
+                ok = self._scalar(event)
+            elif isinstance(event, yaml.CollectionStartEvent):
+                ok = self._open(event)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                ok = self._close()
+            elif isinstance(event, yaml.AliasEvent):
+                ok = self._alias(event)
+            elif isinstance(event, yaml.DocumentStartEvent):
+                self._documents += 1
+                ok = self._documents == 1
+                if not ok:  # the message yaml.compose gives
+                    self.error(
+                        event.start_mark,
+                        "",
+                        "invalid YAML: expected a single document in the stream, but found "
+                        "another document",
+                        "fix the YAML syntax here",
+                    )
+            else:
+                ok = True
+            if not ok:
+                return False
+        return True
 
-    def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> Node:
-        if node.tag != _MAP:
-            self._bad_tag(node, path)
-        result = Node("map", node.start_mark.line + 1, node.start_mark.column + 1)
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.error(key_node, path, "a mapping key must be plain text", "quote the key")
-                continue
-            key = str(key_node.value)
-            child_path = f"{path}.{key}" if path else key
-            if key in result.mapping:
-                first = result.key_nodes[key]
-                self.error(
-                    key_node,
-                    child_path,
-                    f"duplicate key {key!r} (first defined at line {first.line}, column "
-                    f"{first.col})",
-                    "remove or rename one of the two keys; YAML would silently keep the last",
-                )
-                continue
-            kmark = key_node.start_mark
-            result.key_nodes[key] = Node("scalar", kmark.line + 1, kmark.column + 1, scalar=key)
-            result.mapping[key] = self.convert(value_node, child_path, depth + 1)
-        return result
+    def _count(self, mark: Any, path: str, values: int) -> bool:
+        self._values += values
+        if self._values <= MAX_VALUES:
+            return True
+        self.error(
+            mark,
+            path,
+            f"the document holds more than {MAX_VALUES} values (counting each use of an alias "
+            "in full)",
+            "remove aliases that repeat large parts of the document, or split the workflow",
+        )
+        return False
 
-    def _scalar(self, node: yaml.ScalarNode, path: str) -> Any:
-        tag = node.tag
-        if tag == _PLAIN:
-            tag = _implicit_tag(node.value)
-        c = self._constructor
+    def _child_path(self) -> str:
+        if not self._stack:
+            return ""
+        top = self._stack[-1]
+        if not top.is_map:
+            return f"{top.path}[{len(top.node.items)}]"
+        if top.awaiting_value and top.key is not None:
+            return f"{top.path}.{top.key}" if top.path else top.key
+        return top.path
+
+    def _scalar(self, event: yaml.ScalarEvent) -> bool:
+        # The hot path (most events are scalars): the spec path is built only for an error.
+        mark = _mark(event)
+        self._values += 1
+        if self._values > MAX_VALUES:
+            return self._count(mark, self._child_path(), 0)
+        top = self._stack[-1] if self._stack else None
+        if top is not None and top.is_map and not top.awaiting_value:
+            # Keys stay the raw text: a state named `No` must not become False.
+            node = Node("scalar", mark.line + 1, mark.column + 1, event.value)
+        else:
+            node = Node("scalar", mark.line + 1, mark.column + 1, self._value(event))
+        if event.anchor is not None:
+            self._anchors[event.anchor] = _Anchored(node, 1, 0, event.value)
+        self._attach(node, 1, 0, event.value, mark)
+        return True
+
+    def _open(self, event: yaml.CollectionStartEvent) -> bool:
+        path, mark = self._child_path(), _mark(event)
+        if len(self._stack) >= MAX_DEPTH:
+            self.error(
+                mark,
+                path,
+                f"the document nests more than {MAX_DEPTH} levels deep",
+                "flatten the structure; a spec needs a few dozen levels at most",
+            )
+            return False
+        if not self._count(mark, path, 1):
+            return False
+        is_map = isinstance(event, yaml.MappingStartEvent)
+        if event.tag not in (None, "!", _MAP if is_map else _SEQ):
+            self._bad_tag(mark, path, event.tag)
+        node = Node("map" if is_map else "seq", mark.line + 1, mark.column + 1)
+        self._stack.append(_Open(node, path, event.anchor, mark, is_map))
+        if event.anchor is not None:
+            self._open_anchors.add(event.anchor)
+        return True
+
+    def _close(self) -> bool:
+        done = self._stack.pop()
+        if done.anchor is not None:
+            self._open_anchors.discard(done.anchor)
+            self._anchors[done.anchor] = _Anchored(done.node, done.size, done.height, None)
+        self._attach(done.node, done.size, done.height, None, done.mark)
+        return True
+
+    def _alias(self, event: yaml.AliasEvent) -> bool:
+        path, mark, name = self._child_path(), _mark(event), str(event.anchor)
+        if name in self._open_anchors:
+            self.error(
+                mark,
+                path,
+                f"alias *{name} is used inside the value it refers to",
+                "remove the recursive alias: a spec is a tree",
+            )
+            return False
+        target = self._anchors.get(name)
+        if target is None:
+            self.error(
+                mark,
+                path,
+                f"invalid YAML: found undefined alias {name!r}",
+                "define the anchor before using it",
+            )
+            return False
+        if len(self._stack) + target.height > MAX_DEPTH:
+            self.error(
+                mark,
+                path,
+                f"alias *{name} makes the document nest more than {MAX_DEPTH} levels deep",
+                "flatten the structure; a spec needs a few dozen levels at most",
+            )
+            return False
+        if not self._count(mark, path, target.size):
+            return False
+        self._attach(target.node, target.size, target.height, target.raw, mark)
+        return True
+
+    def _attach(self, node: Node, size: int, height: int, raw: str | None, mark: Any) -> None:
+        if not self._stack:
+            self.root = node
+            return
+        top = self._stack[-1]
+        top.size += size
+        top.height = max(top.height, height + 1)
+        if not top.is_map:
+            top.node.items.append(node)
+        elif top.awaiting_value:
+            top.awaiting_value = False
+            if top.key is not None:
+                top.node.mapping[top.key] = node
+        else:
+            top.awaiting_value = True
+            top.key = self._key(top, node, raw, mark)
+
+    def _key(self, top: _Open, node: Node, raw: str | None, mark: Any) -> str | None:
+        if node.kind != "scalar" or raw is None:
+            self.error(mark, top.path, "a mapping key must be plain text", "quote the key")
+            return None
+        key = raw
+        child_path = f"{top.path}.{key}" if top.path else key
+        first = top.node.key_nodes.get(key)
+        if first is not None:
+            self.error(
+                mark,
+                child_path,
+                f"duplicate key {key!r} (first defined at line {first.line}, column {first.col})",
+                "remove or rename one of the two keys; YAML would silently keep the last",
+            )
+            return None
+        # An alias's node may hold a converted value (1, not "1"): the key node holds the text.
+        key_node = node if node.scalar == key else Node("scalar", node.line, node.col, key)
+        top.node.key_nodes[key] = key_node
+        return key
+
+    def _value(self, event: yaml.ScalarEvent) -> Any:
+        tag, text = event.tag, event.value
+        if tag is None or tag == "!":
+            if not event.implicit[0]:
+                return text  # quoted: a string
+            tag = _implicit_tag(text)
         if tag in (_STR, _TIMESTAMP):
-            return str(node.value)
+            return text
         if tag == _INT:
-            return c.construct_yaml_int(node)
+            # Plain decimals are most integers; YAML 1.1 reads 012 as octal, so not those.
+            if text.isdigit() and (text[0] != "0" or text == "0"):
+                return int(text)
+            return self._constructor.construct_yaml_int(yaml.ScalarNode(tag, text))
         if tag == _FLOAT:
-            value = c.construct_yaml_float(node)
+            value = self._constructor.construct_yaml_float(yaml.ScalarNode(tag, text))
             if value != value or value in (float("inf"), float("-inf")):
-                self.error(node, path, "NaN and infinity are not valid JSON", "use a finite number")
+                self.error(
+                    _mark(event),
+                    self._child_path(),
+                    "NaN and infinity are not valid JSON",
+                    "use a finite number",
+                )
                 return None
             return value
         if tag == _BOOL:
-            return c.construct_yaml_bool(node)
-        if tag == _NULL:
-            return None
-        self._bad_tag(node, path)
-        return str(node.value)
+            return self._constructor.construct_yaml_bool(yaml.ScalarNode(tag, text))
+        if tag != _NULL:
+            self._bad_tag(_mark(event), self._child_path(), tag)
+            return text
+        return None
 
-    def _bad_tag(self, node: yaml.Node, path: str) -> None:
+    def _bad_tag(self, mark: Any, path: str, tag: str | None) -> None:
         self.error(
-            node,
+            mark,
             path,
-            f"unsupported YAML tag {node.tag!r}",
+            f"unsupported YAML tag {tag!r}",
             "remove the tag; a spec holds plain mappings, lists, strings, numbers and booleans",
         )
 
 
 def load_text(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
+    if len(text) > MAX_SPEC_BYTES:
+        return None, [_too_large(file, text[:MAX_SPEC_BYTES])]
+    builder = _Builder(file)
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        complete = builder.build(yaml.parse(text, Loader=_PARSER))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -224,23 +333,42 @@ def load_text(text: str, file: str) -> tuple[Node | None, list[Diagnostic]]:
         return None, [
             Diagnostic(file, 1, 1, "", f"invalid YAML: {exc}", "save the spec as UTF-8 text")
         ]
-    if root is None:
+    if not complete:
+        return None, builder.diagnostics
+    if builder.root is None:
         return None, [Diagnostic(file, 1, 1, "", "the spec is empty", "write a workflow spec")]
-    converter = _Converter(file)
-    node = converter.convert(root, "")
-    return node, converter.diagnostics
+    return builder.root, builder.diagnostics
+
+
+def _too_large(file: str, head: str) -> Diagnostic:
+    """Located where the limit is crossed, so the file needs no further reading."""
+    line = head.count("\n") + 1
+    col = len(head) - (head.rfind("\n") + 1) + 1
+    return Diagnostic(
+        file,
+        line,
+        col,
+        "",
+        f"the spec is larger than {MAX_SPEC_BYTES} bytes",
+        "a state machine definition is at most 1 MB: split the workflow into several specs",
+    )
 
 
 def load_file(path: Path, display: str | None = None) -> tuple[Node | None, list[Diagnostic]]:
     name = display if display is not None else str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        return None, [
-            Diagnostic(name, 1, 1, "", f"the file is not UTF-8 ({exc.reason})", "save as UTF-8")
-        ]
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SPEC_BYTES + 1)  # never more than one byte over the limit
     except OSError as exc:
         return None, [
             Diagnostic(name, 1, 1, "", f"cannot read the spec: {exc.strerror}", "check the path")
+        ]
+    if len(data) > MAX_SPEC_BYTES:
+        return None, [_too_large(name, data[:MAX_SPEC_BYTES].decode("utf-8", "replace"))]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [
+            Diagnostic(name, 1, 1, "", f"the file is not UTF-8 ({exc.reason})", "save as UTF-8")
         ]
     return load_text(text, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator import names, queue_wait
 from generator.asl.machine import check_machine
 from generator.errors import Diagnostic, has_errors
 from generator.handlers import check_handler, find_lambda_src
@@ -47,6 +48,8 @@ def check_spec(
     for worker in facts.workers.values():
         check_settings(r, worker)
     tasks.check_uses()
+    if facts.has_concurrency and facts.limit is not None:
+        queue_wait.check(r, root, facts.limit, facts.workers, tasks.uses)
     if handlers and any(w.handler for w in facts.workers.values()):
         _check_handlers(r, facts, lambda_src or find_lambda_src(path))
     workflow = None if has_errors(r.diagnostics) else _workflow(name, root, facts, tasks)
@@ -118,8 +121,9 @@ def check_across(specs: list[CheckedSpec]) -> list[Diagnostic]:
 
 
 def check_specs(
-    paths: list[Path], lambda_src: Path | None = None, handlers: bool = True
+    paths: list[Path], lambda_src: Path | None = None, handlers: bool = True, name_prefix: str = ""
 ) -> tuple[list[CheckedSpec], list[Diagnostic]]:
+    """Every spec, then the rules across them; `name_prefix` as in `check_aws_names`."""
     specs: list[CheckedSpec] = []
     diagnostics: list[Diagnostic] = []
     for path in paths:
@@ -128,4 +132,22 @@ def check_specs(
         if spec is not None:
             specs.append(spec)
     diagnostics.extend(check_across(specs))
+    diagnostics.extend(check_aws_names(specs, name_prefix))
     return specs, diagnostics
+
+
+def check_aws_names(specs: list[CheckedSpec], name_prefix: str) -> list[Diagnostic]:
+    """The AWS names every spec derives, with the root's effective prefix (`name_prefix` +
+    `stage-`): unique across the specs and the deployment's own, and within AWS's limits."""
+    problems = names.check_prefix(name_prefix)
+    if problems:
+        return problems
+    derived = names.deployment_names()
+    taken: set[str] = set()
+    for spec in specs:
+        f = spec.facts
+        if f.name is None or f.name in taken:
+            continue  # an invalid or duplicate workflow name is reported already
+        taken.add(f.name)
+        derived += names.spec_names(spec.file, f.name, spec.root, f.workers)
+    return names.check_names(derived, name_prefix)

@@ -16,7 +16,7 @@ from generator.workers import DeclaredWorker
 
 
 @dataclass(frozen=True, slots=True)
-class _Use:
+class TaskUse:
     state: str
     node: Node
     path: str
@@ -31,7 +31,12 @@ class WorkerTasks:
     def __init__(self, r: Reporter, workers: dict[str, DeclaredWorker]) -> None:
         self.r = r
         self.workers = workers
-        self._uses: list[_Use] = []
+        self._uses: list[TaskUse] = []
+
+    @property
+    def uses(self) -> list[TaskUse]:
+        """Every Worker task that names a declared worker, in the order of the walk."""
+        return list(self._uses)
 
     def model(self) -> dict[str, WorkerTask]:
         return {use.state: use.task for use in self._uses}
@@ -83,7 +88,7 @@ class WorkerTasks:
             )
             return
         task = WorkerTask(name, timeout, heartbeat)
-        self._uses.append(_Use(state, node, path, express, task))
+        self._uses.append(TaskUse(state, node, path, express, task))
 
     def check_uses(self) -> None:
         r = self.r
@@ -99,7 +104,7 @@ class WorkerTasks:
         for use in self._uses:
             self._check_use(use, self.workers[use.task.worker])
 
-    def _check_use(self, use: _Use, worker: DeclaredWorker) -> None:
+    def _check_use(self, use: TaskUse, worker: DeclaredWorker) -> None:
         r, task, s = self.r, use.task, worker.settings
         if use.express:
             r.error(

@@ -123,7 +123,7 @@ def _deploy(args: argparse.Namespace) -> int:
 
             require_aws_credentials()
         if args.command == "plan":
-            _build_inputs(args.workflows)
+            _build_inputs(args.workflows, f"{args.stage}-" if args.stage else "")
         target = _target(args, endpoint)
         if args.command == "plan":
             commands.plan(target)
@@ -140,13 +140,13 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_inputs(workflows: Path | None) -> None:
+def _build_inputs(workflows: Path | None, name_prefix: str) -> None:
     from stepqueue.deploy.artifacts import SpecsInvalid, build_all
     from stepqueue.deploy.terraform import TerraformError
     from stepqueue.paths import WORKFLOWS
 
     try:
-        build_all(workflows or WORKFLOWS)
+        build_all(workflows or WORKFLOWS, name_prefix)
     except SpecsInvalid as error:
         print(error.diagnostics_text, file=sys.stderr)
         raise TerraformError(str(error)) from None

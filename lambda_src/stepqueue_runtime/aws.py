@@ -72,15 +72,18 @@ def heartbeat_proves_closed(exc: Exception, *, heartbeat_declared: bool) -> bool
 # the whole batch.
 RETRIES = Retries(max_attempts=3, connect_timeout=5, read_timeout=15)
 SERVICE = "stepfunctions"
+# Sending records back to their queue sooner than the visibility timeout (redelivery.py).
+SQS = "sqs"
 
 _clients: dict[str, Any] = {}
 
 
-def get_client() -> Any:
-    """The container's Step Functions client, made on the first invocation."""
-    return cached_client(_clients, SERVICE, RETRIES)
+def get_client(service: str = SERVICE) -> Any:
+    """The container's client for ``service`` (Step Functions unless told), made on first use:
+    Step Functions on the first invocation, SQS only when a record is sent back early."""
+    return cached_client(_clients, service, RETRIES)
 
 
-def set_client(client: Any) -> None:
+def set_client(client: Any, service: str = SERVICE) -> None:
     """Tests and benchmarks inject a stubbed client; None makes the next call create one."""
-    inject_client(_clients, SERVICE, client)
+    inject_client(_clients, service, client)

@@ -23,8 +23,12 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
-def _valid_unicode(text: str) -> str:
-    # A lone surrogate (e.g. from a surrogateescape'd file name) cannot be sent as UTF-8.
+def valid_unicode(text: str) -> str:
+    """``text`` with any lone surrogate replaced by ``?``: a lone surrogate (e.g. from a
+    surrogateescape'd file name) cannot be encoded as UTF-8, so a request holding one fails in
+    the SDK before it is sent."""
+    if text.isascii():  # O(1) for str: the common case costs nothing
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -37,7 +41,7 @@ def cut(text: str, limit: int, mark: str = TRUNCATION_MARK) -> str:
 
     The cut never splits a surrogate pair and the result is always valid Unicode.
     """
-    text = _valid_unicode(text)
+    text = valid_unicode(text)
     if len(text) <= limit // 2 or utf16_len(text) <= limit:
         return text
     mark = mark if utf16_len(mark) < limit else ""

@@ -28,13 +28,19 @@ class TaskMessage:
 
 
 def parse_body(body: str | None) -> TaskMessage:
-    """Validate exactly the contract's shape; written for speed (it runs once per record)."""
-    if body is None:
-        raise MalformedBody("empty body")
+    """Validate exactly the contract's shape; written for speed (it runs once per record).
+
+    SQS bounds the size (1 MiB); the depth is bounded here: JSON nested deeper than the
+    interpreter's recursion limit (about 1,000 levels) is refused, not a crash of the batch.
+    """
+    if type(body) is not str:
+        raise MalformedBody("empty body" if body is None else "body is not a string")
     try:
         data = json.loads(body)
     except ValueError as exc:
         raise MalformedBody(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody("body is nested too deep (over about 1,000 levels)") from None
     if type(data) is not dict:
         raise MalformedBody("body is not a JSON object")
     if data.keys() != _BODY_KEYS:

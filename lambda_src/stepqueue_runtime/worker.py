@@ -1,12 +1,17 @@
 """One task: probe the token, run the handler, call Step Functions back. Never raises for AWS
-errors: every path ends in an ``Outcome`` the batch layer turns into ack or redelivery."""
+errors: every path ends in an ``Outcome`` the batch layer turns into ack or redelivery.
+
+Once the handler has run, whatever it returned or raised ends in a callback: output that
+cannot be sent and exceptions that cannot be described become a ``Stepqueue.*`` task failure,
+never a redelivery that would run the handler again.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from stepqueue_aws import error_code
 
@@ -17,10 +22,16 @@ from stepqueue_runtime.heartbeat import Heartbeater
 from stepqueue_runtime.limits import OUTPUT_MAX_BYTES
 from stepqueue_runtime.message import TaskMessage
 
+if TYPE_CHECKING:
+    from stepqueue_runtime.deadline import Deadline
+
 UserHandler = Callable[[Any, TaskContext], Any]
 
 OUTPUT_TOO_LARGE = "Stepqueue.OutputTooLarge"
 OUTPUT_NOT_JSON = "Stepqueue.OutputNotJson"
+OUTPUT_NOT_UNICODE = "Stepqueue.OutputNotUnicode"  # a lone surrogate: no UTF-8 for it
+OUTPUT_TOO_DEEP = "Stepqueue.OutputTooDeep"  # deeper than the encoder's recursion limit
+DEADLINE_EXCEEDED = "Stepqueue.DeadlineExceeded"
 CALLBACK_REJECTED = "Stepqueue.CallbackRejected"
 
 # One encoder: json.dumps with non-default options builds a new encoder on every call.
@@ -36,10 +47,11 @@ class Outcome:
     RETRY: Final = "retry"  # transient AWS error: SQS redelivers
     REJECTED: Final = "rejected"  # AWS refused the callback for good: redelivered, then DLQ
     MALFORMED: Final = "malformed"  # body unusable: redelivered, then the DLQ
+    DEFERRED: Final = "deferred"  # not started: the Lambda deadline was near; back at once
 
 
 # Outcomes reported in batchItemFailures.
-REDELIVER = frozenset({Outcome.RETRY, Outcome.REJECTED, Outcome.MALFORMED})
+REDELIVER = frozenset({Outcome.RETRY, Outcome.REJECTED, Outcome.MALFORMED, Outcome.DEFERRED})
 
 
 @dataclass(slots=True)
@@ -57,11 +69,14 @@ def run_task(
     client: Any,
     heartbeats: Heartbeater | None,
     remaining_ms: Callable[[], int] | None,
+    deadline: Deadline | None = None,
 ) -> Result:
     token = msg.task_token
     probe = _probe(client, msg)
     if probe is not None:
         return probe
+    if deadline is not None and not deadline.start(message_id):
+        return Result(Outcome.DEFERRED)
 
     def beat() -> bool:
         if heartbeats is not None and heartbeats.is_finished(token):
@@ -76,29 +91,65 @@ def run_task(
     ctx = TaskContext(
         msg.workflow, msg.worker, msg.state, msg.execution, message_id, token, beat, remaining_ms
     )
+    report: str | Failure
     try:
         value = user_fn(msg.input, ctx)
-    except Exception as exc:
-        return _fail(client, token, failure_from_exception(exc))
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: fail this task only
+        report = failure_from_exception(exc)
+    else:
+        report = _output(value)
     finally:
+        # Before the callback: no heartbeat may follow it.
         if heartbeats is not None:
             heartbeats.untrack(token)
+    if deadline is not None:
+        late = deadline.finish(message_id)
+        if late is not None:  # reported at the margin; this outcome comes too late
+            return late
+    if isinstance(report, str):
+        return _succeed(client, token, report)
+    return _fail(client, token, report)
 
+
+def _output(value: Any) -> str | Failure:
+    """The JSON to send with SendTaskSuccess, or the task failure saying why there is none."""
     try:
         output = _ENCODE(value)
-    except (TypeError, ValueError) as exc:
-        return _fail(client, token, failure(OUTPUT_NOT_JSON, f"handler output is not JSON: {exc}"))
-    # Fast path: at most 4 UTF-8 bytes per character, so short strings need no encoding.
-    if len(output) * 4 > OUTPUT_MAX_BYTES:
-        size = len(output.encode("utf-8"))
-        if size > OUTPUT_MAX_BYTES:
+    except RecursionError:
+        return failure(OUTPUT_TOO_DEEP, "handler output is nested too deep to encode as JSON")
+    except Exception as exc:  # TypeError, ValueError (NaN), or a subclass's own method raising
+        return failure(OUTPUT_NOT_JSON, f"handler output is not JSON: {_describe(exc)}")
+    if output.isascii():  # O(1), and then one byte per character
+        size = len(output)
+    else:
+        try:
+            size = len(output.encode("utf-8"))
+        except UnicodeEncodeError as exc:
             cause = (
-                f"handler output is {size} bytes of JSON; Step Functions accepts at most "
-                f"{OUTPUT_MAX_BYTES} (256 KiB). Store large results elsewhere (S3) and return "
-                "a reference."
+                f"handler output holds a lone surrogate (U+{ord(exc.object[exc.start]):04X} at "
+                f"character {exc.start} of its JSON): not valid Unicode, so it cannot be sent "
+                "as UTF-8. Decode bytes before returning them (e.g. a file name read with "
+                "surrogateescape)."
             )
-            return _fail(client, token, failure(OUTPUT_TOO_LARGE, cause))
+            return failure(OUTPUT_NOT_UNICODE, cause)
+    if size > OUTPUT_MAX_BYTES:
+        cause = (
+            f"handler output is {size} bytes of JSON; Step Functions accepts at most "
+            f"{OUTPUT_MAX_BYTES} (256 KiB). Store large results elsewhere (S3) and return "
+            "a reference."
+        )
+        return failure(OUTPUT_TOO_LARGE, cause)
+    return output
 
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception raised by user code (a default= hook) may not print
+        return type(exc).__name__
+
+
+def _succeed(client: Any, token: str, output: str) -> Result:
     try:
         client.send_task_success(taskToken=token, output=output)
     except Exception as exc:
@@ -155,3 +206,7 @@ def _fail(client: Any, token: str, fail: Failure) -> Result:
     except Exception as exc:
         return Result(_OUTCOME_OF[_kind(exc)], ran=True, error=error_code(exc))
     return Result(Outcome.FAILED, ran=True, error=fail.error)
+
+
+# SendTaskFailure for a handler still running at the deadline (entry.py).
+fail_task = _fail

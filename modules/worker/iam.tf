@@ -1,7 +1,10 @@
 # What the worker itself may do; the shared Lambda module adds logging and tracing.
 data "aws_iam_policy_document" "this" {
   # What the event source mapping needs to poll the queue (it runs with the function's role),
-  # plus ChangeMessageVisibility for the runtime's retry back-off. This queue only.
+  # plus ChangeMessageVisibility (which also covers ChangeMessageVisibilityBatch), used by the
+  # runtime itself: a record failed for a transient reason comes back before its state's
+  # HeartbeatSeconds runs out instead of after the whole visibility timeout, and records not
+  # started when the Lambda deadline is near go back at once. This queue only.
   statement {
     sid = "ConsumeOwnQueue"
     actions = [

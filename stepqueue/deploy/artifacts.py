@@ -14,21 +14,28 @@ from pathlib import Path
 from stepqueue.paths import GENERATED, LAMBDA_DIR, LAMBDA_SRC, WORKFLOWS
 
 
-def generate(specs: Sequence[Path], out_dir: Path) -> Path:
-    """Validate and render `specs` into `out_dir` (all or nothing); returns `out_dir`."""
+def generate(
+    specs: Sequence[Path], out_dir: Path, lambda_src: Path = LAMBDA_SRC, name_prefix: str = ""
+) -> Path:
+    """Validate and render `specs` into `out_dir` (all or nothing); returns `out_dir`.
+    `name_prefix` is the root's effective prefix (a stage's `prod-`): the generator checks
+    every derived AWS name with it."""
     from generator.api import generate as _generate
 
-    _generate(specs, out_dir, lambda_src=LAMBDA_SRC)
+    _generate(specs, out_dir, lambda_src=lambda_src, name_prefix=name_prefix)
     return out_dir
 
 
-def build_lambda_zip(out_dir: Path) -> Path:
+def build_lambda_zip(out_dir: Path, lambda_src: Path = LAMBDA_SRC) -> Path:
     """The reproducible Lambda zip in `out_dir`; returns its path.
 
     A separate interpreter: the build may pip-install the pinned dependencies into its cache,
     which must not disturb the caller's imports."""
     subprocess.run(
-        [sys.executable, "-m", "stepqueue.deploy.lambda_zip", "--out", str(out_dir)],
+        [
+            *(sys.executable, "-m", "stepqueue.deploy.lambda_zip"),
+            *("--out", str(out_dir), "--lambda-src", str(lambda_src)),
+        ],
         check=True,
         capture_output=True,
     )
@@ -43,7 +50,7 @@ class SpecsInvalid(Exception):
         self.diagnostics_text = diagnostics_text
 
 
-def build_all(spec_dir: Path = WORKFLOWS) -> tuple[Path, Path]:
+def build_all(spec_dir: Path = WORKFLOWS, name_prefix: str = "") -> tuple[Path, Path]:
     """Every spec of `spec_dir` into build/generated, and the zip into build/lambda: what
     `plan` and `demo` start from. Both are reproducible, so unchanged sources give unchanged
     bytes and a saved plan stays current."""
@@ -53,7 +60,7 @@ def build_all(spec_dir: Path = WORKFLOWS) -> tuple[Path, Path]:
     if not specs:
         raise SpecsInvalid(f"{spec_dir}: no workflow specs (*.yaml)")
     try:
-        generate(specs, GENERATED)
+        generate(specs, GENERATED, name_prefix=name_prefix)
     except GeneratorError as error:
         raise SpecsInvalid("\n".join(d.format() for d in error.diagnostics)) from None
     return GENERATED, build_lambda_zip(LAMBDA_DIR)

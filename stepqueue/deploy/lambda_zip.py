@@ -1,8 +1,10 @@
 """Build the Lambda zip reproducibly: ``python -m stepqueue.deploy.lambda_zip --out build/lambda``.
 
 Same sources and pins → same bytes → same sha256: entries sorted, timestamps fixed at
-1980-01-01, permissions fixed, no bytecode, deflate at a fixed level. The zip holds the
-packages of lambda_src (not this file, not tests) plus the runtime dependencies
+1980-01-01, permissions fixed, no bytecode, deflate at a fixed level. The zip holds every file
+of lambda_src that the generator's handler check can point at (`generator.handlers.
+packaged_files`: all but bytecode, caches and hidden files), so a handler that validates is a
+handler that is deployed, wherever it lives in the tree; plus the runtime dependencies
 (aws-lambda-powertools and its deps, pinned from requirements.txt; boto3 is not packaged: the
 Lambda Python runtime provides it). Writes DIR/stepqueue.zip and DIR/stepqueue.zip.sha256
 (base64 of the sha256, as Terraform's filebase64sha256). Prints the zip's path.
@@ -27,9 +29,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from generator.handlers import packaged_files
 from stepqueue.paths import DEPS_CACHE, LAMBDA_SRC, REQUIREMENTS
 
-PACKAGES = ("stepqueue_aws", "stepqueue_runtime", "stepqueue_reclaimer", "examples")
 # aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
 DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -119,15 +121,16 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
     return final
 
 
-def collect(dep_dir: Path) -> dict[str, Path]:
-    """Archive name → source file. Our packages win over a same-named dependency file."""
+def collect(dep_dir: Path, lambda_src: Path = LAMBDA_SRC) -> dict[str, Path]:
+    """Archive name → source file: the dependencies, then every file of `lambda_src` the
+    generator's handler check may point at (the same rule), which win over a same-named
+    dependency file."""
     files: dict[str, Path] = {}
-    for root in [dep_dir] + [LAMBDA_SRC / p for p in PACKAGES]:
-        base = dep_dir if root == dep_dir else LAMBDA_SRC
-        for path in root.rglob("*"):
-            rel = path.relative_to(base)
-            if path.is_file() and not _skip(rel):
-                files[rel.as_posix()] = path
+    for path in dep_dir.rglob("*"):
+        rel = path.relative_to(dep_dir)
+        if path.is_file() and not _skip(rel):
+            files[rel.as_posix()] = path
+    files.update(packaged_files(lambda_src))
     return files
 
 
@@ -143,10 +146,12 @@ def write_zip(files: dict[str, Path], dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def build(out: Path, cache_root: Path | None = None) -> Path:
+def build(out: Path, cache_root: Path | None = None, lambda_src: Path = LAMBDA_SRC) -> Path:
+    if not (lambda_src / "stepqueue_runtime").is_dir():
+        raise SystemExit(f"lambda_zip: {lambda_src} holds no stepqueue_runtime: not a lambda_src")
     pins = pinned_versions(REQUIREMENTS)
     cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", DEPS_CACHE))
-    files = collect(dependency_dir(cache, pins))
+    files = collect(dependency_dir(cache, pins), lambda_src)
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / ZIP_NAME
     write_zip(files, zip_path)
@@ -159,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--cache", type=Path, default=None, help="dependency cache directory")
+    parser.add_argument(
+        "--lambda-src", type=Path, default=LAMBDA_SRC, help="the tree to package (lambda_src/)"
+    )
     args = parser.parse_args(argv)
-    print(build(args.out, args.cache))
+    print(build(args.out, args.cache, args.lambda_src))
     return 0
 
 

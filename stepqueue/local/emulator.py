@@ -62,7 +62,8 @@ def aws_env(endpoint: str) -> dict[str, str]:
 def is_reachable(endpoint: str, timeout: float = 2.0) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint}/moto-api/config", timeout=timeout) as reply:
-            return bool(reply.status == 200)
+            # moto 5.2.5 answers this GET with 201, not 200: any success means it is up.
+            return bool(200 <= reply.status < 300)
     except (OSError, urllib.error.URLError):
         return False
 

@@ -13,7 +13,10 @@ function timeout), far inside its visibility timeout (the generator requires at 
 function timeout). A slot is the invocation, as in Lambda: it is free again when the handler
 returns, before the runner deletes the batch's records. Each container is a
 long-lived subprocess (stepqueue/local/container.py) running the function's handler from the
-extracted zip, as Lambda isolates invocations in processes. After the invocation, the records
+extracted zip, as Lambda isolates invocations in processes. An invocation still running at the
+function timeout is killed there, as Lambda kills it: the container process ends, no response,
+every record of its batch left for redelivery (the runtime's own deadline margin is what makes
+that rare). After the invocation, the records
 not in `batchItemFailures` are deleted; the others stay in flight until their visibility timeout
 ends, are received again (ApproximateReceiveCount grows) and, past the queue's
 maxReceiveCount, moto's redrive moves them to the DLQ on receive, as SQS does.
@@ -192,18 +195,22 @@ class Container:
         return json.loads(line) if line else None
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """The reply ({"result"} or {"error"}), or None on timeout or crash (then unusable)."""
+        """The reply ({"result"} or {"error"}), or None on timeout or crash (then unusable).
+
+        One deadline, as in Lambda: the handler's context counts down to it
+        (get_remaining_time_in_millis) and the runner stops waiting at that same instant; the
+        caller then kills the container, so a handler past its deadline never reports."""
         assert self.proc.stdin is not None
-        timeout = self.settings.timeout_s
+        deadline = time.time() + self.settings.timeout_s
         request = {
             "event": event,
             "request_id": str(uuid.uuid4()),
-            "deadline_ms": int((time.time() + timeout) * 1000),
+            "deadline_ms": int(deadline * 1000),
         }
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
             self.proc.stdin.flush()
-            return self._read(timeout)
+            return self._read(max(deadline - time.time(), 0.0))
         except (OSError, ValueError):
             return None
 

@@ -165,3 +165,10 @@ def test_validate_returns_the_diagnostics(tmp_path: Path) -> None:
     assert any("undeclared" in d.get("detail", "") for d in result["diagnostics"])
     (tmp_path / "main.tf").write_text('output "y" {\n  value = 1\n}\n')
     assert tf.Terraform(root=tmp_path, work_dir=tmp_path / "work2").validate()["valid"] is True
+
+
+@pytest.mark.emulator
+def test_a_running_emulator_is_found(emulator: Emulator, tmp_path: Path) -> None:
+    port_file = tmp_path / "emulator.port"
+    port_file.write_text(f"{emulator.port}\n")
+    assert deployment.running_emulator_endpoint(port_file) == emulator.endpoint

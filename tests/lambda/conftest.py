@@ -10,7 +10,7 @@ from stepqueue_runtime import aws
 
 from stepqueue.local.emulator import Emulator
 
-from .support import REGION, Moto
+from .support import REGION, Moto, RecordingClient
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +22,12 @@ def _aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("STEPQUEUE_LOG_PAYLOADS", raising=False)
     aws.set_client(None)
+    # Never a real SQS client in tests: a record sent back to the queue is recorded instead
+    # (tests that want moto's queue inject it).
+    aws.set_client(RecordingClient(), aws.SQS)
     yield
     aws.set_client(None)
+    aws.set_client(None, aws.SQS)
 
 
 @pytest.fixture

@@ -105,6 +105,10 @@ class RecordingClient:
     def send_task_failure(self, **kw: Any) -> Any:
         return self._call("send_task_failure", **kw)
 
+    # SQS: the runtime changes the visibility of records it sends back to the queue.
+    def change_message_visibility_batch(self, **kw: Any) -> Any:
+        return self._call("change_message_visibility_batch", **kw)
+
     def ops(self, op: str, token: str | None = None) -> list[Call]:
         with self._lock:
             return [

@@ -6,13 +6,14 @@ What moto does differently from AWS is listed in lambda_src/README.md.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 from stepqueue_runtime import aws, entry, heartbeat
 
 from . import user_handlers
-from .support import Moto, RecordingClient, client_error, event
+from .support import Moto, RecordingClient, client_error, event, sqs_record
 
 pytestmark = pytest.mark.emulator
 H = "tests.lambda.user_handlers."
@@ -179,3 +180,49 @@ def test_without_heartbeats_the_same_task_times_out(
     assert run(task.record) == []  # SendTaskSuccess finds the task closed: acknowledged
     desc = moto.wait_status(task.execution_arn)
     assert desc["status"] == "FAILED"  # moto reports States.Timeout
+
+
+@pytest.mark.slow
+def test_throttled_record_comes_back_before_its_heartbeat_timeout(
+    moto: Moto, sfn: RecordingClient, use_handler: Any
+) -> None:
+    """HeartbeatSeconds=3, a queue visibility timeout of 30 s: redelivered only after the
+    visibility timeout, the task would have timed out. The runtime makes the record visible
+    again after 1 s (ChangeMessageVisibility on the queue named by eventSourceARN), so the
+    second delivery's probe and callback arrive in time."""
+    use_handler(H + "ok")
+    aws.set_client(moto.sqs, aws.SQS)
+    arn, queue = moto.machine(heartbeat_seconds=3)
+    execution = moto.sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    queue_arn = moto.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+
+    def receive(wait: float) -> dict[str, Any]:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            messages = moto.sqs.receive_message(
+                QueueUrl=queue, MessageSystemAttributeNames=["All"], WaitTimeSeconds=1
+            ).get("Messages", [])
+            if messages:
+                m = messages[0]
+                record = sqs_record(m["Body"], m["MessageId"])
+                record["receiptHandle"] = m["ReceiptHandle"]
+                record["eventSourceARN"] = queue_arn
+                record["attributes"]["ApproximateReceiveCount"] = m["Attributes"][
+                    "ApproximateReceiveCount"
+                ]
+                return record
+        raise AssertionError("no message")
+
+    first = receive(10)
+    sfn.fault = lambda op, kw: (
+        client_error("ThrottlingException", op) if op == "send_task_success" else None
+    )
+    assert run(first) == [first["messageId"]]
+    sfn.fault = None
+    second = receive(2.5)  # not 30 s
+    assert second["attributes"]["ApproximateReceiveCount"] == "2"
+    assert run(second) == []
+    desc = moto.wait_status(execution)
+    assert desc["status"] == "SUCCEEDED", desc

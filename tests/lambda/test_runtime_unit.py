@@ -364,7 +364,8 @@ def test_context_remaining_ms_uses_lambda_context(client: RecordingClient) -> No
     finally:
         handlers._cache.pop("t.fn")
         os.environ.pop("STEPQUEUE_HANDLER")
-    assert seen == {"remaining": 1234, "alive": True}
+    # Less the deadline margin (half of so short a time): the time the handler really has.
+    assert seen == {"remaining": 1234 - 617, "alive": True}
 
 
 @pytest.mark.parametrize("spec", [None, "nodots", "examples.nope.fn", "examples.common.nope"])

@@ -63,3 +63,50 @@ def by_input(payload: Any, ctx: TaskContext) -> Any:
     if payload.get("fail"):
         raise KeyError(payload["fail"])
     return payload
+
+
+# -- failures after the handler returns (or while it unwinds) ---------------------------------
+
+
+def lone_surrogate(payload: Any, ctx: TaskContext) -> Any:
+    _ran("lone_surrogate", payload)
+    return {"name": "caf\udce9"}  # a surrogateescape'd byte: not valid Unicode
+
+
+def too_deep(payload: Any, ctx: TaskContext) -> Any:
+    _ran("too_deep", payload)
+    value: Any = []
+    for _ in range(5000):
+        value = [value]
+    return value
+
+
+class UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+def unprintable(payload: Any, ctx: TaskContext) -> Any:
+    _ran("unprintable", payload)
+    raise UnprintableError()
+
+
+def surrogate_message(payload: Any, ctx: TaskContext) -> Any:
+    _ran("surrogate_message", payload)
+    raise ValueError("bad file name caf\udce9")
+
+
+def exits(payload: Any, ctx: TaskContext) -> Any:
+    """Raises SystemExit or KeyboardInterrupt (payload["raise"]); else succeeds."""
+    _ran("exits", payload)
+    kind = payload.get("raise")
+    if kind == "SystemExit":
+        raise SystemExit(3)
+    if kind == "KeyboardInterrupt":
+        raise KeyboardInterrupt
+    return payload
+
+
+def remaining(payload: Any, ctx: TaskContext) -> Any:
+    _ran("remaining", payload)
+    return {"remaining_ms": ctx.remaining_ms()}

@@ -1,0 +1,83 @@
+"""Sending records back to their queue sooner than the visibility timeout.
+
+A record in ``batchItemFailures`` is offered again only when its visibility timeout ends: six
+function timeouts and more (the generator's rule), often longer than the state's
+``HeartbeatSeconds``. A task whose record waits that long without a heartbeat fails with
+``States.HeartbeatTimeout`` whatever happens next. So the runtime shortens the wait with
+``ChangeMessageVisibility`` (the worker role allows it on its own queue):
+
+- a record redelivered because an AWS call failed (throttled, 5xx, refused), whose state
+  declares ``HeartbeatSeconds``, comes back after a short backoff, under a third of
+  ``HeartbeatSeconds`` (``delay``);
+- a record never started because the Lambda deadline was near comes back at once.
+
+Best effort: if the call fails, the visibility timeout still brings the record back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# The backoff doubles with each receive: 1, 2, 4 ... s, so a throttled callback is not
+# retried at once, and stops doubling here (SQS allows 12 h; the heartbeat bound is lower).
+_MAX_EXPONENT = 10
+_BATCH = 10  # ChangeMessageVisibilityBatch takes at most 10 entries
+
+_urls: dict[str, str | None] = {}
+
+
+def queue_url(arn: str) -> str | None:
+    """The queue URL of an SQS queue ARN (``arn:PARTITION:sqs:REGION:ACCOUNT:NAME``), as SQS
+    forms it; None for anything else. Derived, not looked up: the role has no
+    ``sqs:GetQueueUrl``, and the URL only names the queue (boto3 sends the request to its own
+    endpoint, ``AWS_ENDPOINT_URL`` locally)."""
+    url = _urls.get(arn, "")
+    if url == "":
+        parts = arn.split(":")
+        if len(parts) == 6 and parts[0] == "arn" and parts[2] == "sqs" and all(parts[3:]):
+            partition, region, account, name = parts[1], parts[3], parts[4], parts[5]
+            domain = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+            url = f"https://sqs.{region}.{domain}/{account}/{name}"
+        else:
+            url = None
+        _urls[arn] = url
+    return url
+
+
+def delay(heartbeat_seconds: float, receive_count: int) -> int:
+    """Seconds before a record whose AWS call failed is offered again.
+
+    At most a third of ``HeartbeatSeconds``: the record's last heartbeat was at most a third
+    ago (the background interval), so the next delivery's probe heartbeat still has the last
+    third, less the batching window, to arrive (the generator checks the window against
+    ``HeartbeatSeconds``).
+    """
+    backoff = 2 ** min(max(receive_count - 1, 0), _MAX_EXPONENT)
+    return int(min(backoff, heartbeat_seconds / 3))
+
+
+def change_visibility(
+    sqs: Any,
+    url: str,
+    entries: Sequence[tuple[str, int]],
+    warn: Callable[..., None],
+) -> None:
+    """Set the visibility timeout of (receipt handle, seconds) entries; never raises."""
+    try:
+        for start in range(0, len(entries), _BATCH):
+            chunk = entries[start : start + _BATCH]
+            reply = sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for i, (handle, seconds) in enumerate(chunk)
+                ],
+            )
+            failed = (reply or {}).get("Failed") or []
+            if failed:
+                warn("visibility not changed", extra={"failed": failed})
+    except Exception as exc:  # best effort: the visibility timeout brings the record back
+        from stepqueue_aws import error_code
+
+        warn("visibility not changed", extra={"error_code": error_code(exc)})

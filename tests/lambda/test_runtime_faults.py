@@ -1,0 +1,348 @@
+"""Faults around the user's handler: what it returns or raises cannot be reported as is, the
+batch cannot be parsed, the Lambda deadline comes, a callback fails for a moment. Each ends in
+one callback or one explicit redelivery; the handler never runs twice unannounced and no
+heartbeat thread outlives the invocation. Recording clients, no network."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from stepqueue_runtime import aws, entry, handlers
+
+from . import user_handlers
+from .support import RecordingClient, body, client_error, event, sqs_record
+
+H = "tests.lambda.user_handlers."
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/orders-enrich"
+
+
+@pytest.fixture
+def client() -> RecordingClient:
+    """One recording client for Step Functions and SQS: one timeline of calls."""
+    c = RecordingClient()
+    aws.set_client(c)
+    aws.set_client(c, aws.SQS)
+    return c
+
+
+@pytest.fixture(autouse=True)
+def _runs() -> Iterator[None]:
+    user_handlers.RUNS.clear()
+    yield
+    user_handlers.RUNS.clear()
+
+
+def runtime_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("stepqueue-") and t.is_alive()]
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_the_invocation() -> Iterator[None]:
+    yield
+    assert runtime_threads() == []
+
+
+def run(*records: dict[str, Any], context: Any = None) -> list[str]:
+    response = entry.handler(event(*records), context)
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def with_receive_count(record: dict[str, Any], count: int) -> dict[str, Any]:
+    return dict(record, attributes=dict(record["attributes"], ApproximateReceiveCount=str(count)))
+
+
+# -- errors after the handler returns: one SendTaskFailure, the handler ran once ---------------
+
+
+@pytest.mark.parametrize(
+    ("handler", "error"),
+    [
+        ("lone_surrogate", "Stepqueue.OutputNotUnicode"),
+        ("too_deep", "Stepqueue.OutputTooDeep"),
+        ("unprintable", "Stepqueue.ErrorNotPrintable"),
+    ],
+)
+def test_unreportable_outcome_is_a_task_failure(
+    handler: str, error: str, client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + handler)
+    assert run(sqs_record(body({"n": 1}, token="bad"), "m1")) == []
+    (failed,) = client.ops("send_task_failure")
+    assert failed.kwargs["taskToken"] == "bad" and failed.kwargs["error"] == error
+    failed.kwargs["cause"].encode("utf-8")  # sendable
+    assert client.ops("send_task_success") == []
+    assert list(user_handlers.RUNS) == [(handler, {"n": 1})]
+
+
+def test_unprintable_error_keeps_its_type_in_the_cause(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "unprintable")
+    run(sqs_record(body(), "m"))
+    cause = json.loads(client.ops("send_task_failure")[0].kwargs["cause"])
+    assert cause["errorType"] == "UnprintableError"
+    assert "RuntimeError" in cause["errorMessage"]
+    assert any("unprintable" in frame for frame in cause["stackTrace"])
+
+
+def test_error_message_with_a_lone_surrogate_is_sendable(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "surrogate_message")
+    assert run(sqs_record(body(), "m")) == []
+    (failed,) = client.ops("send_task_failure")
+    assert failed.kwargs["error"] == "ValueError"
+    cause = failed.kwargs["cause"]
+    cause.encode("utf-8")
+    assert json.loads(cause)["errorMessage"].startswith("bad file name caf")
+
+
+@pytest.mark.parametrize("kind", ["SystemExit", "KeyboardInterrupt"])
+def test_handler_exiting_fails_its_task_only(
+    kind: str, client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "exits")
+    records = [
+        sqs_record(body({"raise": kind}, token="exits"), "m1"),
+        sqs_record(body({"n": 2}, token="next"), "m2"),
+    ]
+    assert run(*records) == []
+    (failed,) = client.ops("send_task_failure")
+    assert failed.kwargs["taskToken"] == "exits"
+    assert failed.kwargs["error"] == f"Stepqueue.{kind}"
+    (succeeded,) = client.ops("send_task_success")
+    assert succeeded.kwargs["taskToken"] == "next"
+    assert list(user_handlers.RUNS) == [("exits", {"raise": kind}), ("exits", {"n": 2})]
+
+
+# -- parsing the batch: bounded, and heartbeats stop on every exit path ------------------------
+
+
+def test_body_nested_too_deep_is_malformed(client: RecordingClient, use_handler: Any) -> None:
+    use_handler(H + "hang")
+    records = [
+        sqs_record(body({"seconds": 0.5}, token="alive", heartbeat_seconds=1), "m1"),
+        sqs_record("[" * 100_000, "deep"),
+    ]
+    assert run(*records) == ["deep"]
+    assert len(client.ops("send_task_success", "alive")) == 1
+    beats = len(client.ops("send_task_heartbeat", "alive"))
+    time.sleep(0.5)
+    assert len(client.ops("send_task_heartbeat", "alive")) == beats
+
+
+def test_heartbeats_stop_when_parsing_the_batch_fails(
+    client: RecordingClient, use_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever escapes while the batch is read, the heartbeater already started for the
+    records before it is stopped: the invocation fails, nothing keeps beating."""
+    use_handler(H + "ok")
+    real = entry.parse_body
+
+    def parse(raw: str | None) -> Any:
+        if raw == "explode":
+            raise MemoryError("injected")
+        return real(raw)
+
+    monkeypatch.setattr(entry, "parse_body", parse)
+    records = [
+        sqs_record(body(token="alive", heartbeat_seconds=1), "m1"),
+        sqs_record("explode", "m2"),
+    ]
+    with pytest.raises(MemoryError):
+        run(*records)
+    assert runtime_threads() == []
+    beats = len(client.ops("send_task_heartbeat", "alive"))
+    time.sleep(0.6)
+    assert len(client.ops("send_task_heartbeat", "alive")) == beats
+
+
+def test_heartbeats_stop_when_the_batch_fails(
+    client: RecordingClient, use_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_handler(H + "ok")
+
+    def broken(**kwargs: Any) -> Any:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(entry, "process_partial_response", broken)
+    with pytest.raises(RuntimeError):
+        run(sqs_record(body(token="alive", heartbeat_seconds=1), "m1"))
+    assert runtime_threads() == []
+
+
+# -- the Lambda deadline ------------------------------------------------------------------------
+
+
+class LambdaContext:
+    """Counts down from ``ms`` as Lambda's context does."""
+
+    def __init__(self, ms: int) -> None:
+        self._deadline = time.monotonic() + ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def test_deadline_fails_the_running_task_and_gives_back_the_rest(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    """2 s left, a 1 s margin: at 1 s the handler still running is reported
+    Stepqueue.DeadlineExceeded and the records behind it go back to the queue at once. What the
+    handler returns later is discarded: the task was already failed, saying why."""
+    use_handler(H + "hang")
+    records = [
+        sqs_record(body({"seconds": 2.0}, token="slow", heartbeat_seconds=30), "m1"),
+        sqs_record(body({"seconds": 0}, token="t2", heartbeat_seconds=30), "m2"),
+        sqs_record(body({"seconds": 0}, token="t3"), "m3"),
+    ]
+    started = time.monotonic()
+    assert run(*records, context=LambdaContext(2000)) == ["m2", "m3"]
+    (failed,) = client.ops("send_task_failure")
+    assert failed.kwargs["taskToken"] == "slow"
+    assert failed.kwargs["error"] == "Stepqueue.DeadlineExceeded"
+    assert 0.7 < failed.at - started < 1.6  # at the margin, not when the handler returned
+    assert client.ops("send_task_success") == []  # the late result is not sent
+    (given_back,) = client.ops("change_message_visibility_batch")
+    assert given_back.kwargs["QueueUrl"] == QUEUE_URL
+    assert [e["VisibilityTimeout"] for e in given_back.kwargs["Entries"]] == [0, 0]
+    handles = {r["receiptHandle"] for r in records[1:]}
+    assert {e["ReceiptHandle"] for e in given_back.kwargs["Entries"]} == handles
+    assert given_back.at < failed.at + 0.5
+    assert list(user_handlers.RUNS) == [("hang", {"seconds": 2.0})]  # the others never ran
+    # No heartbeat for the failed task after its failure was sent.
+    assert all(b.at <= failed.at for b in client.ops("send_task_heartbeat", "slow"))
+
+
+class SettableContext:
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.ms
+
+
+def test_records_left_past_the_margin_are_not_started(
+    client: RecordingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The margin reached between two records: the next is not started, nothing is failed."""
+    context = SettableContext(10_000)
+    ran: list[Any] = []
+
+    def uses_up_the_time(payload: Any, ctx: Any) -> Any:
+        ran.append(payload)
+        context.ms = 500  # below the 1 s margin from now on
+        return payload
+
+    monkeypatch.setitem(handlers._cache, "t.late", uses_up_the_time)
+    monkeypatch.setenv("STEPQUEUE_HANDLER", "t.late")
+    records = [sqs_record(body({"n": 1}, token="t1"), "m1"), sqs_record(body(token="t2"), "m2")]
+    assert run(*records, context=context) == ["m2"]
+    assert [c.kwargs["taskToken"] for c in client.ops("send_task_success")] == ["t1"]
+    assert client.ops("send_task_failure") == []
+    (given_back,) = client.ops("change_message_visibility_batch")
+    assert given_back.kwargs["Entries"] == [
+        {"Id": "0", "ReceiptHandle": records[1]["receiptHandle"], "VisibilityTimeout": 0}
+    ]
+    assert ran == [{"n": 1}]
+
+
+def test_remaining_ms_is_the_time_before_the_margin(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "remaining")
+    run(sqs_record(body(), "m"), context=LambdaContext(20_000))
+    remaining = json.loads(client.ops("send_task_success")[0].kwargs["output"])["remaining_ms"]
+    assert 15_000 < remaining <= 18_000  # 20 s less a 2 s margin
+
+
+def test_no_context_no_deadline(client: RecordingClient, use_handler: Any) -> None:
+    use_handler(H + "hang")
+    assert run(sqs_record(body({"seconds": 0.1}), "m")) == []
+    assert client.ops("change_message_visibility_batch") == []
+
+
+# -- a transient error is redelivered before HeartbeatSeconds runs out ---------------------------
+
+
+def _throttled_success(op: str, kw: dict[str, Any]) -> Exception | None:
+    if op == "send_task_success":
+        return client_error("ThrottlingException", op)
+    return None
+
+
+@pytest.mark.parametrize(
+    ("heartbeat_seconds", "receive_count", "delay"),
+    [(300, 1, 1), (300, 3, 4), (300, 9, 100), (6, 5, 2), (2, 1, 0)],
+)
+def test_retried_record_comes_back_before_its_heartbeat_timeout(
+    heartbeat_seconds: int,
+    receive_count: int,
+    delay: int,
+    client: RecordingClient,
+    use_handler: Any,
+) -> None:
+    """Backoff doubling with the receive count, but always under a third of HeartbeatSeconds,
+    instead of the queue's visibility timeout (which may be longer than HeartbeatSeconds)."""
+    use_handler(H + "ok")
+    client.fault = _throttled_success
+    record = with_receive_count(
+        sqs_record(body(token="t", heartbeat_seconds=heartbeat_seconds), "m"), receive_count
+    )
+    assert run(record) == ["m"]
+    (changed,) = client.ops("change_message_visibility_batch")
+    assert changed.kwargs == {
+        "QueueUrl": QUEUE_URL,
+        "Entries": [
+            {"Id": "0", "ReceiptHandle": record["receiptHandle"], "VisibilityTimeout": delay}
+        ],
+    }
+
+
+def test_without_heartbeat_seconds_the_visibility_timeout_applies(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "ok")
+    client.fault = _throttled_success
+    assert run(sqs_record(body(token="t"), "m")) == ["m"]
+    assert client.ops("change_message_visibility_batch") == []
+
+
+def test_failing_to_change_visibility_still_redelivers(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "ok")
+
+    def fault(op: str, kw: dict[str, Any]) -> Exception | None:
+        if op == "change_message_visibility_batch":
+            return client_error("AccessDenied", op, status=403)
+        return _throttled_success(op, kw)
+
+    client.fault = fault
+    assert run(sqs_record(body(token="t", heartbeat_seconds=300), "m")) == ["m"]
+
+
+@pytest.mark.parametrize(
+    ("arn", "url"),
+    [
+        (
+            "arn:aws:sqs:eu-west-1:111122223333:q-1",
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/q-1",
+        ),
+        (
+            "arn:aws-cn:sqs:cn-north-1:111122223333:q",
+            "https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q",
+        ),
+        ("not-an-arn", None),
+        ("arn:aws:sns:us-east-1:111122223333:topic", None),
+    ],
+)
+def test_queue_url_from_arn(arn: str, url: str | None) -> None:
+    from stepqueue_runtime import redelivery
+
+    assert redelivery.queue_url(arn) == url
