@@ -85,16 +85,19 @@ test: lint ## lint, then every test (unit, golden, bad specs, terraform, end to 
 test-fast: install ## the tests that need neither terraform nor the emulator
 	$(PY) -m pytest -m "not emulator and not terraform" -n 2
 
-bench: install ## every benchmark, about 10 minutes (each prints one JSON object last)
+bench: install ## every benchmark, about 13 minutes (each prints one JSON object last)
 	$(PY) -m bench.generator
 	$(PY) -m bench.runtime --records 2000
-	$(PY) -m bench.semaphore --threads 32 --cycles 100
+	$(PY) -m bench.scale
+	$(PY) -m bench.semaphore --mode waiting_room --threads 32 --cycles 20
+	$(PY) -m bench.semaphore --mode polling --threads 32 --cycles 100
 	$(PY) -m bench.burst --executions 50 --limit 5 --work-seconds 2
 	$(PY) -m bench.e2e --executions 200
 	$(PY) -m bench.terraform
 
-bench-stress: install ## the long semaphore stress: 32 threads x 5,000 cycles (over an hour)
-	$(PY) -m bench.semaphore --threads 32 --cycles 5000
+bench-stress: install ## the long semaphore stresses: polling 32 x 5,000 (over an hour), waiting room 32 x 50
+	$(PY) -m bench.semaphore --mode waiting_room --threads 32 --cycles 50
+	$(PY) -m bench.semaphore --mode polling --threads 32 --cycles 5000
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

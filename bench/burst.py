@@ -13,7 +13,7 @@ import json
 import math
 import sys
 
-from stepqueue.local.scenarios.semaphore_burst import run
+from stepqueue.local.scenarios import semaphore_burst, waiting_room
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +22,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=5)
     parser.add_argument("--work-seconds", type=int, default=2, help="whole seconds (a Wait)")
     parser.add_argument("--timeout", type=float, default=None)
+    parser.add_argument(
+        "--mode",
+        choices=("waiting_room", "polling"),
+        default="waiting_room",
+        help="how executions wait for a slot (default: the waiting room)",
+    )
     args = parser.parse_args(argv)
     timeout = args.timeout or 120 + 5 * math.ceil(args.executions / args.limit) * args.work_seconds
+    run = waiting_room.burst if args.mode == "waiting_room" else semaphore_burst.run
     result = run(args.executions, args.limit, args.work_seconds, timeout)
     print(json.dumps(result))
     ok = (
@@ -31,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         and result["succeeded"] == args.executions
         and result["peak_holders"] <= args.limit
         and result["holder_violations"] == 0
+        and result.get("fifo_inversions", 0) == 0
+        and result.get("stuck_waiters", 0) == 0
     )
     return 0 if ok else 1
 

@@ -54,7 +54,8 @@ def render(workflows: Sequence[Workflow]) -> dict[str, str]:
             "workers": {w.name: w.tfvars() for w in wf.workers},
         }
         if wf.concurrency is not None:
-            semaphores[wf.concurrency.semaphore] = {"limit": wf.concurrency.limit}
+            c = wf.concurrency
+            semaphores[c.semaphore] = {"limit": c.limit, "mode": c.mode}
     tfvars = {"workflows": tf_workflows, "semaphores": semaphores}
     files[TFVARS_FILE] = renderer.text("tfvars.json.j2", tfvars=tfvars)
     return files

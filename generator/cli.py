@@ -108,12 +108,34 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             _print(refused.diagnostics)
             print("stepqueue: nothing written", file=sys.stderr)
             return EXIT_USAGE
+        except OSError as exc:  # --out cannot be made: under a file, no permission, disk full
+            _print([_write_failed(args.out, exc)])
+            print("stepqueue: nothing written", file=sys.stderr)
+            return EXIT_USAGE
         print(f"stepqueue: wrote {len(files)} file(s) to {args.out}", file=sys.stderr)
         return EXIT_OK
     from generator.diagram import diagram
 
     sys.stdout.write(diagram(workflows[0]))
     return EXIT_OK
+
+
+def _write_failed(out: Path, exc: OSError) -> Diagnostic:
+    """`DIR: error: ...` for a file-system error writing --out (write_tree left nothing)."""
+    from generator.errors import Diagnostic
+
+    reason = exc.strerror or type(exc).__name__
+    if exc.filename is not None:
+        reason = f"{reason}: {exc.filename}"
+    return Diagnostic(
+        str(out),
+        0,
+        0,
+        "--out",
+        f"cannot write the output directory ({reason})",
+        "choose a --out path that can be created as a directory (not under a file), "
+        "with write permission on its parent",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

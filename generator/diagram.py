@@ -11,6 +11,7 @@ from generator.render import renderer
 from generator.vocabulary import ACQUIRE, NESTING, RELEASE, TERMINAL
 
 _SQS = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+_SQS_SEND = "arn:aws:states:::sqs:sendMessage"
 _DYNAMODB = "arn:aws:states:::dynamodb:updateItem"
 
 
@@ -40,7 +41,13 @@ class _Writer:
     def node(self, node_id: str, name: str, state: dict[str, Any], indent: str) -> None:
         kind = state["Type"]
         resource = state.get("Resource", "")
-        if resource == _SQS:
+        if name.startswith((ACQUIRE, RELEASE)) and resource in (_SQS, _SQS_SEND):
+            # The waiting room: acquire parks in the gatekeeper's queue, release posts to it.
+            sem = state["Parameters"]["MessageGroupId"]
+            verb = "wait in the waiting room of" if name == ACQUIRE else "release"
+            text = f"{name}<br/>{verb} semaphore {sem}<br/>queue: gatekeeper (FIFO)"
+            self.lines.append(f'{indent}{node_id}[/"{_label(text)}"/]')
+        elif resource == _SQS:
             context = state["Parameters"]["MessageBody"]["context"]
             worker = self.workflow.worker(context["worker"])
             queue = f"{self.workflow.name}-{worker.name}"

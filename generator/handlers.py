@@ -3,7 +3,10 @@ imported: importing user code would run it, and its dependencies may not be inst
 
 Also the one rule for what the Lambda zip takes from a lambda_src tree (`packaged_files`): the
 zip builder packages exactly those files, so a handler this check accepts is in the zip by
-construction, wherever it lives in the tree.
+construction, wherever it lives in the tree. Both follow symbolic links to folders (a package
+linked in from elsewhere is packaged under the link's name); neither goes round a cycle of
+links: a folder that resolves to one of its own ancestors is not entered, and a handler named
+through one is refused.
 """
 
 from __future__ import annotations
@@ -35,13 +38,45 @@ def is_packaged(relative: Path) -> bool:
 
 
 def packaged_files(lambda_src: Path) -> dict[str, Path]:
-    """Archive name → file, for every file of `lambda_src` the Lambda zip holds."""
+    """Archive name → file, for every file of `lambda_src` the Lambda zip holds, in name order.
+
+    Linked folders are followed (as `check_handler` follows them); a folder resolving to one of
+    its ancestors (a cycle) is not entered. The same folder linked twice is packaged twice,
+    under each name, since a handler may be named through either.
+    """
     files: dict[str, Path] = {}
-    for path in sorted(lambda_src.rglob("*")):
-        relative = path.relative_to(lambda_src)
-        if path.is_file() and is_packaged(relative):
-            files[relative.as_posix()] = path
-    return files
+    top = str(lambda_src)
+    # The real paths of each folder's ancestors and itself: the cycle guard.
+    chains: dict[str, frozenset[str]] = {top: frozenset({os.path.realpath(top)})}
+    for root, dirs, names in os.walk(top, followlinks=True):
+        chain = chains.pop(root)
+        base = Path(root).relative_to(lambda_src)
+        kept = []
+        for d in dirs:
+            real = os.path.realpath(os.path.join(root, d))
+            if real not in chain and is_packaged(base / d):  # also prunes hidden folders
+                chains[os.path.join(root, d)] = chain | {real}
+                kept.append(d)
+        dirs[:] = kept
+        for name in names:
+            relative, path = base / name, Path(root, name)
+            if is_packaged(relative) and path.is_file():  # not a dangling link
+                files[relative.as_posix()] = path
+    return dict(sorted(files.items()))
+
+
+def _through_cycle(lambda_src: Path, relative: Path) -> bool:
+    """Whether a folder on the way to `relative` resolves to one of its ancestors: a file
+    reached so is not packaged (`packaged_files` does not go round cycles)."""
+    seen = {os.path.realpath(lambda_src)}
+    folder = lambda_src
+    for part in relative.parts[:-1]:
+        folder = folder / part
+        real = os.path.realpath(folder)
+        if real in seen:
+            return True
+        seen.add(real)
+    return False
 
 
 @functools.lru_cache(maxsize=256)
@@ -83,6 +118,12 @@ def check_handler(lambda_src: Path, handler: str) -> tuple[str, str] | None:
         relative, file = package, lambda_src / package
     if not is_packaged(relative):  # unreachable for identifiers; kept as the contract's guard
         return (f"lambda_src/{relative.as_posix()} is not packaged", "move it out of there")
+    if _through_cycle(lambda_src, relative):
+        return (
+            f"lambda_src/{relative.as_posix()} is reached through a cycle of symbolic links, "
+            "which the Lambda zip does not follow",
+            "name the module by its path without going round the cycle",
+        )
     names = _top_level_names(file, file.stat().st_mtime_ns)
     shown = f"lambda_src/{relative.as_posix()}"
     if names is None:

@@ -48,6 +48,7 @@ class Concurrency:
     semaphore: str
     limit: int
     max_wait_seconds: int
+    mode: str = "waiting_room"  # vocabulary.SEMAPHORE_MODES; validation always sets it
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,14 @@ from generator.vocabulary import (
     HOLDER_MAX_BYTES,
     MAX_WAIT_DEFAULT,
     MAX_WAIT_MAX,
+    POLLING,
+    POLLING_MAX_WAIT_MAX,
     SEMAPHORE_LIMIT_MAX,
+    SEMAPHORE_MODE_DEFAULT,
+    SEMAPHORE_MODES,
     SEMAPHORE_NAME,
     TOP_LEVEL,
+    WAITING_ROOM_LIMIT_MAX,
     WORKFLOW_NAME,
 )
 from generator.workers import DeclaredWorker, declare
@@ -39,6 +44,7 @@ class SpecFacts:
     semaphore_node: Node | None = None
     limit: int | None = None
     max_wait_seconds: int | None = MAX_WAIT_DEFAULT
+    mode: str = SEMAPHORE_MODE_DEFAULT
 
     def concurrency(self) -> Concurrency | None:
         """The typed setting; only for a spec without errors."""
@@ -46,7 +52,7 @@ class SpecFacts:
             return None
         assert self.semaphore is not None and self.limit is not None
         assert self.max_wait_seconds is not None
-        return Concurrency(self.semaphore, self.limit, self.max_wait_seconds)
+        return Concurrency(self.semaphore, self.limit, self.max_wait_seconds, self.mode)
 
 
 def check_top(r: Reporter, root: Node) -> SpecFacts | None:
@@ -84,12 +90,20 @@ def _concurrency(r: Reporter, node: Node, facts: SpecFacts) -> None:
         return
     facts.has_concurrency = True
     r.keys(node, "concurrency", CONCURRENCY_KEYS, ("limit",), what="concurrency")
+    if (v := node.get("mode")) is not None:
+        facts.mode = r.choice(v, "concurrency.mode", "mode", SEMAPHORE_MODES) or facts.mode
+    # Polling keeps every holder in one 400 KB item and every retry in the history.
+    polling = facts.mode == POLLING
     if (v := node.get("limit")) is not None:
         why = f"all holders must fit in one 400 KB DynamoDB item, {HOLDER_MAX_BYTES} bytes each"
-        facts.limit = r.integer(v, "concurrency.limit", "limit", 1, SEMAPHORE_LIMIT_MAX, why)
+        if not polling:
+            why = "one semaphore's gatekeeper serves its grants in order, one batch at a time"
+        top = SEMAPHORE_LIMIT_MAX if polling else WAITING_ROOM_LIMIT_MAX
+        facts.limit = r.integer(v, "concurrency.limit", "limit", 1, top, why)
     if (v := node.get("max_wait_seconds")) is not None:
         path = "concurrency.max_wait_seconds"
-        facts.max_wait_seconds = r.integer(v, path, "max_wait_seconds", 1, MAX_WAIT_MAX)
+        top = POLLING_MAX_WAIT_MAX if polling else MAX_WAIT_MAX
+        facts.max_wait_seconds = r.integer(v, path, "max_wait_seconds", 1, top)
     if (v := node.get("semaphore")) is not None:
         sem = _name(r, v, "concurrency.semaphore", "semaphore name", SEMAPHORE_NAME)
         if sem is not None:

@@ -1,4 +1,4 @@
-"""Python twin of Terraform's `templatefile()` for the two placeholders the ASL uses.
+"""Python twin of Terraform's `templatefile()` for the placeholders the ASL uses.
 
 Scans left to right like Terraform: `$${` and `%%{` are escapes for a literal `${` / `%{`,
 `${name}` is substituted, and anything else is copied. Tests and benches use it to turn a
@@ -12,7 +12,12 @@ import re
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
-def render_definition(template_text: str, queue_urls: dict[str, str], semaphore_table: str) -> str:
+def render_definition(
+    template_text: str,
+    queue_urls: dict[str, str],
+    semaphore_table: str,
+    gatekeeper_queue_url: str = "",
+) -> str:
     out: list[str] = []
     i = 0
     n = len(template_text)
@@ -35,7 +40,11 @@ def render_definition(template_text: str, queue_urls: dict[str, str], semaphore_
             match = _PLACEHOLDER.match(template_text, j)
             if match is None:
                 raise ValueError(f"unterminated placeholder at offset {j}")
-            out.append(_substitute(match.group(1).strip(), queue_urls, semaphore_table))
+            name = match.group(1).strip()
+            if name == "gatekeeper_queue_url":
+                out.append(gatekeeper_queue_url)
+            else:
+                out.append(_substitute(name, queue_urls, semaphore_table))
             i = match.end()
         elif template_text.startswith("%{", j):
             raise ValueError(f"template directive at offset {j}: the generator never emits one")

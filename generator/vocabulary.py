@@ -22,6 +22,7 @@ RELEASE_BEFORE = RESERVED_PREFIX + "Release:"  # + the name of a Succeed or Fail
 RELEASE_ON_ERROR = RESERVED_PREFIX + "ReleaseOnError"
 RERAISE = RESERVED_PREFIX + "Reraise"
 RELEASE_NO_MATCH = RESERVED_PREFIX + "ReleaseNoChoiceMatched"
+RELEASE_FAILED = RESERVED_PREFIX + "ReleaseNotPosted"  # the waiting room's release gave up
 NO_MATCH = RESERVED_PREFIX + "NoChoiceMatched"
 
 # -- the spec's top level ----------------------------------------------------------------------
@@ -30,7 +31,13 @@ NO_MATCH = RESERVED_PREFIX + "NoChoiceMatched"
 # JSONPath is the only language supported and it is the default.
 MACHINE_FIELDS = ("Comment", "StartAt", "States", "TimeoutSeconds", "Version")
 TOP_LEVEL = frozenset({"name", "concurrency", "workers", "QueryLanguage", *MACHINE_FIELDS})
-CONCURRENCY_KEYS = frozenset({"limit", "semaphore", "max_wait_seconds"})
+CONCURRENCY_KEYS = frozenset({"limit", "semaphore", "max_wait_seconds", "mode"})
+# How an execution waits for a slot (docs/design.md §4): parked in the waiting room (default),
+# or the first version's polling acquire, kept as an explicit option within its limits.
+WAITING_ROOM = "waiting_room"
+POLLING = "polling"
+SEMAPHORE_MODES = frozenset({WAITING_ROOM, POLLING})
+SEMAPHORE_MODE_DEFAULT = WAITING_ROOM
 
 # -- state kinds -------------------------------------------------------------------------------
 
@@ -171,3 +178,13 @@ HOLDER_OVERHEAD_BYTES = 4  # per map element and value type, rounded up
 HOLDER_MAX_BYTES = EXECUTION_ARN_MAX_BYTES + START_TIME_MAX_BYTES + HOLDER_OVERHEAD_BYTES
 ITEM_OVERHEAD_BYTES = len("id") + 64 + len("holders") + 64  # key, name, map header, spare
 SEMAPHORE_LIMIT_MAX = (DYNAMODB_ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES) // HOLDER_MAX_BYTES
+
+# The waiting room: the limit lives in a small counter item, so it is bounded by what one
+# semaphore's message group can serve, not by an item's size; the gatekeeper checks the same.
+WAITING_ROOM_LIMIT_MAX = 100000
+# Polling: every retried acquire adds about 3 events to a history of at most 25,000, and the
+# retries average 2 s, so a wait beyond about 4.6 h fails the execution: 4 h is the bound.
+POLLING_MAX_WAIT_MAX = 14400
+# Release posts to the waiting room, retried this often before it leaves the slot to the
+# sweep (it never fails an execution whose body succeeded).
+RELEASE_MAX_ATTEMPTS = 8

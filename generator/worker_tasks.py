@@ -126,12 +126,32 @@ class WorkerTasks:
                     "max_receive_count or timeout_seconds",
                 )
         if task.heartbeat_seconds is not None:
-            delay, window = s["delay_seconds"] or 0, s["batching_window_seconds"] or 0
-            if task.heartbeat_seconds <= delay + window:
-                r.error(
-                    *value_at(use.node, use.path, "HeartbeatSeconds"),
-                    f"HeartbeatSeconds {task.heartbeat_seconds} is not above the worker's "
-                    f"delivery delay + batching window ({delay + window} s): the heartbeat times "
-                    "out before the worker can even receive the message",
-                    f"raise HeartbeatSeconds above {delay + window}",
-                )
+            self._check_heartbeat(use, task.heartbeat_seconds, worker)
+
+    def _check_heartbeat(self, use: TaskUse, heartbeat: int, worker: DeclaredWorker) -> None:
+        """The heartbeat clock starts when the message is queued. The runtime's first
+        heartbeat comes when the worker reads the message (up to delivery delay + batching
+        window later), or a third of HeartbeatSeconds after queueing if that is later; then
+        every third. Delay + window under two thirds of HeartbeatSeconds lets one heartbeat
+        fail and the next still come in time (lambda_src/stepqueue_runtime/heartbeat.py)."""
+        s = worker.settings
+        delay, window = s["delay_seconds"] or 0, s["batching_window_seconds"] or 0
+        wait = delay + window
+        if heartbeat <= wait:
+            self.r.error(
+                *value_at(use.node, use.path, "HeartbeatSeconds"),
+                f"HeartbeatSeconds {heartbeat} is not above the worker's "
+                f"delivery delay + batching window ({wait} s): the heartbeat times "
+                "out before the worker can even receive the message",
+                f"raise HeartbeatSeconds above {wait}",
+            )
+        elif 2 * heartbeat <= 3 * wait:
+            self.r.error(
+                *value_at(use.node, use.path, "HeartbeatSeconds"),
+                f"HeartbeatSeconds {heartbeat} is not above 1.5 x the worker's delivery delay + "
+                f"batching window ({wait} s): its clock starts when the message is queued, the "
+                f"worker's first heartbeat can come {wait} s later and the next a third of "
+                "HeartbeatSeconds after that, so one failed heartbeat times the task out",
+                f"raise HeartbeatSeconds above {3 * wait // 2}, or lower the worker's "
+                "delay_seconds or batching_window_seconds",
+            )

@@ -2,6 +2,7 @@
 
     validate | generate | diagram      the generator (specs → ASL and Terraform inputs)
     plan | apply | destroy             deploying, to AWS or (--env local) to the emulator
+    semaphore set | status             a waiting-room semaphore's limit and state, at run time
     demo | emulator                    running everything on this machine
 
 This module only parses and dispatches: each package loads when its command runs, so `--help`
@@ -14,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from generator import cli as generator_cli
 
@@ -43,22 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         ("destroy", "destroy a deployment (asks for the stage's name unless --yes)"),
     ):
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--env", choices=("aws", "local"), default="aws", help="default: aws")
-        sub.add_argument(
-            "--stage",
-            metavar="NAME",
-            help="prefixes every resource and selects its own Terraform workspace, so dev and "
-            "prod coexist in one account (default: none, the default workspace)",
-        )
-        sub.add_argument(
-            "--backend-config",
-            type=Path,
-            metavar="FILE",
-            help="remote state: a Terraform backend config file (e.g. prod.s3.tfbackend)",
-        )
-        sub.add_argument(
-            "--backend", metavar="TYPE", help="backend type when FILE is not NAME.TYPE.tfbackend"
-        )
+        _add_deployment_flags(sub)
         if name == "plan":
             sub.add_argument(
                 "--workflows",
@@ -69,9 +55,59 @@ def _parser() -> argparse.ArgumentParser:
             )
         if name == "destroy":
             sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    _add_semaphore(commands)
     for name, help_text in PASS_THROUGH.items():
         commands.add_parser(name, help=help_text, description=help_text, add_help=False)
     return parser
+
+
+def _add_deployment_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--env", choices=("aws", "local"), default="aws", help="default: aws")
+    sub.add_argument(
+        "--stage",
+        metavar="NAME",
+        help="prefixes every resource and selects its own Terraform workspace, so dev and "
+        "prod coexist in one account (default: none, the default workspace)",
+    )
+    sub.add_argument(
+        "--backend-config",
+        type=Path,
+        metavar="FILE",
+        help="remote state: a Terraform backend config file (e.g. prod.s3.tfbackend)",
+    )
+    sub.add_argument(
+        "--backend", metavar="TYPE", help="backend type when FILE is not NAME.TYPE.tfbackend"
+    )
+
+
+def _add_semaphore(commands: Any) -> None:
+    help_text = "a waiting-room semaphore's limit (set) and state (status), at run time"
+    semaphore = commands.add_parser("semaphore", help=help_text, description=help_text)
+    actions = semaphore.add_subparsers(dest="semaphore_command", required=True, metavar="ACTION")
+    set_help = (
+        "change a semaphore's limit now: posted to its waiting room, applied in its order; "
+        "lowering stops grants until fewer hold, raising admits waiters at once"
+    )
+    status_help = "limit, holders, waiters and the oldest wait of one semaphore or of all"
+    for name, text in (("set", set_help), ("status", status_help)):
+        sub = actions.add_parser(name, help=text, description=text)
+        if name == "set":
+            sub.add_argument("name", metavar="NAME", help="the semaphore")
+            sub.add_argument("--limit", type=int, required=True, metavar="N", help="new limit")
+        else:
+            sub.add_argument("name", metavar="NAME", nargs="?", help="one semaphore (default: all)")
+            sub.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+        _add_deployment_flags(sub)
+        sub.add_argument(
+            "--table",
+            metavar="NAME",
+            help="the semaphore table, instead of the deployment's Terraform outputs",
+        )
+        sub.add_argument(
+            "--queue-url",
+            metavar="URL",
+            help="the gatekeeper's FIFO queue (with --table; `set` needs it)",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -86,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--backend needs --backend-config FILE")
     if args.backend_config and args.env == "local":
         parser.error("--backend-config is for --env aws; the emulator's state is in build/")
+    if args.command == "semaphore":
+        from stepqueue.deploy import semaphore_command
+
+        return semaphore_command.run(args, lambda endpoint: _target(args, endpoint))
     return _deploy(args)
 
 
@@ -162,6 +202,8 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     flags = f" --stage {args.stage}" if args.stage else ""
     if args.backend_config:
         flags += f" --backend-config {args.backend_config}"
+    if args.backend:
+        flags += f" --backend {args.backend}"
     plan_command = f"stepqueue plan --env {args.env}{flags}"
     backend = backend_type(args.backend_config, args.backend) if args.backend_config else None
     if endpoint is not None:
@@ -169,11 +211,13 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
 
         terraform = local_deployment(endpoint, LOCAL_STATE / stage, stage=args.stage, stream=True)
         where = f"the emulator at {endpoint}"
+        account = None
     else:
-        from stepqueue.deploy.inputs import aws_deployment
+        from stepqueue.deploy.inputs import aws_account_id, aws_deployment
 
         terraform = aws_deployment(stage=args.stage, backend_config=args.backend_config)
         where = "AWS"
+        account = aws_account_id
     return Target(
         terraform=terraform,
         inputs=DeployInputs(),
@@ -183,4 +227,5 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
         stage=stage,
         backend=backend,
         local=endpoint is not None,
+        account=account,
     )

@@ -1,8 +1,12 @@
 # stepqueue root: every workflow of the generator's output (var.workflows, var.semaphores from
 # workflows.tfvars.json) becomes, per worker, a queue + DLQ and a worker Lambda, and per
-# workflow, a state machine; one semaphore table and one reclaimer serve the deployment.
+# workflow, a state machine; one semaphore table serves the deployment, with one gatekeeper (its
+# FIFO waiting room) when a semaphore is in `waiting_room` mode and one reclaimer when a
+# semaphore is in `polling` mode.
 #
-# Dependencies (no cycle): queues -> workers; queues + table -> state machines -> reclaimer.
+# Dependencies (no cycle): queues -> workers; queues + table + gatekeeper -> state machines ->
+# reclaimer. The gatekeeper names the state machines by their static ARNs, since each state
+# machine's definition carries the gatekeeper's queue URL.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -41,8 +45,21 @@ locals {
   semaphores       = { for name in local.used_semaphores : name => var.semaphores[name] }
   create_semaphore = length(local.semaphores) > 0
 
+  # The mode of each workflow's semaphore, or null without one.
+  workflow_mode = { for wf_name, wf in var.workflows : wf_name => wf.semaphore == null ? null : local.semaphores[wf.semaphore].mode }
+  # The gatekeeper serves the waiting rooms, the reclaimer the polling semaphores: each exists
+  # only when a workflow needs it.
+  room_semaphores   = { for name, s in local.semaphores : name => s if s.mode == "waiting_room" }
+  create_gatekeeper = length(local.room_semaphores) > 0
+  create_reclaimer  = anytrue([for mode in values(local.workflow_mode) : mode == "polling"])
+
+  state_machine_arn = {
+    for wf_name in keys(var.workflows) : wf_name => "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${local.prefix}${wf_name}"
+  }
+
   semaphore_table_name = "${local.prefix}stepqueue-semaphores"
   reclaimer_name       = "${local.prefix}stepqueue-reclaimer"
+  gatekeeper_name      = "${local.prefix}stepqueue-gatekeeper"
 }
 
 module "queue" {
@@ -67,6 +84,11 @@ module "worker" {
   function_name = each.value.name
   description   = "stepqueue worker ${each.value.worker} of workflow ${each.value.workflow}"
   handler       = each.value.handler
+  # The runtime fails a record it could not start before the deadline on its last receive,
+  # rather than giving it back into the DLQ unrun: it needs the queue's count.
+  environment_variables = {
+    STEPQUEUE_MAX_RECEIVE_COUNT = tostring(each.value.max_receive_count)
+  }
 
   zip_path         = local.lambda_zip_path
   source_code_hash = local.lambda_zip_hash
@@ -99,25 +121,63 @@ module "semaphore" {
   kms_key_arn = var.kms_key_arn
 }
 
+module "gatekeeper" {
+  source = "../modules/gatekeeper"
+  count  = local.create_gatekeeper ? 1 : 0
+
+  name             = local.gatekeeper_name
+  zip_path         = local.lambda_zip_path
+  source_code_hash = local.lambda_zip_hash
+  runtime          = var.lambda_runtime
+
+  table_name        = module.semaphore[0].table_name
+  table_arn         = module.semaphore[0].table_arn
+  table_kms_key_arn = var.kms_key_arn
+
+  semaphores = {
+    for name, s in local.room_semaphores : name => {
+      limit              = s.limit
+      state_machine_arns = sort([for wf_name, wf in var.workflows : local.state_machine_arn[wf_name] if wf.semaphore == name])
+    }
+  }
+
+  event_source_mapping_enabled = var.event_source_mapping_enabled
+  sweep_schedule_expression    = var.gatekeeper_sweep_schedule
+
+  kms_key_arn         = var.kms_key_arn
+  alarm_sns_topic_arn = var.alarm_sns_topic_arn
+  tracing_mode        = var.tracing_enabled ? "Active" : "PassThrough"
+  log_retention_days  = var.log_retention_days
+  log_kms_key_arn     = var.kms_key_arn
+}
+
 module "state_machine" {
   source   = "../modules/state_machine"
   for_each = var.workflows
 
   name = "${local.prefix}${each.key}"
 
-  # The generator's ASL is a templatefile() template: ${queue_url.<worker>} and
-  # ${semaphore_table} are its only placeholders (docs/contracts.md).
+  # The generator's ASL is a templatefile() template: ${queue_url.<worker>},
+  # ${semaphore_table} and ${gatekeeper_queue_url} are its only placeholders
+  # (docs/contracts.md); the last is "" when no semaphore waits in a waiting room.
   definition = templatefile("${local.generated_dir}/${each.value.definition_file}", {
-    queue_url       = { for wk_name in keys(each.value.workers) : wk_name => module.queue["${each.key}/${wk_name}"].queue_url }
-    semaphore_table = local.semaphore_table_name
+    queue_url            = { for wk_name in keys(each.value.workers) : wk_name => module.queue["${each.key}/${wk_name}"].queue_url }
+    semaphore_table      = local.semaphore_table_name
+    gatekeeper_queue_url = local.create_gatekeeper ? module.gatekeeper[0].queue_url : ""
   })
 
-  queue_arns        = [for wk_name in keys(each.value.workers) : module.queue["${each.key}/${wk_name}"].queue_arn]
+  # Its worker queues, and the waiting room it acquires and releases through. The gatekeeper's
+  # queue uses the same key as the worker queues.
+  queue_arns = concat(
+    [for wk_name in keys(each.value.workers) : module.queue["${each.key}/${wk_name}"].queue_arn],
+    local.workflow_mode[each.key] == "waiting_room" ? [module.gatekeeper[0].queue_arn] : [],
+  )
   queue_kms_key_arn = var.kms_key_arn
 
-  semaphore_table_arn   = each.value.semaphore == null ? null : module.semaphore[0].table_arn
-  semaphore_name        = each.value.semaphore
-  semaphore_kms_key_arn = each.value.semaphore == null ? null : var.kms_key_arn
+  # A polling acquire writes the semaphore's item itself; a waiting room never touches the table.
+  semaphore_table_arn   = local.workflow_mode[each.key] == "polling" ? module.semaphore[0].table_arn : null
+  semaphore_name        = local.workflow_mode[each.key] == "polling" ? each.value.semaphore : null
+  semaphore_kms_key_arn = local.workflow_mode[each.key] == "polling" ? var.kms_key_arn : null
 
   include_execution_data = var.sfn_include_execution_data
   tracing_enabled        = var.tracing_enabled
@@ -127,7 +187,7 @@ module "state_machine" {
 
 module "reclaimer" {
   source = "../modules/reclaimer"
-  count  = local.create_semaphore ? 1 : 0
+  count  = local.create_reclaimer ? 1 : 0
 
   function_name    = local.reclaimer_name
   zip_path         = local.lambda_zip_path
@@ -138,8 +198,8 @@ module "reclaimer" {
   table_arn         = module.semaphore[0].table_arn
   table_kms_key_arn = var.kms_key_arn
 
-  # Only the workflows that hold slots.
-  state_machine_arns        = [for wf_name, wf in var.workflows : module.state_machine[wf_name].state_machine_arn if wf.semaphore != null]
+  # Only the workflows that hold slots of a polling semaphore.
+  state_machine_arns        = [for wf_name, wf in var.workflows : module.state_machine[wf_name].state_machine_arn if local.workflow_mode[wf_name] == "polling"]
   sweep_schedule_expression = var.reclaimer_sweep_schedule
 
   kms_key_arn        = var.kms_key_arn

@@ -87,6 +87,31 @@ output "semaphore_table_arn" {
   value       = try(module.semaphore[0].table_arn, null)
 }
 
+output "semaphore_modes" {
+  description = "Mode (polling or waiting_room) by semaphore used by a workflow."
+  value       = { for name, s in local.semaphores : name => s.mode }
+}
+
+output "gatekeeper_queue_url" {
+  description = "URL of the waiting room's FIFO queue, or null when no semaphore is in waiting_room mode."
+  value       = try(module.gatekeeper[0].queue_url, null)
+}
+
+output "gatekeeper_dlq_url" {
+  description = "URL of the waiting room's dead-letter queue, or null."
+  value       = try(module.gatekeeper[0].dlq_url, null)
+}
+
+output "gatekeeper_function_name" {
+  description = "Name of the gatekeeper Lambda function, or null."
+  value       = try(module.gatekeeper[0].function_name, null)
+}
+
+output "gatekeeper_role_name" {
+  description = "Name of the gatekeeper's IAM role, or null."
+  value       = try(module.gatekeeper[0].role_name, null)
+}
+
 output "reclaimer_function_name" {
   description = "Name of the reclaimer Lambda function, or null."
   value       = try(module.reclaimer[0].function_name, null)

@@ -150,9 +150,10 @@ variable "workflows" {
 }
 
 variable "semaphores" {
-  description = "Semaphores by name, with their limit (workflows.tfvars.json). Each workflow's `semaphore` must name one."
+  description = "Semaphores by name, with their initial limit and their mode (workflows.tfvars.json; `polling` when absent, as in tfvars written before modes existed). Each workflow's `semaphore` must name one."
   type = map(object({
     limit = number
+    mode  = optional(string, "polling")
   }))
   default = {}
 
@@ -162,11 +163,23 @@ variable "semaphores" {
   }
 
   validation {
-    # Every holder of a semaphore sits in one DynamoDB item (400 KB at most) and takes up to
-    # 503 bytes (an execution ARN of 467 bytes with an 80-character Unicode execution name,
-    # plus its start time): 814 holders fit. The generator checks the same number.
-    condition     = alltrue([for s in values(var.semaphores) : s.limit >= 1 && s.limit <= 814 && floor(s.limit) == s.limit])
-    error_message = "Each semaphore limit must be a whole number from 1 to 814 (all holders must fit one 400 KB DynamoDB item)."
+    condition     = alltrue([for s in values(var.semaphores) : contains(["polling", "waiting_room"], s.mode)])
+    error_message = "A semaphore's mode is polling or waiting_room."
+  }
+
+  validation {
+    # Polling: every holder of a semaphore sits in one DynamoDB item (400 KB at most) and takes
+    # up to 503 bytes (an execution ARN of 467 bytes with an 80-character Unicode execution
+    # name, plus its start time): 814 holders fit. The generator checks the same number.
+    condition     = alltrue([for s in values(var.semaphores) : s.mode != "polling" || (s.limit >= 1 && s.limit <= 814 && floor(s.limit) == s.limit)])
+    error_message = "Each polling semaphore limit must be a whole number from 1 to 814 (all holders must fit one 400 KB DynamoDB item)."
+  }
+
+  validation {
+    # Waiting room: the limit is a number on a small counter item, bounded by what one message
+    # group can serve. The generator and the gatekeeper check the same number.
+    condition     = alltrue([for s in values(var.semaphores) : s.mode != "waiting_room" || (s.limit >= 1 && s.limit <= 100000 && floor(s.limit) == s.limit)])
+    error_message = "Each waiting-room semaphore limit must be a whole number from 1 to 100000."
   }
 }
 
@@ -238,7 +251,13 @@ variable "sfn_include_execution_data" {
 }
 
 variable "reclaimer_sweep_schedule" {
-  description = "Schedule of the semaphore reclaimer's sweep."
+  description = "Schedule of the polling semaphores' reclaimer sweep."
+  type        = string
+  default     = "rate(5 minutes)"
+}
+
+variable "gatekeeper_sweep_schedule" {
+  description = "Schedule of the waiting-room sweeps (one per semaphore, through its message group)."
   type        = string
   default     = "rate(5 minutes)"
 }

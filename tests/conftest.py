@@ -30,6 +30,20 @@ def generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def polling_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """workflows/*.yaml with every semaphore in the first version's `polling` mode: what a
+    deployment made before the waiting room looked like."""
+    specs_dir = tmp_path_factory.mktemp("polling-specs")
+    for spec in sorted((REPO / "workflows").glob("*.yaml")):
+        text = spec.read_text()
+        (specs_dir / spec.name).write_text(
+            text.replace("\nconcurrency:\n", "\nconcurrency:\n  mode: polling\n")
+        )
+    specs = sorted(specs_dir.glob("*.yaml"))
+    return generate(specs, tmp_path_factory.mktemp("generated-polling") / "out")
+
+
+@pytest.fixture(scope="session")
 def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_lambda_zip(tmp_path_factory.mktemp("lambda"))
 

@@ -6,7 +6,9 @@ reach the DLQ without ever running. So the runtime keeps a margin (``margin_ms``
 deadline. When it is reached, from a timer thread:
 
 - records not started yet are handed to ``on_expire`` to go back to the queue at once (they
-  are then reported in ``batchItemFailures`` if the invocation gets to answer);
+  are then reported in ``batchItemFailures`` if the invocation gets to answer). A record on
+  its queue's last receive would go to the DLQ unrun instead: ``on_expire`` fails its task
+  with ``Stepqueue.DeadlineExceeded`` and it is acknowledged;
 - a handler still running is handed to ``on_expire`` too, which fails its task with
   ``Stepqueue.DeadlineExceeded``: the task is never re-run without the execution being told
   (its Retry may retry that error, visibly). Whatever that handler returns later is discarded.
@@ -67,11 +69,14 @@ class Deadline:
         return max(self._remaining() - self.margin_ms, 0)
 
     def claim(self, message_id: str) -> bool:
-        """Before a record's probe: False when it was given back (do not start it)."""
+        """Before a record's probe: False when it was given back (do not start it); then only
+        once ``on_expire`` has returned, so what it did with the record is known."""
         if not self._expired and self._remaining() <= self.margin_ms:
             self.expire()  # the timer is late (a busy machine): the margin is the margin
         with self._cond:
             if self._state.get(message_id) != _PENDING:
+                while self._expired and not self._reported:
+                    self._cond.wait()
                 return False
             self._state[message_id] = _CLAIMED
             return True
@@ -86,8 +91,9 @@ class Deadline:
             return True
 
     def finish(self, message_id: str) -> Result | None:
-        """After the handler: None to report its outcome; else the task was already reported
-        at the margin and this is how that ended (the handler's outcome is discarded)."""
+        """As soon as the handler returns (before anything that may wait, such as untracking
+        its heartbeats): None to report its outcome; else the task was already reported at
+        the margin and this is how that ended (the handler's outcome is discarded)."""
         with self._cond:
             if self._state.get(message_id) != _ABANDONED:
                 self._state[message_id] = _DONE

@@ -55,6 +55,41 @@ class RedeliverRecord(Exception):
     """Raised to Powertools so the record lands in batchItemFailures."""
 
 
+MAX_RECEIVE_COUNT_ENV = "STEPQUEUE_MAX_RECEIVE_COUNT"
+
+NOT_STARTED_CAUSE = (
+    "the task was not started before the Lambda deadline on its queue's last receive "
+    "(maxReceiveCount {max}): given back once more, it would have moved to the DLQ without "
+    "running. Raise the worker's timeout_seconds, lower its batch_size, or split the work."
+)
+
+
+def max_receive_count() -> int | None:
+    """The worker queue's maxReceiveCount ($STEPQUEUE_MAX_RECEIVE_COUNT, set by the worker
+    module); None when unset or not a positive number: then no receive is known to be the
+    last, and a record not started is always given back."""
+    try:
+        value = int(os.environ.get(MAX_RECEIVE_COUNT_ENV, ""))
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    try:
+        return int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _age_seconds(record: dict[str, Any], now: float) -> float | None:
+    """Seconds since the record's message was sent (its heartbeat clock started then)."""
+    try:
+        return now - int(record.get("attributes", {})["SentTimestamp"]) / 1000
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
 class _Batch:
     """One invocation: parsed messages, a shared heartbeater, the deadline guard, the
     per-record callback. ``close`` ends every thread it started, on every path."""
@@ -67,12 +102,15 @@ class _Batch:
         self.records: dict[str, dict[str, Any]] = {}
         self.heartbeats: Heartbeater | None = None
         self.deadline: Deadline | None = None
+        # Records not started at the margin on their last receive: how failing them ended.
+        self.not_started: dict[str, Result] = {}
         remaining = getattr(context, "get_remaining_time_in_millis", None)
         self.remaining_ms: Callable[[], int] | None = remaining if callable(remaining) else None
 
     def parse(self, records: list[dict[str, Any]]) -> None:
         """Inside the caller's try/finally: a heartbeater started for the first records must be
         stopped even if a later record cannot be read."""
+        now = time.time()
         for record in records:
             try:
                 msg: TaskMessage | MalformedBody = parse_body(record.get("body"))
@@ -83,10 +121,12 @@ class _Batch:
             self.records[message_id] = record
             if isinstance(msg, TaskMessage) and msg.heartbeat_seconds is not None:
                 # Tracked from the start of the batch: a record waiting behind a long one
-                # keeps its task alive too.
+                # keeps its task alive too. Its first heartbeat is due by the age of its
+                # message: the clock started when it was queued (heartbeat.py).
                 if self.heartbeats is None:
                     self.heartbeats = Heartbeater(self.client, logger.warning)
-                self.heartbeats.track(msg.task_token, msg.heartbeat_seconds)
+                age = _age_seconds(record, now)
+                self.heartbeats.track(msg.task_token, msg.heartbeat_seconds, age)
         if self.remaining_ms is not None:
             self.deadline = Deadline(self.remaining_ms, list(self.messages), self._at_margin)
             self.remaining_ms = self.deadline.remaining_ms
@@ -108,9 +148,13 @@ class _Batch:
             )
             raise RedeliverRecord(message_id)
         if self.deadline is not None and not self.deadline.claim(message_id):
-            # Given back at the margin, before its turn came.
-            self._log(msg, message_id, Result(Outcome.DEFERRED), 0.0)
-            raise RedeliverRecord(message_id)
+            # Reached the margin before its turn came: given back, or, on its last receive,
+            # its task failed (claim returns once the margin's report is done).
+            result = self.not_started.get(message_id, Result(Outcome.DEFERRED))
+            self._log(msg, message_id, result, 0.0)
+            if result.outcome in REDELIVER:
+                raise RedeliverRecord(message_id)
+            return result.outcome
         start = time.perf_counter()
         result = run_task(
             msg,
@@ -121,6 +165,9 @@ class _Batch:
             self.remaining_ms,
             self.deadline,
         )
+        if result.outcome == Outcome.DEFERRED and self._last_receive(message_id):
+            # The margin came during its probe, on its last receive.
+            result = self._fail_not_started(msg)
         self._log(msg, message_id, result, (time.perf_counter() - start) * 1000)
         if result.outcome in REDELIVER:
             self._redeliver(msg, message_id, result.outcome)
@@ -133,9 +180,37 @@ class _Batch:
             self._change_visibility([message_id], lambda _: 0)
         elif msg.heartbeat_seconds is not None:
             heartbeat_seconds = msg.heartbeat_seconds
-            self._change_visibility(
-                [message_id], lambda count: redelivery.delay(heartbeat_seconds, count)
-            )
+            if self._beat(msg.task_token):  # the clock restarts now: a backoff fits
+                self._change_visibility(
+                    [message_id], lambda count: redelivery.delay(heartbeat_seconds, count)
+                )
+            else:  # its last heartbeat may be a third of HeartbeatSeconds ago: back at once
+                self._change_visibility([message_id], lambda _: 0)
+
+    def _beat(self, token: str) -> bool:
+        """One heartbeat before a backoff (redelivery.py); False if it failed, whatever the
+        reason (a closed task is then found closed by the next delivery's probe)."""
+        try:
+            self.client.send_task_heartbeat(taskToken=token)
+        except Exception as exc:
+            logger.warning("heartbeat failed", extra={"error_code": aws.error_code(exc)})
+            return False
+        return True
+
+    def _last_receive(self, message_id: str) -> bool:
+        """Whether giving the record back would move it to the DLQ: its receive count has
+        reached the queue's maxReceiveCount (unknown: never)."""
+        most = max_receive_count()
+        return most is not None and _receive_count(self.records[message_id]) >= most
+
+    def _fail_not_started(self, msg: TaskMessage) -> Result:
+        """Fail the task of a record never started, instead of giving it back to the DLQ."""
+        if self.heartbeats is not None:  # no heartbeat may follow the failure
+            self.heartbeats.untrack(msg.task_token)
+        cause = NOT_STARTED_CAUSE.format(max=max_receive_count())
+        result = fail_task(self.client, msg.task_token, failure(DEADLINE_EXCEEDED, cause))
+        result.ran = False
+        return result
 
     def _change_visibility(self, message_ids: list[str], seconds: Callable[[int], int]) -> None:
         """``seconds(receive count)`` for each record, grouped by queue (a batch has one)."""
@@ -146,11 +221,7 @@ class _Batch:
             handle = record.get("receiptHandle")
             if url is None or not isinstance(handle, str):
                 continue  # not from SQS as we know it: the visibility timeout will do
-            try:
-                count = int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
-            except (TypeError, ValueError):
-                count = 1
-            by_queue.setdefault(url, []).append((handle, seconds(count)))
+            by_queue.setdefault(url, []).append((handle, seconds(_receive_count(record))))
         for url, entries in by_queue.items():
             redelivery.change_visibility(aws.get_client(aws.SQS), url, entries, logger.warning)
 
@@ -167,8 +238,17 @@ class _Batch:
                 msg = self.messages.get(message_id)
                 if self.heartbeats is not None and isinstance(msg, TaskMessage):
                     self.heartbeats.untrack(msg.task_token)
-            if given_back:
-                self._change_visibility(given_back, lambda _: 0)
+            back = []
+            for message_id in given_back:
+                msg = self.messages.get(message_id)
+                if isinstance(msg, TaskMessage) and self._last_receive(message_id):
+                    result = self._fail_not_started(msg)
+                    self.not_started[message_id] = result
+                    if result.outcome not in REDELIVER:
+                        continue  # failed (or found closed): acknowledged, not given back
+                back.append(message_id)
+            if back:
+                self._change_visibility(back, lambda _: 0)
             msg = self.messages.get(running) if running else None
             if isinstance(msg, TaskMessage):
                 margin = self.deadline.margin_ms if self.deadline else 0

@@ -2,6 +2,14 @@
 
 One thread per invocation, not per record: records of a batch run one after another, and a
 record still waiting its turn must not miss its heartbeat while an earlier one runs.
+
+A task's heartbeat clock starts when its message is queued, not when a worker reads it: by
+then the delivery delay and the batching window (and, for a redelivered record, the time since
+its last heartbeat) have passed. So a record's first heartbeat is due a third of
+``HeartbeatSeconds`` after its message was *sent* (``SentTimestamp``), at once if that is past
+or unknown, and every third after that. The generator keeps delivery delay + batching window
+under two thirds of ``HeartbeatSeconds``, so the first heartbeat lands before the last third
+begins and one failed heartbeat still leaves another in time.
 """
 
 from __future__ import annotations
@@ -24,12 +32,21 @@ def heartbeat_interval(heartbeat_seconds: float) -> float:
     return max(heartbeat_seconds / 3.0, _MIN_INTERVAL_S)
 
 
+def first_delay(interval: float, age_seconds: float | None) -> float:
+    """Seconds from now to a record's first heartbeat: ``interval`` after its message was
+    sent, so at once for a message older than that (or of unknown age), never later than
+    ``interval`` from now (a sender clock ahead of ours)."""
+    if age_seconds is None:
+        return 0.0
+    return min(max(interval - age_seconds, 0.0), interval)
+
+
 class _Tracked:
     __slots__ = ("interval", "next_due")
 
-    def __init__(self, interval: float, now: float) -> None:
+    def __init__(self, interval: float, next_due: float) -> None:
         self.interval = interval
-        self.next_due = now + interval
+        self.next_due = next_due
 
 
 class Heartbeater:
@@ -51,11 +68,15 @@ class Heartbeater:
         self._stopping = False
         self._thread: threading.Thread | None = None
 
-    def track(self, token: str, heartbeat_seconds: float) -> None:
+    def track(self, token: str, heartbeat_seconds: float, age_seconds: float | None) -> None:
+        """Heartbeat ``token`` until ``untrack``; ``age_seconds``: how long ago its message was
+        sent (None: unknown, so the first heartbeat is due at once)."""
+        interval = heartbeat_interval(heartbeat_seconds)
         with self._cond:
             if token in self._tracked or token in self._finished:
                 return
-            self._tracked[token] = _Tracked(heartbeat_interval(heartbeat_seconds), self._clock())
+            due = self._clock() + first_delay(interval, age_seconds)
+            self._tracked[token] = _Tracked(interval, due)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="stepqueue-heartbeat", daemon=True

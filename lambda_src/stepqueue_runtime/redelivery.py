@@ -7,9 +7,14 @@ function timeouts and more (the generator's rule), often longer than the state's
 ``ChangeMessageVisibility`` (the worker role allows it on its own queue):
 
 - a record redelivered because an AWS call failed (throttled, 5xx, refused), whose state
-  declares ``HeartbeatSeconds``, comes back after a short backoff, under a third of
-  ``HeartbeatSeconds`` (``delay``);
+  declares ``HeartbeatSeconds``, gets one heartbeat and comes back after a short backoff,
+  under a third of ``HeartbeatSeconds`` (``delay``); if that heartbeat fails, at once;
 - a record never started because the Lambda deadline was near comes back at once.
+
+Either way the next delivery heartbeats as soon as it is read (its message is older than a
+third of ``HeartbeatSeconds``: heartbeat.py), so the gap between two heartbeats is at most a
+third of ``HeartbeatSeconds`` plus the batching window, which the generator keeps under two
+thirds of it.
 
 Best effort: if the call fails, the visibility timeout still brings the record back.
 """
@@ -48,10 +53,12 @@ def queue_url(arn: str) -> str | None:
 def delay(heartbeat_seconds: float, receive_count: int) -> int:
     """Seconds before a record whose AWS call failed is offered again.
 
-    At most a third of ``HeartbeatSeconds``: the record's last heartbeat was at most a third
-    ago (the background interval), so the next delivery's probe heartbeat still has the last
-    third, less the batching window, to arrive (the generator checks the window against
-    ``HeartbeatSeconds``).
+    At most a third of ``HeartbeatSeconds``, counted from a heartbeat sent just before (the
+    caller sends it, and gives the record back at once if it fails). The next delivery
+    heartbeats as soon as it is read, at most the batching window after the record is visible
+    again, and the generator keeps delivery delay + batching window under two thirds of
+    ``HeartbeatSeconds``: a third + under two thirds, so that heartbeat comes before the
+    state's ``HeartbeatSeconds`` run out.
     """
     backoff = 2 ** min(max(receive_count - 1, 0), _MAX_EXPONENT)
     return int(min(backoff, heartbeat_seconds / 3))

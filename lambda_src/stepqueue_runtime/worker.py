@@ -99,13 +99,14 @@ def run_task(
     else:
         report = _output(value)
     finally:
+        # Finished first: untrack may wait for a heartbeat in flight (seconds, if the SDK
+        # retries), and a margin reached meanwhile must not fail a task whose handler returned.
+        late = deadline.finish(message_id) if deadline is not None else None
         # Before the callback: no heartbeat may follow it.
         if heartbeats is not None:
             heartbeats.untrack(token)
-    if deadline is not None:
-        late = deadline.finish(message_id)
-        if late is not None:  # reported at the margin; this outcome comes too late
-            return late
+    if late is not None:  # reported at the margin; this outcome comes too late
+        return late
     if isinstance(report, str):
         return _succeed(client, token, report)
     return _fail(client, token, report)

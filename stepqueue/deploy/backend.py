@@ -16,9 +16,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from stepqueue.deploy.terraform import BACKEND_OVERRIDE_FILE as OVERRIDE_FILE
 from stepqueue.deploy.terraform import TerraformError
 
-OVERRIDE_FILE = "stepqueue_backend_override.tf"
 HEADER = "# Written by `stepqueue` for one command and removed after it: do not edit.\n"
 # Terraform's own naming convention for backend config files: NAME.TYPE.tfbackend.
 _TYPED_NAME = re.compile(r"\.([a-z0-9]+)\.tfbackend$")

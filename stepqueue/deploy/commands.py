@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stepqueue.deploy import summary
 from stepqueue.deploy.backend import backend_override
@@ -41,6 +42,11 @@ class Target:
     stage: str  # what a user types to confirm destroy
     backend: str | None = None  # backend type declared while the command runs
     local: bool = False  # the emulator: nothing asks, apply plans for itself
+    account: Callable[[], str] | None = None  # the AWS account the credentials act in
+
+    def fingerprint(self) -> dict[str, Any]:
+        account = self.account() if self.account is not None else None
+        return self.inputs.fingerprint(self.terraform, account, self.backend)
 
     @property
     def saved_plan(self) -> SavedPlan:
@@ -54,9 +60,10 @@ def _say(message: str) -> None:
 def plan(target: Target) -> bool:
     """Write the saved plan and print its summary; True when it changes anything."""
     tf = target.terraform
-    fingerprint = target.inputs.fingerprint(tf)
     target.saved_plan.discard()  # a failed plan must not leave the previous one applicable
     with backend_override(tf.root, target.backend):
+        # Inside the override: a leftover of a killed run is removed before it is hashed.
+        fingerprint = target.fingerprint()
         tf.init()
         tf.plan_to_file(target.plan_file)
         plan_json = tf.show_plan(target.plan_file)
@@ -71,11 +78,11 @@ def apply(target: Target) -> None:
     tf = target.terraform
     if target.local:
         try:
-            target.saved_plan.check(target.inputs.fingerprint(tf), target.plan_command)
+            target.saved_plan.check(target.fingerprint(), target.plan_command)
         except PlanRefused:
             plan(target)
     else:
-        target.saved_plan.check(target.inputs.fingerprint(tf), target.plan_command)
+        target.saved_plan.check(target.fingerprint(), target.plan_command)
     with backend_override(tf.root, target.backend):
         tf.init()
         try:
@@ -113,7 +120,10 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
             if not summary.changes(plan_json):
                 return True
             if ask is not None:
-                answer = ask(f"Type the stage name ({target.stage}) to destroy all of this: ")
+                try:
+                    answer = ask(f"Type the stage name ({target.stage}) to destroy all of this: ")
+                except EOFError:  # Ctrl-D: no answer is not a yes
+                    answer = ""
                 if answer.strip() != target.stage:
                     _say("Not confirmed: nothing destroyed.")
                     return False

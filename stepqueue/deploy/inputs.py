@@ -54,23 +54,27 @@ class DeployInputs:
             "lambda_zip_path": str(self.lambda_zip),
         }
 
-    def fingerprint(self, terraform: Terraform) -> dict[str, Any]:
+    def fingerprint(
+        self, terraform: Terraform, account: str | None = None, backend: str | None = None
+    ) -> dict[str, Any]:
         """Everything a saved plan was made from, by content: generated files, the zip, the
-        Terraform code, the variables, the backend config and the workspace."""
+        Terraform code, the variables, the backend config, the workspace and the account."""
         self.tfvars  # noqa: B018 - raises with the fix when an input is missing
         generated = {
             str(path.relative_to(self.generated_dir)): _sha256(path)
             for path in sorted(self.generated_dir.rglob("*"))
             if path.is_file()
         }
-        backend = terraform.backend_config
+        config = terraform.backend_config
         return {
             "generated": generated,
             "lambda_zip": _sha256(self.lambda_zip),
             "terraform_code": tf_digest(terraform.root),
             "variables": {key: str(value) for key, value in sorted(terraform.variables.items())},
-            "backend_config": _sha256(backend) if backend else None,
+            "backend_config": _sha256(config) if config else None,
+            "backend_type": backend,
             "workspace": terraform.workspace,
+            "account": account,
         }
 
 
@@ -106,10 +110,27 @@ def aws_deployment(
 def require_aws_credentials() -> None:
     """Fail before Terraform does, with the fix, when no credential source answers at all."""
     import boto3
+    from botocore.exceptions import BotoCoreError
 
-    if boto3.Session().get_credentials() is None:
+    try:
+        credentials = boto3.Session().get_credentials()
+    except BotoCoreError as error:  # e.g. AWS_PROFILE names a profile that does not exist
+        raise TerraformError(f"AWS credentials: {error}; fix AWS_PROFILE or its config") from None
+    if credentials is None:
         raise TerraformError(
             "no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and "
             "AWS_SECRET_ACCESS_KEY), or try it locally: `stepqueue emulator` in another "
             "terminal, then --env local"
         )
+
+
+def aws_account_id() -> str:
+    """The account the credentials act in: a saved plan is applied only in the account it was
+    made for."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return str(boto3.client("sts").get_caller_identity()["Account"])
+    except (BotoCoreError, ClientError) as error:
+        raise TerraformError(f"which AWS account do the credentials act in? {error}") from None

@@ -16,7 +16,7 @@ from typing import Any
 
 from stepqueue.deploy.terraform import TerraformError
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 
 
 class PlanRefused(TerraformError):
@@ -76,7 +76,9 @@ def stale_parts(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
         "terraform_code": "the Terraform code",
         "variables": "the variables",
         "backend_config": "the backend config",
+        "backend_type": "the backend type",
         "workspace": "the stage",
+        "account": "the AWS account",
     }
     changed += [label for key, label in labels.items() if saved.get(key) != current.get(key)]
     return changed

@@ -108,6 +108,10 @@ class Terraform:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
+        if self.backend_config is not None:
+            # Terraform runs in the root and would read a relative path from there, not from
+            # where the user named it (nor where the saved plan's record hashed it).
+            self.backend_config = Path(self.backend_config).resolve()
         if not self.root.is_dir():
             raise TerraformError(f"no Terraform root at {self.root}")
         state = None
@@ -132,15 +136,30 @@ class Terraform:
         base = self.work_dir if self.work_dir is not None else self.root
         return base / ".terraform"
 
-    def _run_env(self) -> dict[str, str]:
+    @property
+    def _pins_workspace(self) -> bool:
+        return self.work_dir is None or self.workspace != DEFAULT_WORKSPACE
+
+    def _run_env(self, *, workspace: bool = True) -> dict[str, str]:
         env = {"TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1", **cli_config_env()}
         if self.work_dir is not None:
             env["TF_DATA_DIR"] = str(self.data_dir)
+        if workspace and self._pins_workspace:
+            # Per process, not `workspace select`: the selection is a file in the shared data
+            # dir, and a plan of another stage running at the same time would move it.
+            env["TF_WORKSPACE"] = self.workspace
         env.update(self.env)
         return env
 
-    def _cmd(self, name: str, *args: str, check: bool = True, **options: Any) -> tuple[int, str]:
-        with _environ(self._run_env()):
+    def _cmd(
+        self,
+        name: str,
+        *args: str,
+        check: bool = True,
+        workspace: bool = True,
+        **options: Any,
+    ) -> tuple[int, str]:
+        with _environ(self._run_env(workspace=workspace)):
             code, out, err = self._tf.cmd(name, *args, capture_output=not self.stream, **options)
         text = (out or "") + (err or "")
         if check and code != 0:
@@ -164,6 +183,7 @@ class Terraform:
         if not (marker.is_file() and marker.read_text() == fingerprint):
             self._cmd(
                 "init",
+                workspace=False,
                 input=False,
                 no_color=IsFlagged,
                 plugin_dir=str(plugin_dir) if plugin_dir else None,
@@ -171,10 +191,10 @@ class Terraform:
             )
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(fingerprint)
-        if self.work_dir is None or self.workspace != DEFAULT_WORKSPACE:
-            # Positional only: python-terraform puts options before the arguments, and
-            # `workspace select` must come first.
-            self._cmd("workspace", "select", "-or-create=true", self.workspace)
+        if self.workspace != DEFAULT_WORKSPACE:
+            code, text = self._cmd("workspace", "new", self.workspace, check=False, workspace=False)
+            if code != 0 and "already exists" not in text:
+                raise TerraformError(f"terraform workspace new {self.workspace} failed\n{text}")
 
     def _options(self, **extra: Any) -> dict[str, Any]:
         # python-terraform's defaults: -state, -var (as a temp var file), -var-file, -input=false,
@@ -270,11 +290,16 @@ def _file_digest(path: Path) -> str:
         raise TerraformError(f"cannot read {path}: {error.strerror}") from None
 
 
+# Written for one command by stepqueue.deploy.backend, from the backend config (which saved
+# plans fingerprint on its own): never part of the code.
+BACKEND_OVERRIDE_FILE = "stepqueue_backend_override.tf"
+
+
 def tf_digest(root: Path) -> str:
     """Hash of the .tf files of the root and of the local modules it may use (../modules)."""
     digest = hashlib.sha256()
     for base in (root, root.parent / "modules"):
         for path in sorted(base.rglob("*.tf")) if base.is_dir() else []:
-            if ".terraform" not in path.parts:
+            if ".terraform" not in path.parts and path.name != BACKEND_OVERRIDE_FILE:
                 digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

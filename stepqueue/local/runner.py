@@ -19,7 +19,9 @@ every record of its batch left for redelivery (the runtime's own deadline margin
 that rare). After the invocation, the records
 not in `batchItemFailures` are deleted; the others stay in flight until their visibility timeout
 ends, are received again (ApproximateReceiveCount grows) and, past the queue's
-maxReceiveCount, moto's redrive moves them to the DLQ on receive, as SQS does.
+maxReceiveCount, moto's redrive moves them to the DLQ on receive, as SQS does. A FIFO queue
+also gets Lambda's FIFO rules (stepqueue/local/fifo.py): one batch in flight per message group,
+and a group's records after a failed one are failed too.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from stepqueue.local.emulator import REGION, aws_env, make_client
+from stepqueue.local.fifo import GroupGate, failed_in_order, is_fifo
 
 CONTAINER_SCRIPT = Path(__file__).with_name("container.py")
 # No ScalingConfig: Lambda scales an SQS mapping up to the function's reserved concurrency (or
@@ -51,6 +54,10 @@ CONTAINER_SCRIPT = Path(__file__).with_name("container.py")
 # Python processes.
 DEFAULT_MAX_CONCURRENCY = 10
 POLL_WAIT_S = 1  # long-poll slice: short, so stop() is noticed within a second
+# A FIFO group is unlocked when its batch is deleted, but moto's long poll only looks again
+# after a whole second (it wakes on sends, not deletes): a FIFO queue is polled without waiting,
+# with this pause between empty receives, so a gatekeeper round is not one second long.
+FIFO_IDLE_S = 0.05
 CONTAINER_START_TIMEOUT_S = 60.0
 
 
@@ -245,6 +252,7 @@ class MappingRunner:
         self._stop = stop
         self._failed_visibility_s = failed_visibility_s
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._groups = GroupGate() if is_fifo(settings.queue_arn) else None
         self._lock = threading.Lock()
         self._idle: list[Container] = []
         self._all: list[Container] = []
@@ -311,6 +319,8 @@ class MappingRunner:
             while not self._stop.is_set():
                 if not held:
                     held = self._gather()
+                    if held and self._groups is not None:
+                        self._groups.enter(held)
                     continue
                 if not self._slots.acquire(timeout=0.2):
                     continue
@@ -321,6 +331,8 @@ class MappingRunner:
                 self.error = exc
         finally:
             self._give_back(held)
+            if self._groups is not None:
+                self._groups.leave(held)
 
     def _give_back(self, messages: list[dict[str, Any]]) -> None:
         """Received but never invoked (the runner is stopping): visible again at once, rather
@@ -353,8 +365,11 @@ class MappingRunner:
         window_end: float | None = None
         while not self._stop.is_set() and len(messages) < s.batch_size:
             if window_end is None:
-                received = self._receive(s.batch_size - len(messages), POLL_WAIT_S)
+                fifo = self._groups is not None
+                received = self._receive(s.batch_size - len(messages), 0 if fifo else POLL_WAIT_S)
                 if not received:
+                    if fifo:
+                        self._stop.wait(FIFO_IDLE_S)
                     return messages  # empty: give the slot back, poll again
                 messages += received
                 if s.batching_window_s == 0:
@@ -449,6 +464,8 @@ class MappingRunner:
                 self.error = exc
         finally:
             end_invocation()
+            if self._groups is not None:  # idempotent; normally done before the deletes
+                self._groups.leave(messages)
 
     def _invoke(self, messages: list[dict[str, Any]], end_invocation: Callable[[], None]) -> None:
         records = [self._record(message) for message in messages]
@@ -461,6 +478,11 @@ class MappingRunner:
         self._release_container(container, healthy=reply is not None)
         end_invocation()
         failed = self._failed_ids(reply, records)
+        if self._groups is not None:
+            failed = failed_in_order(messages, failed)
+            # Before the deletes: until then SQS still holds these groups, so no receive can
+            # bring one back while the gate still counts it in flight.
+            self._groups.leave(messages)
         done = [message for message in messages if message["MessageId"] not in failed]
         self._delete(done)
         self._hasten(message for message in messages if message["MessageId"] in failed)

@@ -101,6 +101,27 @@ def _sqs_redrive_attributes() -> None:
     setattr(Queue, "attributes", property(attributes))  # noqa: B010
 
 
+def _sqs_fifo_redelivery_order() -> None:
+    # Gap: a FIFO group's in-flight messages that became visible again stay in moto's pending
+    # set until a receive walks past each one, and the group counts as locked while any of them
+    # is there; so the walk skips the first ones and delivers the LAST one first (measured:
+    # records 1..4 of a group redelivered as 4, 1, 2, 3). SQS redelivers a group in order. Drop
+    # the visible ones from the pending set before the walk, so the first is delivered first.
+    from moto.sqs.models import SQSBackend
+
+    original = SQSBackend.receive_message
+
+    @functools.wraps(original)
+    def receive_message(self: Any, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        queue = self.get_queue(queue_name)
+        if queue.fifo_queue:
+            for message in [m for m in queue.pending_messages if m.visible]:
+                queue.pending_messages.discard(message)
+        return original(self, queue_name, *args, **kwargs)
+
+    setattr(SQSBackend, "receive_message", receive_message)  # noqa: B010
+
+
 def _stepfunctions_start_time_string() -> None:
     # Gap: moto puts a datetime object in the context object's $$.Execution.StartTime, where
     # AWS documents an ISO-8601 string. Any task passing it (the semaphore's acquire stores it
@@ -261,6 +282,7 @@ def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
     _once("stepfunctions.ListStateMachineVersions", _stepfunctions_list_versions)
     _once("stepfunctions.ContextStartTimeString", _stepfunctions_start_time_string)
     _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
+    _once("sqs.FifoRedeliveryOrder", _sqs_fifo_redelivery_order)
     _once("stepfunctions.InProcessServiceClients", _stepfunctions_in_process_clients)
     _once("stepfunctions.DefinitionParseCache", _stepfunctions_parse_cache)
     _once("stepfunctions.JsonPathCache", _stepfunctions_json_path_cache)

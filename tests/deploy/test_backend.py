@@ -14,6 +14,7 @@ import pytest
 from stepqueue.deploy import commands
 from stepqueue.deploy.backend import HEADER, OVERRIDE_FILE, backend_override, backend_type
 from stepqueue.deploy.inputs import DeployInputs, check_stage
+from stepqueue.deploy.saved_plan import PlanRefused
 from stepqueue.deploy.terraform import Terraform, TerraformError
 
 
@@ -66,32 +67,56 @@ def test_stage_names() -> None:
             check_stage(bad)
 
 
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
-def test_plan_and_apply_through_a_configured_backend_and_workspace(tmp_path: Path) -> None:
+ROOT = 'resource "terraform_data" "marker" {\n  input = 42\n}\n' + (
+    'output "answer" {\n  value = terraform_data.marker.output\n}\n'
+)
+
+
+def _offline_target(
+    tmp_path: Path,
+    workspace: str,
+    config: Path | None = None,
+    account: str | None = None,
+) -> commands.Target:
+    """A root whose only resource needs Terraform's built-in provider: real plans, applies and
+    destroys, offline, in a second."""
     root = tmp_path / "root"
-    root.mkdir()
-    (root / "main.tf").write_text('output "answer" {\n  value = 42\n}\n')
-    shared = tmp_path / "shared"
-    shared.mkdir()
-    config = tmp_path / "team.local.tfbackend"
-    config.write_text(f'path = "{shared / "stepqueue.tfstate"}"\n')
+    root.mkdir(exist_ok=True)
+    (root / "main.tf").write_text(ROOT)
     generated = tmp_path / "generated"
-    generated.mkdir()
+    generated.mkdir(exist_ok=True)
     (generated / "workflows.tfvars.json").write_text("{}\n")
     (tmp_path / "z.zip").write_bytes(b"zip")
+    return commands.Target(
+        terraform=Terraform(root=root, backend_config=config, workspace=workspace),
+        inputs=DeployInputs(generated, tmp_path / "z.zip"),
+        plan_file=tmp_path / "plans" / f"{workspace}.tfplan",
+        label=f"stage '{workspace}'",
+        plan_command="stepqueue plan",
+        stage=workspace,
+        backend=backend_type(config) if config else None,
+        account=(lambda: account) if account else None,
+    )
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+def test_plan_and_apply_through_a_configured_backend_and_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (tmp_path / "team.local.tfbackend").write_text(f'path = "{shared / "stepqueue.tfstate"}"\n')
+    # Named relative to where the user stands, as on the command line; Terraform runs elsewhere.
+    monkeypatch.chdir(tmp_path)
+    config = Path("team.local.tfbackend")
+    root = tmp_path / "root"
 
     def target(workspace: str) -> commands.Target:
-        return commands.Target(
-            terraform=Terraform(root=root, backend_config=config, workspace=workspace),
-            inputs=DeployInputs(generated, tmp_path / "z.zip"),
-            plan_file=tmp_path / "plans" / f"{workspace}.tfplan",
-            label=f"stage '{workspace}'",
-            plan_command="stepqueue plan",
-            stage=workspace,
-            backend=backend_type(config),
-        )
+        return _offline_target(tmp_path, workspace, config)
 
-    for workspace in ("default", "dev"):
+    # dev first: creating its workspace selects it in the shared data dir, and the unstaged
+    # commands after it must still use the default one (every command names its workspace).
+    for workspace in ("dev", "default"):
         commands.plan(target(workspace))
         commands.apply(target(workspace))
         assert not (root / OVERRIDE_FILE).exists()
@@ -100,3 +125,26 @@ def test_plan_and_apply_through_a_configured_backend_and_workspace(tmp_path: Pat
     assert state["outputs"]["answer"]["value"] == 42
     assert (root / "terraform.tfstate.d" / "dev" / "terraform.tfstate").is_file()
     assert not (root / "terraform.tfstate").exists()
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+def test_a_plan_is_applied_only_in_the_account_it_was_made_for(tmp_path: Path) -> None:
+    commands.plan(_offline_target(tmp_path, "default", account="111111111111"))
+    with pytest.raises(PlanRefused, match="the AWS account changed"):
+        commands.apply(_offline_target(tmp_path, "default", account="222222222222"))
+    commands.apply(_offline_target(tmp_path, "default", account="111111111111"))
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+def test_destroy_asks_and_an_eof_is_no(tmp_path: Path) -> None:
+    target = _offline_target(tmp_path, "default")
+    commands.plan(target)
+    commands.apply(target)
+
+    def eof(_: str) -> str:
+        raise EOFError
+
+    assert commands.destroy(target, ask=eof) is False
+    assert commands.destroy(target, ask=lambda _: "default") is True
+    state = json.loads((tmp_path / "root" / "terraform.tfstate").read_text())
+    assert state["resources"] == []

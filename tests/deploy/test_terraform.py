@@ -172,3 +172,16 @@ def test_a_running_emulator_is_found(emulator: Emulator, tmp_path: Path) -> None
     port_file = tmp_path / "emulator.port"
     port_file.write_text(f"{emulator.port}\n")
     assert deployment.running_emulator_endpoint(port_file) == emulator.endpoint
+
+
+def test_a_missing_aws_profile_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stepqueue.cli import main
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_PROFILE", "nosuchprofile")
+    assert main(["apply", "--env", "aws"]) == 1
+    err = capsys.readouterr().err
+    assert "nosuchprofile" in err and "AWS_PROFILE" in err and "Traceback" not in err

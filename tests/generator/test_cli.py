@@ -92,10 +92,23 @@ def test_diagram_command() -> None:
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert text.startswith("flowchart TD\n")
-    assert "StepQueue:Acquire<br/>acquire semaphore orders" in text
+    assert "StepQueue:Acquire<br/>wait in the waiting room of semaphore orders" in text
     assert "StepQueue:Release:Done<br/>release semaphore orders" in text
     assert "queue: orders-enrich<br/>worker: enrich (examples.orders.enrich)" in text
     assert '-. "catch Orders.PaymentDeclined" .->' in text
     assert '-. "catch States.ALL" .->' in text
     media = run_cli("diagram", "workflows/media.yaml").stdout
     assert "TranscodeAll (Map, max 4 at once)" in media and "subgraph" in media
+
+
+def test_generate_reports_file_system_errors_without_a_traceback(tmp_path: Path) -> None:
+    """`--out README.md/x`: the parent is a file. One `DIR: error:` line, exit 2, and nothing
+    left behind."""
+    (tmp_path / "README.md").write_text("# not a directory\n")
+    out = tmp_path / "README.md" / "x"
+    result = run_cli("generate", str(WORKFLOWS[0]), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert f"{out}: error: cannot write the output directory (File exists: " in result.stderr
+    assert "nothing written" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md"]

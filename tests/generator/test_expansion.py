@@ -156,8 +156,8 @@ def test_semaphore_adds_two_states_to_the_happy_path(expand_spec: Expand) -> Non
     assert path == [ACQUIRE, "A", "B", RELEASE_BEFORE + "Done", "Done"]
 
 
-def test_acquire_and_release_requests_match_the_contract(expand_spec: Expand) -> None:
-    asl = expand_spec(LINEAR)
+def test_polling_acquire_and_release_requests_match_the_contract(expand_spec: Expand) -> None:
+    asl = expand_spec(LINEAR.replace("{limit: 3}", "{limit: 3, mode: polling}"))
     acquire = asl["States"][ACQUIRE]
     assert acquire["Resource"] == "arn:aws:states:::dynamodb:updateItem"
     assert acquire["Parameters"] == {
@@ -191,9 +191,11 @@ def test_acquire_and_release_requests_match_the_contract(expand_spec: Expand) ->
     assert release["ResultPath"] is None and release["Retry"][0]["ErrorEquals"] == ["States.ALL"]
 
 
-def test_max_wait_seconds_sets_the_attempts(expand_spec: Expand) -> None:
+def test_polling_max_wait_seconds_sets_the_attempts(expand_spec: Expand) -> None:
     asl = expand_spec(
-        LINEAR.replace("{limit: 3}", "{limit: 3, max_wait_seconds: 60, semaphore: shared}")
+        LINEAR.replace(
+            "{limit: 3}", "{limit: 3, max_wait_seconds: 60, semaphore: shared, mode: polling}"
+        )
     )
     acquire = asl["States"][ACQUIRE]
     assert acquire["Retry"][0]["MaxAttempts"] == acquire_max_attempts(60)
@@ -210,6 +212,45 @@ def _expected_wait(attempts: int) -> float:
         total += min(cap, vocabulary.ACQUIRE_MAX_DELAY_SECONDS) / 2
         cap *= vocabulary.ACQUIRE_BACKOFF_RATE
     return total
+
+
+def test_waiting_room_acquire_and_release_match_the_contract(expand_spec: Expand) -> None:
+    asl = expand_spec(
+        LINEAR.replace("{limit: 3}", "{limit: 3, max_wait_seconds: 86400, mode: waiting_room}")
+    )
+    acquire = asl["States"][ACQUIRE]
+    entry = "States.Hash(States.Format('{} {}', $$.Execution.Id, $$.State.EnteredTime), 'SHA-256')"
+    assert acquire["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
+    assert acquire["Parameters"] == {
+        "QueueUrl": "${gatekeeper_queue_url}",
+        "MessageGroupId": "lin",
+        "MessageDeduplicationId.$": entry,
+        "MessageBody": {
+            "op": "acquire",
+            "semaphore": "lin",
+            "execution.$": "$$.Execution.Id",
+            "acquire.$": entry,
+            "token.$": "$$.Task.Token",
+        },
+    }
+    # Waiting costs nothing: one Task state, no retry on "full", whatever the wait.
+    assert acquire["TimeoutSeconds"] == 86400
+    assert acquire["Catch"] == [{"ErrorEquals": ["States.Timeout"], "Next": ACQUIRE_TIMEOUT}]
+    assert all("States.Timeout" not in r["ErrorEquals"] for r in acquire["Retry"])
+    assert asl["States"][ACQUIRE_TIMEOUT]["Error"] == "Semaphore.Timeout"
+    releases = {n: s for n, s in asl["States"].items() if n.startswith("StepQueue:Release")}
+    assert releases
+    for name, release in releases.items():
+        assert release["Resource"] == "arn:aws:states:::sqs:sendMessage"
+        assert release["Parameters"]["MessageBody"] == {
+            "op": "release",
+            "semaphore": "lin",
+            "execution.$": "$$.Execution.Id",
+        }
+        # It never fails the execution: after its retries it carries on where it was going.
+        (catch,) = release["Catch"]
+        assert catch["ErrorEquals"] == ["States.ALL"] and catch["ResultPath"] is None
+        assert catch["Next"] == release.get("Next", "StepQueue:ReleaseNotPosted"), name
 
 
 def test_every_exit_releases(expand_spec: Expand) -> None:

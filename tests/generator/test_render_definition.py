@@ -13,7 +13,7 @@ from tests.generator.helpers import GOLDEN, LAMBDA_SRC, write_spec
 
 SPEC = """
 name: esc
-concurrency: {limit: 2}
+concurrency: {limit: 2, mode: polling}
 workers:
   w: {handler: examples.common.echo}
 StartAt: "Say ${hi}"

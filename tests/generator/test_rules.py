@@ -174,3 +174,60 @@ def test_cli_lambda_src_option(tmp_path: Path) -> None:
     empty.mkdir()
     result = run_cli("validate", "--lambda-src", str(empty), str(spec))
     assert result.returncode == 1 and "no examples/common.py in lambda_src" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "error"),
+    [(60, True), (67, True), (68, False)],  # delay + window 45 s: HeartbeatSeconds > 67.5
+)
+def test_heartbeat_leaves_a_third_after_delay_and_window(
+    tmp_path: Path, heartbeat: int, error: bool
+) -> None:
+    """The runtime's first heartbeat may come delay + window after the message is queued
+    (when the worker reads it), and the next a third of HeartbeatSeconds later: delay + window
+    must stay under two thirds of HeartbeatSeconds so that one failed heartbeat is not fatal.
+    The reviewer's case: window 45 s, HeartbeatSeconds 60, batch_size 10."""
+    settings = (
+        ", timeout_seconds: 60, batch_size: 10, delay_seconds: 15, batching_window_seconds: 30"
+    )
+    diags = _diags(tmp_path, _worker_spec(settings, f", HeartbeatSeconds: {heartbeat}"))
+    expected = (
+        f"error: HeartbeatSeconds {heartbeat} is not above 1.5 x the worker's delivery delay + "
+        "batching window (45 s)"
+    )
+    assert any(d.startswith(expected) for d in diags) is error, diags
+    assert [d for d in diags if d.startswith("error")] == (
+        [d for d in diags if d.startswith(expected)] if error else []
+    )
+
+
+def test_symlinked_handler_folder_is_checked_and_packaged(tmp_path: Path) -> None:
+    """What check_handler accepts (it follows links) is what the zip holds (packaged_files)."""
+    from generator.handlers import packaged_files
+
+    shared = tmp_path / "shared_code" / "billing"
+    shared.mkdir(parents=True)
+    (shared / "__init__.py").write_text("")
+    (shared / "charge.py").write_text("def run(payload, ctx):\n    return payload\n")
+    (shared / "__pycache__").mkdir()
+    (shared / "__pycache__" / "charge.cpython-311.pyc").write_bytes(b"")
+    tree = tmp_path / "lambda_src"
+    (tree / "pkg").mkdir(parents=True)
+    (tree / "pkg" / "__init__.py").write_text("")
+    (tree / "billing").symlink_to(shared, target_is_directory=True)  # a linked package
+    (tree / "pkg" / "alias").symlink_to(shared, target_is_directory=True)  # the same, twice
+    (tree / "pkg" / "loop").symlink_to(tree, target_is_directory=True)  # a cycle
+    (tree / "dangling").symlink_to(tmp_path / "nowhere")
+
+    for handler in ("billing.charge.run", "pkg.alias.charge.run"):
+        assert check_handler(tree, handler) is None, handler
+    packaged = packaged_files(tree)
+    assert "billing/charge.py" in packaged and "billing/__init__.py" in packaged
+    assert "pkg/alias/charge.py" in packaged
+    assert packaged["billing/charge.py"].read_text().startswith("def run")
+    assert not [name for name in packaged if "__pycache__" in name or "dangling" in name]
+    # A cycle is not gone round, by either: the check refuses what the zip would not hold.
+    assert not [name for name in packaged if name.startswith("pkg/loop/")]
+    cycle = check_handler(tree, "pkg.loop.billing.charge.run")
+    assert cycle is not None and "cycle of symbolic links" in cycle[0]
+    assert list(packaged) == sorted(packaged)

@@ -28,17 +28,21 @@ def client_error(code: str, op: str, status: int = 400, message: str = "injected
     )
 
 
-def sqs_record(body: str, message_id: str | None = None) -> dict[str, Any]:
-    """An SQS record as Lambda's event source mapping delivers it."""
+def sqs_record(
+    body: str, message_id: str | None = None, sent_seconds_ago: float = 0.0
+) -> dict[str, Any]:
+    """An SQS record as Lambda's event source mapping delivers it, its message sent
+    ``sent_seconds_ago`` (a task's heartbeat clock starts then)."""
+    sent_ms = int((time.time() - sent_seconds_ago) * 1000)
     return {
         "messageId": message_id or str(uuid.uuid4()),
         "receiptHandle": "AQEB" + uuid.uuid4().hex,
         "body": body,
         "attributes": {
             "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1700000000000",
+            "SentTimestamp": str(sent_ms),
             "SenderId": "AIDAEXAMPLE",
-            "ApproximateFirstReceiveTimestamp": "1700000000001",
+            "ApproximateFirstReceiveTimestamp": str(sent_ms + 1),
         },
         "messageAttributes": {},
         "md5OfBody": hashlib.md5(body.encode()).hexdigest(),

@@ -346,3 +346,226 @@ def test_queue_url_from_arn(arn: str, url: str | None) -> None:
     from stepqueue_runtime import redelivery
 
     assert redelivery.queue_url(arn) == url
+
+
+# -- the first heartbeat counts from when the message was queued --------------------------------
+
+
+def test_first_heartbeat_is_due_by_the_age_of_the_message(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    """HeartbeatSeconds 3 (a beat every 1 s). A record whose message was sent 2 s ago is past
+    its first third already: it beats at once, not 1 s after the batch starts, while the record
+    ahead of it runs. A record just sent is not beaten early (its first beat is 1 s after it
+    was sent; the probe covers its start)."""
+    use_handler(H + "hang")
+    records = [
+        sqs_record(body({"seconds": 0.8}, token="first", heartbeat_seconds=3), "m1"),
+        sqs_record(body({"seconds": 0}, token="old", heartbeat_seconds=3), "m2", 2.0),
+        sqs_record(body({"seconds": 0}, token="fresh", heartbeat_seconds=3), "m3"),
+    ]
+    started = time.monotonic()
+    assert run(*records) == []
+    (first_done,) = client.ops("send_task_success", "first")
+    old = client.ops("send_task_heartbeat", "old")
+    assert old and old[0].at - started < 0.4, [b.at - started for b in old]
+    assert [b for b in client.ops("send_task_heartbeat", "fresh") if b.at < first_done.at] == []
+
+
+def test_the_reviewers_case_beats_before_heartbeat_seconds_since_queueing(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    """Batching window 45 s, HeartbeatSeconds 60: the second record of the batch was queued
+    45 s ago. Its first heartbeat must come now (45 s after queueing), not a third of
+    HeartbeatSeconds after the batch starts (65 s after queueing: the task timed out)."""
+    use_handler(H + "hang")
+    records = [
+        sqs_record(body({"seconds": 0.5}, token="t1", heartbeat_seconds=60), "m1", 45.0),
+        sqs_record(body({"seconds": 0}, token="t2", heartbeat_seconds=60), "m2", 45.0),
+    ]
+    assert run(*records) == []
+    (first_done,) = client.ops("send_task_success", "t1")
+    assert [b for b in client.ops("send_task_heartbeat", "t2") if b.at < first_done.at]
+
+
+def test_without_sent_timestamp_the_first_heartbeat_is_due_at_once(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "hang")
+    waiting = sqs_record(body({"seconds": 0}, token="t2", heartbeat_seconds=60), "m2")
+    del waiting["attributes"]["SentTimestamp"]
+    records = [sqs_record(body({"seconds": 0.5}, token="t1", heartbeat_seconds=60), "m1"), waiting]
+    assert run(*records) == []
+    (first_done,) = client.ops("send_task_success", "t1")
+    assert [b for b in client.ops("send_task_heartbeat", "t2") if b.at < first_done.at]
+
+
+@pytest.mark.parametrize(
+    ("age", "delay"), [(None, 0.0), (0.0, 1.0), (0.25, 0.75), (1.0, 0.0), (45.0, 0.0), (-5, 1.0)]
+)
+def test_first_delay(age: float | None, delay: float) -> None:
+    from stepqueue_runtime.heartbeat import first_delay
+
+    assert first_delay(1.0, age) == pytest.approx(delay)
+
+
+def test_backoff_follows_a_heartbeat(client: RecordingClient, use_handler: Any) -> None:
+    """The backoff (up to a third of HeartbeatSeconds) counts from a heartbeat sent just
+    before the record is given back, not from the last background one (up to a third ago):
+    with the next delivery's batching window that could add up past HeartbeatSeconds."""
+    use_handler(H + "ok")
+    client.fault = _throttled_success
+    record = with_receive_count(sqs_record(body(token="t", heartbeat_seconds=300), "m"), 3)
+    assert run(record) == ["m"]
+    ops = [c.op for c in client.calls]
+    failed_at = ops.index("send_task_success")
+    assert ops[failed_at + 1 :] == ["send_task_heartbeat", "change_message_visibility_batch"]
+    (changed,) = client.ops("change_message_visibility_batch")
+    assert changed.kwargs["Entries"][0]["VisibilityTimeout"] == 4
+
+
+def test_backoff_without_a_fresh_heartbeat_gives_back_at_once(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    use_handler(H + "ok")
+    seen: list[str] = []
+
+    def fault(op: str, kw: dict[str, Any]) -> Exception | None:
+        seen.append(op)
+        throttled = op == "send_task_success" or (
+            op == "send_task_heartbeat" and "send_task_success" in seen
+        )
+        return client_error("ThrottlingException", op) if throttled else None
+
+    client.fault = fault
+    record = with_receive_count(sqs_record(body(token="t", heartbeat_seconds=300), "m"), 3)
+    assert run(record) == ["m"]
+    (changed,) = client.ops("change_message_visibility_batch")
+    assert changed.kwargs["Entries"][0]["VisibilityTimeout"] == 0
+
+
+# -- a record not started on its last receive is failed, not sent to the DLQ --------------------
+
+
+def test_record_not_started_on_its_last_receive_is_failed_not_given_back(
+    client: RecordingClient, use_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """maxReceiveCount 3. At the margin, m2 (its 3rd receive) would go to the DLQ unrun if
+    given back: its task is failed with Stepqueue.DeadlineExceeded and it is acknowledged.
+    m3 (2nd receive) goes back to the queue as before."""
+    monkeypatch.setenv("STEPQUEUE_MAX_RECEIVE_COUNT", "3")
+    use_handler(H + "hang")
+    records = [
+        sqs_record(body({"seconds": 2.0}, token="slow"), "m1"),
+        with_receive_count(sqs_record(body({"n": 2}, token="last", heartbeat_seconds=30), "m2"), 3),
+        with_receive_count(sqs_record(body({"n": 3}, token="again"), "m3"), 2),
+    ]
+    assert run(*records, context=LambdaContext(2000)) == ["m3"]
+    failed = {c.kwargs["taskToken"]: c.kwargs for c in client.ops("send_task_failure")}
+    assert set(failed) == {"slow", "last"}
+    assert failed["last"]["error"] == "Stepqueue.DeadlineExceeded"
+    assert "not started before the Lambda deadline" in failed["last"]["cause"]
+    assert "maxReceiveCount 3" in failed["last"]["cause"]
+    assert "still running" in failed["slow"]["cause"]
+    (given_back,) = client.ops("change_message_visibility_batch")
+    assert [e["ReceiptHandle"] for e in given_back.kwargs["Entries"]] == [
+        records[2]["receiptHandle"]
+    ]
+    assert list(user_handlers.RUNS) == [("hang", {"seconds": 2.0})]
+    (last,) = client.ops("send_task_failure", "last")  # no heartbeat after its failure
+    assert all(b.at <= last.at for b in client.ops("send_task_heartbeat", "last"))
+
+
+@pytest.mark.parametrize("setting", [None, "", "five", "0", "-1"])
+def test_unknown_max_receive_count_always_gives_back(
+    setting: str | None,
+    client: RecordingClient,
+    use_handler: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if setting is None:
+        monkeypatch.delenv("STEPQUEUE_MAX_RECEIVE_COUNT", raising=False)
+    else:
+        monkeypatch.setenv("STEPQUEUE_MAX_RECEIVE_COUNT", setting)
+    use_handler(H + "hang")
+    records = [
+        sqs_record(body({"seconds": 1.5}, token="slow"), "m1"),
+        with_receive_count(sqs_record(body(token="t2"), "m2"), 1000),
+    ]
+    assert run(*records, context=LambdaContext(2000)) == ["m2"]
+    assert [c.kwargs["taskToken"] for c in client.ops("send_task_failure")] == ["slow"]
+
+
+def test_margin_during_the_probe_on_the_last_receive_fails_the_task(
+    client: RecordingClient, use_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The margin comes while the record's probe is in flight: not started, and on its last
+    receive, so its task is failed and the record acknowledged rather than deferred."""
+    monkeypatch.setenv("STEPQUEUE_MAX_RECEIVE_COUNT", "2")
+    use_handler(H + "ok")
+
+    def slow_probe(op: str, kw: dict[str, Any]) -> Exception | None:
+        if op == "send_task_heartbeat":
+            time.sleep(1.3)  # past the 1 s margin of a 2 s invocation
+        return None
+
+    client.fault = slow_probe
+    record = with_receive_count(sqs_record(body({"n": 1}, token="t"), "m"), 2)
+    assert run(record, context=LambdaContext(2000)) == []
+    (failed,) = client.ops("send_task_failure")
+    assert failed.kwargs["error"] == "Stepqueue.DeadlineExceeded"
+    assert "not started" in failed.kwargs["cause"]
+    assert client.ops("change_message_visibility_batch") == []
+    assert client.ops("send_task_success") == [] and list(user_handlers.RUNS) == []
+
+
+# -- a handler that returned is not failed for the deadline ------------------------------------
+
+
+def test_handler_that_returned_is_not_failed_while_a_heartbeat_is_in_flight(
+    client: RecordingClient, use_handler: Any
+) -> None:
+    """The handler returns at 0.5 s while a background heartbeat (sent at ~0.33 s) takes
+    1.2 s; untracking waits for it, past the margin at 1 s. The record was finished when the
+    handler returned: its success is sent, no Stepqueue.DeadlineExceeded."""
+    use_handler(H + "hang")
+
+    def slow_background_beat(op: str, kw: dict[str, Any]) -> Exception | None:
+        if op == "send_task_heartbeat" and threading.current_thread().name == "stepqueue-heartbeat":
+            time.sleep(1.2)
+        return None
+
+    client.fault = slow_background_beat
+    record = sqs_record(body({"seconds": 0.5}, token="t", heartbeat_seconds=1), "m")
+    started = time.monotonic()
+    assert run(record, context=LambdaContext(2000)) == []
+    assert client.ops("send_task_failure") == []
+    (success,) = client.ops("send_task_success")
+    assert success.at - started > 1.0  # the callback did come after the margin
+
+
+def test_record_claimed_while_the_margin_fails_it_is_acknowledged(
+    client: RecordingClient, use_handler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The margin (1 s) comes between two records: m1 done at 0.8 s, its callback until
+    ~1.3 s; the timer fails m2's task (its last receive), slowly (until ~1.6 s). The main
+    thread reaching m2 meanwhile waits for that report: m2 is acknowledged, not deferred."""
+    monkeypatch.setenv("STEPQUEUE_MAX_RECEIVE_COUNT", "4")
+    use_handler(H + "hang")
+
+    def slow(op: str, kw: dict[str, Any]) -> Exception | None:
+        if op == "send_task_success":
+            time.sleep(0.5)
+        elif op == "send_task_failure":
+            time.sleep(0.6)
+        return None
+
+    client.fault = slow
+    records = [
+        sqs_record(body({"seconds": 0.8}, token="t1"), "m1"),
+        with_receive_count(sqs_record(body({"seconds": 0}, token="last"), "m2"), 4),
+    ]
+    assert run(*records, context=LambdaContext(2000)) == []
+    assert [c.kwargs["taskToken"] for c in client.ops("send_task_failure")] == ["last"]
+    assert client.ops("change_message_visibility_batch") == []
+    assert list(user_handlers.RUNS) == [("hang", {"seconds": 0.8})]

@@ -395,3 +395,76 @@ def test_executions_of_one_definition_stay_apart(emulator: Emulator, unique_name
         assert result["shaped"] == {"v": i, "name": f"e{i}"}
         assert "caught" in result
         assert result["scheduled"] == 2  # the first attempt and its one retry, per execution
+
+
+# --- SQS: FIFO redelivery order -----------------------------------------------------------
+
+
+def _fifo_redelivered(emu: Emulator, name: str) -> list[str]:
+    """Four messages of one group received, all left to come back (visibility 1 s): the order
+    of the next receive."""
+    sqs = emu.client("sqs")
+    url = sqs.create_queue(
+        QueueName=f"{name}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    for n in range(4):
+        sqs.send_message(QueueUrl=url, MessageBody=str(n), MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)
+    assert [m["Body"] for m in first["Messages"]] == ["0", "1", "2", "3"]
+    time.sleep(1.5)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [m["Body"] for m in again.get("Messages", [])]
+
+
+def test_fifo_group_redelivered_in_order(emulator: Emulator, unique_name: str) -> None:
+    assert _fifo_redelivered(emulator, unique_name) == ["0", "1", "2", "3"]
+
+
+def test_gap_fifo_group_redelivered_last_first(plain_moto: Emulator, unique_name: str) -> None:
+    assert _fifo_redelivered(plain_moto, unique_name)[:1] == ["3"]
+
+
+# --- Step Functions: StopExecution leaves a waiting task token open (no shim) ---------------
+
+
+def test_gap_stop_execution_keeps_a_waiting_token_open(
+    plain_moto: Emulator, unique_name: str
+) -> None:
+    """AWS stops the execution at once and closes its task tokens (SendTaskSuccess then answers
+    TaskTimedOut / TaskDoesNotExist); moto 5.2.5 leaves an execution waiting in a
+    waitForTaskToken state RUNNING with its token open until the token is completed, and only
+    then ends it ABORTED. So locally a waiter aborted while it waits takes its grant, and the
+    slot comes back only through the reclaim path (DescribeExecution then says ABORTED)."""
+    sqs, sfn = plain_moto.client("sqs"), plain_moto.client("stepfunctions")
+    url = sqs.create_queue(QueueName=unique_name)["QueueUrl"]
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "End": True,
+            }
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=unique_name, definition=json.dumps(definition), roleArn=ROLE
+    )["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+    deadline = time.monotonic() + 20
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    token = json.loads(messages[0]["Body"])["token"]
+    sfn.stop_execution(executionArn=execution)
+    time.sleep(0.5)
+    # AWS: ABORTED at once, and SendTaskSuccess answers TaskTimedOut.
+    assert sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+    sfn.send_task_success(taskToken=token, output="{}")
+    deadline = time.monotonic() + 10
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"

@@ -169,10 +169,15 @@ def test_a_definition_without_acquire_is_refused() -> None:
         SemaphoreRequests.from_definition(plain)
 
 
-def test_a_workflow_with_workers_yields_the_same_requests() -> None:
-    # workflows/burst.yaml: a worker Task gets a Catch that releases, so the definition has
-    # two release states; they must be the same request, and the one the bench sends.
-    spec = Path(__file__).resolve().parents[2] / "workflows" / "burst.yaml"
+def test_a_workflow_with_workers_yields_the_same_requests(tmp_path: Path) -> None:
+    # workflows/burst.yaml in polling mode: a worker Task gets a Catch that releases, so the
+    # definition has two release states; they must be the same request, and the one the bench
+    # sends.
+    source = Path(__file__).resolve().parents[2] / "workflows" / "burst.yaml"
+    spec = tmp_path / "burst.yaml"
+    spec.write_text(
+        source.read_text().replace("\nconcurrency:\n", "\nconcurrency:\n  mode: polling\n")
+    )
     definition = render(generate_spec_file(spec), TABLE)
     requests = SemaphoreRequests.from_definition(definition)
     assert len(requests.release_states) >= 2

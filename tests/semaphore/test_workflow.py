@@ -26,7 +26,7 @@ pytestmark = pytest.mark.emulator
 
 def deploy(ddb: Any, sfn: Any, name: str, limit: int, body: str) -> tuple[str, SemaphoreRequests]:
     """Generate ``body`` under ``concurrency: {limit}``; create its table and state machine."""
-    spec = f"name: {name}\nconcurrency: {{limit: {limit}}}\n{body}"
+    spec = f"name: {name}\nconcurrency: {{limit: {limit}, mode: polling}}\n{body}"
     definition = render(generate_definition_template(spec), table=name)
     create_table(ddb, name, name)
     machine = sfn.create_state_machine(

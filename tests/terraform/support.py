@@ -17,7 +17,15 @@ from stepqueue.paths import REPO
 from stepqueue.paths import TERRAFORM_ROOT as ROOT
 
 MODULES = REPO / "modules"
-MODULE_NAMES = ("queue", "lambda_function", "worker", "state_machine", "semaphore", "reclaimer")
+MODULE_NAMES = (
+    "queue",
+    "lambda_function",
+    "worker",
+    "state_machine",
+    "semaphore",
+    "reclaimer",
+    "gatekeeper",
+)
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
 CHECKOV = Path(sys.executable).with_name("checkov")
 

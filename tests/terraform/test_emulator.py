@@ -111,7 +111,12 @@ def test_outputs(deployment: Deployment) -> None:
     for wf, arn in out["state_machine_arns"].items():
         assert arn == f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{p}{wf}"
     assert out["semaphore_table_name"] == f"{p}stepqueue-semaphores"
-    assert out["reclaimer_function_name"] == f"{p}stepqueue-reclaimer"
+    # Every workflow waits in the waiting room: a gatekeeper, no reclaimer (null outputs are
+    # left out).
+    assert set(out["semaphore_modes"].values()) == {"waiting_room"}
+    assert out["gatekeeper_function_name"] == f"{p}stepqueue-gatekeeper"
+    assert out["gatekeeper_queue_url"].endswith(f"/{ACCOUNT}/{p}stepqueue-gatekeeper.fifo")
+    assert out.get("reclaimer_function_name") is None
     for wf, wk, settings in _workers(deployment):
         w = out["workers"][wf][wk]
         assert w["function_name"] == f"{p}{wf}-{wk}"
@@ -198,9 +203,12 @@ def test_workers(deployment: Deployment) -> None:
 def test_definitions_equal_the_generated_asl(deployment: Deployment) -> None:
     sfn = deployment.emu.client("stepfunctions")
     table = deployment.outputs["semaphore_table_name"]
+    room = deployment.outputs["gatekeeper_queue_url"]
     for wf, spec in deployment.tfvars["workflows"].items():
         template = (deployment.generated_dir / spec["definition_file"]).read_text()
-        expected = render_definition(template, deployment.outputs["queue_urls"][wf], table)
+        expected = render_definition(
+            template, deployment.outputs["queue_urls"][wf], table, gatekeeper_queue_url=room
+        )
         described = sfn.describe_state_machine(
             stateMachineArn=deployment.outputs["state_machine_arns"][wf]
         )
@@ -222,38 +230,55 @@ def test_semaphore_table(deployment: Deployment) -> None:
     table = deployment.outputs["semaphore_table_name"]
     described = ddb.describe_table(TableName=table)["Table"]
     assert described["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
-    assert described["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert sorted(a["AttributeName"] for a in described["AttributeDefinitions"]) == [
+        "holder_of",
+        "id",
+    ]
+    [index] = described["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "holders"
+    assert index["KeySchema"] == [
+        {"AttributeName": "holder_of", "KeyType": "HASH"},
+        {"AttributeName": "id", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == "ALL"
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert described["SSEDescription"]["Status"] == "ENABLED"
     backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     items = {i["id"]["S"]: i for i in ddb.scan(TableName=table)["Items"]}
     assert set(items) == set(deployment.tfvars["semaphores"])
-    for item in items.values():
-        assert item["holders"] == {"M": {}}
+    # The counter item with the initial limit; the gatekeeper owns it afterwards.
+    for name, item in items.items():
+        assert item == {
+            "id": {"S": name},
+            "limit": {"N": str(deployment.tfvars["semaphores"][name]["limit"])},
+        }
 
 
 def test_state_machine_policies(deployment: Deployment) -> None:
-    table_arn = deployment.outputs["semaphore_table_arn"]
+    room = _queue_arn(deployment, deployment.outputs["gatekeeper_queue_url"])
     for wf, spec in deployment.tfvars["workflows"].items():
         statements = _policy(deployment, deployment.outputs["state_machine_role_names"][wf])
         send = statements["SendToOwnQueues"]
         assert send["Action"] == ["sqs:SendMessage"]
-        assert sorted(send["Resource"]) == sorted(deployment.outputs["queue_arns"][wf].values())
-        if spec["semaphore"] is None:
-            assert "AcquireReleaseSemaphore" not in statements
-        else:
-            sem = statements["AcquireReleaseSemaphore"]
-            assert sem["Action"] == ["dynamodb:UpdateItem"]
-            assert sem["Resource"] == [table_arn]
-            assert sem["Condition"] == {
-                "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": spec["semaphore"]}
-            }
+        own = sorted(deployment.outputs["queue_arns"][wf].values())
+        # A waiting-room workflow also posts to the gatekeeper's queue, and never touches the
+        # table.
+        expected = own if spec["semaphore"] is None else sorted([*own, room])
+        assert sorted(send["Resource"]) == expected
+        assert "AcquireReleaseSemaphore" not in statements
         # Only the log-delivery and X-Ray statements may use "*" (their APIs have no resource).
         for sid, st in statements.items():
             if st["Resource"] == ["*"]:
                 assert sid in {"DeliverLogs", "XRay"}, sid
         assert not any(a.endswith("*") for st in statements.values() for a in st["Action"])
+
+
+def _queue_arn(dep: Deployment, url: str) -> str:
+    attributes = dep.emu.client("sqs").get_queue_attributes(
+        QueueUrl=url, AttributeNames=["QueueArn"]
+    )
+    return str(attributes["Attributes"]["QueueArn"])
 
 
 def test_worker_policies(deployment: Deployment) -> None:
@@ -281,50 +306,107 @@ def test_worker_policies(deployment: Deployment) -> None:
         assert set(statements) == {"ConsumeOwnQueue", "ReportTaskResults", "WriteOwnLogs", "XRay"}
 
 
-def test_reclaimer(deployment: Deployment) -> None:
+def test_gatekeeper(deployment: Deployment) -> None:
     out, p = deployment.outputs, deployment.prefix
-    holders = sorted(
-        out["state_machine_arns"][wf]
-        for wf, spec in deployment.tfvars["workflows"].items()
-        if spec["semaphore"] is not None
-    )
-    statements = _policy(deployment, out["reclaimer_role_name"])
-    reclaim = statements["ReclaimSemaphoreSlots"]
-    assert sorted(reclaim["Action"]) == ["dynamodb:Scan", "dynamodb:UpdateItem"]
-    assert reclaim["Resource"] == [out["semaphore_table_arn"]]
-    describe = statements["DescribeOwnExecutions"]
-    assert describe["Action"] == ["states:DescribeExecution"]
-    assert sorted(describe["Resource"]) == sorted(
-        arn.replace(":stateMachine:", ":execution:") + ":*" for arn in holders
-    )
+    sqs, lam = deployment.emu.client("sqs"), deployment.emu.client("lambda")
+    name = f"{p}stepqueue-gatekeeper"
+    url = out["gatekeeper_queue_url"]
+    queue_arn = _queue_arn(deployment, url)
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["FifoQueue"] == "true"
+    # EventBridge targets a FIFO queue only with content-based deduplication.
+    assert attributes["ContentBasedDeduplication"] == "true"
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == _queue_arn(deployment, out["gatekeeper_dlq_url"])
+    assert redrive["deadLetterTargetArn"].endswith(f":{name}-dlq.fifo")
+    assert redrive["maxReceiveCount"] == 100
 
-    lam = deployment.emu.client("lambda")
-    fn = lam.get_function_configuration(FunctionName=out["reclaimer_function_name"])
-    assert fn["Handler"] == "stepqueue_reclaimer.entry.handler"
-    assert fn["Environment"]["Variables"]["SEMAPHORE_TABLE"] == out["semaphore_table_name"]
-
-    events = deployment.emu.client("events")
-    rules = {r["Name"]: r for r in events.list_rules(NamePrefix=p)["Rules"]}
-    status = rules[f"{p}stepqueue-reclaimer-status-change"]
-    pattern = json.loads(status["EventPattern"])
-    assert pattern == {
-        "source": ["aws.states"],
-        "detail-type": ["Step Functions Execution Status Change"],
-        "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": holders},
+    semaphores = deployment.tfvars["semaphores"]
+    machines = {
+        sem: sorted(
+            out["state_machine_arns"][wf]
+            for wf, spec in deployment.tfvars["workflows"].items()
+            if spec["semaphore"] == sem
+        )
+        for sem in semaphores
     }
-    sweep = rules[f"{p}stepqueue-reclaimer-sweep"]
-    assert sweep["ScheduleExpression"] == "rate(5 minutes)"
-    for rule in (status, sweep):
-        [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
-        assert target["Arn"] == fn["FunctionArn"]
+    fn = lam.get_function_configuration(FunctionName=name)
+    assert fn["Handler"] == "stepqueue_gatekeeper.entry.handler"
+    env = fn["Environment"]["Variables"]
+    assert env["SEMAPHORE_TABLE"] == out["semaphore_table_name"]
+    assert env["GATEKEEPER_QUEUE_URL"] == url
+    assert json.loads(env["SEMAPHORE_LIMITS"]) == {k: v["limit"] for k, v in semaphores.items()}
+    every = sorted(arn for arns in machines.values() for arn in arns)
+    assert json.loads(env["EXECUTION_ARN_PREFIXES"]) == [
+        arn.replace(":stateMachine:", ":execution:") + ":" for arn in every
+    ]
+    bound = max(2, len(semaphores))
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == bound
+    [esm] = [
+        m
+        for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"] == fn["FunctionArn"]
+    ]
+    assert esm["EventSourceArn"] == queue_arn
+    assert esm["State"] in {"Disabled", "Disabling"} or esm.get("Enabled") is False
+    assert esm["BatchSize"] == 10
+    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert esm["ScalingConfig"] == {"MaximumConcurrency": bound}
 
-    policy = json.loads(lam.get_policy(FunctionName=out["reclaimer_function_name"])["Policy"])
-    sources = sorted(
-        st["Condition"]["ArnLike"]["AWS:SourceArn"]
-        for st in policy["Statement"]
-        if st["Principal"] == {"Service": "events.amazonaws.com"}
+    statements = _policy(deployment, out["gatekeeper_role_name"])
+    assert statements["ConsumeOwnQueue"]["Resource"] == [queue_arn]
+    items = statements["SemaphoreItems"]
+    assert sorted(items["Action"]) == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+    ]
+    assert items["Resource"] == [out["semaphore_table_arn"]]
+    keys = items["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    assert sorted(keys) == sorted(k for sem in semaphores for k in (sem, f"{sem}#*"))
+    assert statements["HoldersIndex"]["Resource"] == [f"{out['semaphore_table_arn']}/index/holders"]
+    assert statements["GrantSlots"]["Action"] == ["states:SendTaskSuccess"]
+    own = statements["OwnExecutions"]
+    assert sorted(own["Action"]) == ["states:DescribeExecution", "states:StopExecution"]
+    assert sorted(own["Resource"]) == [
+        arn.replace(":stateMachine:", ":execution:") + ":*" for arn in every
+    ]
+    for sid, st in statements.items():
+        if st["Resource"] == ["*"]:
+            assert sid in {"GrantSlots", "XRay"}, sid
+
+    # Per semaphore: three rules, each writing the gatekeeper's own message into that
+    # semaphore's message group.
+    events = deployment.emu.client("events")
+    rules = {r["Name"]: r for r in events.list_rules(NamePrefix=f"{name}-")["Rules"]}
+    assert set(rules) == {
+        f"{name}-{sem}-{kind}" for sem in semaphores for kind in ("ended", "redriven", "sweep")
+    }
+    for sem in semaphores:
+        ended = json.loads(rules[f"{name}-{sem}-ended"]["EventPattern"])
+        assert ended["detail"] == {
+            "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+            "stateMachineArn": machines[sem],
+        }
+        redriven = json.loads(rules[f"{name}-{sem}-redriven"]["EventPattern"])
+        assert redriven["detail"]["status"] == ["RUNNING"]
+        assert redriven["detail"]["redriveCount"] == [{"numeric": [">", 0]}]
+        assert rules[f"{name}-{sem}-sweep"]["ScheduleExpression"] == "rate(5 minutes)"
+        for kind, op in (("ended", "reclaim"), ("redriven", "redriven"), ("sweep", "sweep")):
+            [target] = events.list_targets_by_rule(Rule=f"{name}-{sem}-{kind}")["Targets"]
+            assert target["Arn"] == queue_arn
+            assert target["SqsParameters"] == {"MessageGroupId": sem}
+            template = target["InputTransformer"]["InputTemplate"]
+            assert f'"op": "{op}", "semaphore": "{sem}"' in template
+
+    policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
     )
-    assert sources == sorted([status["Arn"], sweep["Arn"]])
+    [statement] = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert sorted(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == sorted(
+        r["Arn"] for r in rules.values()
+    )
 
 
 def _plan_json(tf: Terraform) -> Path:

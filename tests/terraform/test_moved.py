@@ -1,7 +1,10 @@
 """The `moved` blocks of the shared Lambda module: a deployment made by the root as it was before
-the module existed (commit BEFORE) is planned with the current root against the same state, and
-the plan must destroy and replace nothing. Without the moved blocks every worker's and the
-reclaimer's function, role, policy and log group would be destroyed and created again."""
+the module existed (commit BEFORE, whose definitions only knew the polling semaphore) is planned
+with the current root against the same state, and the plan must destroy and replace nothing.
+Without the moved blocks every worker's and the reclaimer's function, role, policy and log group
+would be destroyed and created again. Then the same deployment moved to the waiting room (the
+default now): the gatekeeper is added, the table gains its index and the state machines their
+new definitions in place; only the reclaimer goes, since no workflow polls any more."""
 
 from __future__ import annotations
 
@@ -36,8 +39,9 @@ MOVED = (
     "aws_iam_role_policy.this",
     "aws_cloudwatch_log_group.this",
 )
-# In-place updates the move may bring, by address: none so far.
-EXPECTED_UPDATES: dict[str, set[str]] = {}
+# The one in-place update since that commit: each worker function's environment gained
+# STEPQUEUE_MAX_RECEIVE_COUNT (the runtime's last-receive rule at the deadline).
+WORKER_FUNCTION = 'module.worker["{key}"].module.function.aws_lambda_function.this'
 
 
 def _extract_before(dest: Path) -> Path:
@@ -62,7 +66,11 @@ def _changes(tf: Terraform, plan_file: Path) -> list[dict[str, Any]]:
 
 
 def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambda_module(
-    emulator: Emulator, generated_dir: Path, lambda_zip: Path, tmp_path: Path
+    emulator: Emulator,
+    polling_generated_dir: Path,
+    generated_dir: Path,
+    lambda_zip: Path,
+    tmp_path: Path,
 ) -> None:
     work_dir = tmp_path / "state"
     prefix = "mv-"
@@ -71,7 +79,7 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
         emulator.endpoint,
         work_dir,
         root=_extract_before(tmp_path / "before"),
-        generated_dir=generated_dir,
+        generated_dir=polling_generated_dir,
         lambda_zip=lambda_zip,
         name_prefix=prefix,
     )
@@ -85,7 +93,7 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
     current = local_deployment(
         emulator.endpoint,
         work_dir,
-        generated_dir=generated_dir,
+        generated_dir=polling_generated_dir,
         lambda_zip=lambda_zip,
         name_prefix=prefix,
     )
@@ -98,14 +106,20 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
     created = sorted(a for a, act in actions.items() if "create" in act)
     assert created == [], f"the current root would create: {created}"
     updated = {a: set(act) for a, act in actions.items() if act != ["no-op"]}
-    assert updated == EXPECTED_UPDATES, f"unexpected in-place updates: {updated}"
+    workers = json.loads((polling_generated_dir / "workflows.tfvars.json").read_text())
+    expected = {
+        WORKER_FUNCTION.format(key=f"{workflow}/{worker}"): {"update"}
+        for workflow, spec in workers["workflows"].items()
+        for worker in spec["workers"]
+    }
+    assert updated == expected, f"unexpected in-place updates: {updated}"
 
     # The moved blocks were used: every old address shows up as the previous address of its
     # new one, for each worker and for the reclaimer.
     moved = {c["previous_address"]: c["address"] for c in changes if "previous_address" in c}
     workers = {
         f"{wf}/{wk}"
-        for wf, spec in json.loads((generated_dir / "workflows.tfvars.json").read_text())[
+        for wf, spec in json.loads((polling_generated_dir / "workflows.tfvars.json").read_text())[
             "workflows"
         ].items()
         for wk in spec["workers"]
@@ -117,3 +131,28 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
         for address in MOVED
     }
     assert moved == expected
+
+    # The same deployment, its workflows now in the waiting room.
+    room = local_deployment(
+        emulator.endpoint,
+        work_dir,
+        generated_dir=generated_dir,
+        lambda_zip=lambda_zip,
+        name_prefix=prefix,
+    )
+    room.init()
+    actions = {c["address"]: c["change"]["actions"] for c in _changes(room, tmp_path / "room.bin")}
+    replaced = sorted(a for a, act in actions.items() if "delete" in act and "create" in act)
+    assert replaced == [], f"moving to the waiting room would replace: {replaced}"
+    destroyed = sorted(a for a, act in actions.items() if act == ["delete"])
+    assert destroyed and all(a.startswith("module.reclaimer[0].") for a in destroyed), destroyed
+    created = sorted(a for a, act in actions.items() if act == ["create"])
+    assert created and all(a.startswith("module.gatekeeper[0].") for a in created), created
+    updated = sorted(a for a, act in actions.items() if act == ["update"])
+    assert "module.semaphore[0].aws_dynamodb_table.this" in updated  # the holders index
+    assert all(
+        a.startswith(
+            ("module.semaphore[0].aws_dynamodb_table.", "module.state_machine[", "module.worker[")
+        )
+        for a in updated
+    ), updated

@@ -5,7 +5,6 @@ may be absent), and one semaphore limit in the generator and both Terraform vali
 
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
@@ -111,26 +110,35 @@ def test_readme_tables_are_current(directory: Path) -> None:
     )
 
 
-def _generator_semaphore_limit() -> int:
-    """The generator's maximum semaphore limit, wherever its vocabulary lives now."""
-    for name in ("generator.vocabulary", "generator.limits"):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, "SEMAPHORE_LIMIT_MAX"):
-            return int(module.SEMAPHORE_LIMIT_MAX)
-    raise AssertionError(
-        "SEMAPHORE_LIMIT_MAX is in neither generator.vocabulary nor generator.limits"
-    )
+def _generator_semaphore_limits() -> dict[str, int]:
+    """The generator's maximum limit per semaphore mode."""
+    from generator import vocabulary
+
+    return {
+        "polling": int(vocabulary.SEMAPHORE_LIMIT_MAX),
+        "waiting_room": int(vocabulary.WAITING_ROOM_LIMIT_MAX),
+    }
 
 
 @pytest.mark.parametrize(
-    "path", [ROOT / "variables.tf", MODULES / "semaphore" / "variables.tf"], ids=["root", "module"]
+    "path",
+    [ROOT / "variables.tf", MODULES / "semaphore" / "variables.tf"],
+    ids=["root", "semaphore"],
 )
-def test_semaphore_limit_is_the_generators(path: Path) -> None:
+def test_semaphore_limits_are_the_generators(path: Path) -> None:
     text = path.read_text()
+    limits = _generator_semaphore_limits()
+    for mode, top in limits.items():
+        # Each mode's rule: `s.mode != "<mode>" || (s.limit >= 1 && s.limit <= TOP ...)`.
+        rule = re.search(
+            rf'\b[a-z]+\.mode != "{mode}" \|\| \([a-z]+\.limit >= 1 && [a-z]+\.limit <= ([0-9]+)\b',
+            text,
+        )
+        assert rule, f"{path}: no {mode} limit validation"
+        assert int(rule.group(1)) == top, f"{path}: {mode} limit {rule.group(1)} != {top}"
+
+
+def test_gatekeeper_limit_is_the_generators() -> None:
+    text = (MODULES / "gatekeeper" / "variables.tf").read_text()
     bounds = re.findall(r"\b[a-z]+\.limit <= ([0-9]+)\b", text)
-    assert bounds, f"{path}: no semaphore limit validation"
-    assert {int(b) for b in bounds} == {_generator_semaphore_limit()}
-    assert re.search(r"\b[a-z]+\.limit >= 1\b", text), f"{path}: no lower bound 1"
+    assert {int(b) for b in bounds} == {_generator_semaphore_limits()["waiting_room"]}

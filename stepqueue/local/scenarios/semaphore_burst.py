@@ -44,7 +44,7 @@ def render_workflow(limit: int, work_seconds: int) -> str:
     """The generated ASL (templatefile placeholders substituted) for the temporary spec."""
     spec = (
         f"name: {WORKFLOW}\n"
-        f"concurrency: {{limit: {limit}}}\n"
+        f"concurrency: {{limit: {limit}, mode: polling}}\n"
         "StartAt: Hold\n"
         "States:\n"
         f"  Hold: {{Type: Wait, Seconds: {work_seconds}, End: true}}\n"

@@ -278,7 +278,13 @@ class SemaphoreRequests:
 
 def spec_text(name: str, limit: int, semaphore: str | None = None) -> str:
     """A minimal spec whose only purpose is to carry a concurrency block."""
-    block = f"{{semaphore: {semaphore}, limit: {limit}}}" if semaphore else f"{{limit: {limit}}}"
+    # The polling acquire is what these requests are about (the waiting room has its own
+    # scenario, waiting_room.py).
+    block = (
+        f"{{semaphore: {semaphore}, limit: {limit}, mode: polling}}"
+        if semaphore
+        else f"{{limit: {limit}, mode: polling}}"
+    )
     return (
         f"name: {name}\n"
         f"concurrency: {block}\n"

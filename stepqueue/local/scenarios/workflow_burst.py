@@ -58,6 +58,11 @@ class Deployment:
         limit = int(self.tfvars["semaphores"][name]["limit"])
         return str(self.outputs["semaphore_table_name"]), name, limit
 
+    def semaphore_mode(self, workflow: str) -> str:
+        """polling or waiting_room (tfvars written before modes existed: polling)."""
+        name = self.tfvars["workflows"][workflow]["semaphore"]
+        return str(self.tfvars["semaphores"][name].get("mode", "polling"))
+
 
 @contextlib.contextmanager
 def deployed(
@@ -145,7 +150,9 @@ def wait_until_ended(
 
 
 class HolderMonitor:
-    """Samples the semaphore item's holders in a thread, every `interval_s`.
+    """Samples the semaphore's holders in a thread, every `interval_s`: the size of the
+    item's holders map (polling), or the counter item's `held` (waiting room; the holder
+    items are counted too, by `holder_items()`, when the run has settled).
 
     An over-grant stays visible for as long as the extra holder holds its slot (until its
     release), and every task here holds one far longer than the interval, so sampling sees
@@ -153,11 +160,19 @@ class HolderMonitor:
     """
 
     def __init__(
-        self, emulator: Emulator, table: str, key: str, limit: int, interval_s: float = 0.1
+        self,
+        emulator: Emulator,
+        table: str,
+        key: str,
+        limit: int,
+        interval_s: float = 0.1,
+        *,
+        mode: str = "polling",
     ) -> None:
         self.interval_s = interval_s
         self._ddb = emulator.client("dynamodb")
         self._table, self._key, self.limit = table, key, limit
+        self.mode = mode
         self.peak = 0
         self.samples = 0
         self.violations = 0  # samples with more holders than the limit
@@ -169,7 +184,40 @@ class HolderMonitor:
         item = self._ddb.get_item(
             TableName=self._table, Key={"id": {"S": self._key}}, ConsistentRead=True
         ).get("Item", {})
+        if self.mode == "waiting_room":
+            return int(item.get("held", {}).get("N", "0"))
         return len(item.get("holders", {}).get("M", {}))
+
+    def holder_items(self) -> int:
+        """Waiting room: the holder items of the semaphore (its `holders` index)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "holders",
+            "KeyConditionExpression": "holder_of = :s",
+            "ExpressionAttributeValues": {":s": {"S": self._key}},
+            "Select": "COUNT",
+        }
+        count = 0
+        while True:
+            page = self._ddb.query(**kwargs)
+            count += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return count
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def settled_holders(self, timeout_s: float = 15.0) -> int:
+        """Holders once the last releases are applied. A waiting-room release is a message the
+        gatekeeper applies after the execution has ended, so wait (bounded) for the count to
+        reach 0; the larger of the count and the holder items is what was leaked."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            count = self.holders()
+            if self.mode != "waiting_room":
+                return count
+            items = self.holder_items()
+            if (count == 0 and items == 0) or time.monotonic() >= deadline:
+                return max(count, items)
+            time.sleep(0.2)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -297,7 +345,7 @@ def run_burst(
         for i in range(failing)
     ]
     with (
-        HolderMonitor(emu, table, key, limit) as monitor,
+        HolderMonitor(emu, table, key, limit, mode=deployment.semaphore_mode(workflow)) as monitor,
         ThreadPoolExecutor(START_THREADS) as starters,
         ThreadPoolExecutor(16) as pool,
     ):
@@ -328,7 +376,7 @@ def run_burst(
             if result.poison_in_dlq >= poison and result.messages_left_in_queue == 0:
                 break
             time.sleep(0.5)
-        result.holders_at_end = monitor.holders()
+        result.holders_at_end = monitor.settled_holders()
 
     result.peak_holders = monitor.peak
     result.holder_samples = monitor.samples

@@ -7,8 +7,10 @@ module "semaphore" {
 
   name = "stepqueue-example-semaphores"
   semaphores = {
-    orders    = { limit = 10 }
-    glue-jobs = { limit = 3 }
+    # The counter item with its initial limit, and the `holders` index.
+    orders = { limit = 10, mode = "waiting_room" }
+    # The first version's holders map, polled by the state machines.
+    glue-jobs = { limit = 3, mode = "polling" }
   }
 
   tags = { Example = "semaphore" }

@@ -1,0 +1,62 @@
+"""What Step Functions says about an execution, and what that means for its slot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stepqueue_aws import aws_error_code
+
+# SendTaskSuccess on a token that can no longer be completed. InvalidToken is also what a
+# token already completed answers (measured on moto 5.2.5; AWS answers TaskTimedOut).
+CLOSED_TOKEN = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+# DescribeExecution of an execution that can never be described again.
+GONE = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist"})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    running: bool
+    stop_ms: int | None  # when it last stopped, if it has
+    reason: str  # "running", "stopped", "gone", "foreign"
+
+
+def describe(sfn: Any, execution: str, own_prefixes: tuple[str, ...]) -> Verdict:
+    """DescribeExecution is authoritative (ListExecutions is eventually consistent).
+
+    An ARN outside this deployment's state machines is never described (the role may not, and
+    it cannot be ours): it is "foreign", like one whose workflow was removed ("gone").
+    """
+    if own_prefixes and not execution.startswith(own_prefixes):
+        return Verdict(False, None, "foreign")
+    try:
+        reply = sfn.describe_execution(executionArn=execution)
+    except Exception as exc:
+        if aws_error_code(exc) in GONE:
+            return Verdict(False, None, "gone")
+        raise
+    if reply["status"] == "RUNNING":
+        return Verdict(True, None, "running")
+    stop = reply.get("stopDate")
+    stop_ms = int(stop.timestamp() * 1000) if stop is not None else None
+    return Verdict(False, stop_ms, "stopped")
+
+
+def send_success(sfn: Any, token: str, output: str) -> bool:
+    """True when the waiter got its slot, False when its token is closed; anything else
+    raises (the batch is redelivered and the grant, still pending, sent again)."""
+    try:
+        sfn.send_task_success(taskToken=token, output=output)
+    except Exception as exc:
+        if aws_error_code(exc) in CLOSED_TOKEN:
+            return False
+        raise
+    return True
+
+
+def refuse(sfn: Any, execution: str, cause: str) -> None:
+    try:
+        sfn.stop_execution(executionArn=execution, error="Semaphore.RedriveRefused", cause=cause)
+    except Exception as exc:
+        if aws_error_code(exc) not in GONE:
+            raise

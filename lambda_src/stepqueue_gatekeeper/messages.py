@@ -1,0 +1,79 @@
+"""The waiting room's message bodies (docs/contracts.md, "Semaphore: the waiting room"),
+parsed and bounded before anything acts on them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+OPS = frozenset({"acquire", "release", "reclaim", "redriven", "limit", "sweep", "tick"})
+BODY_MAX_BYTES = 16 * 1024  # an acquire carries a task token (<= 1024 chars); the rest is small
+TOKEN_MAX = 1024  # Step Functions task tokens are 1..1024 characters
+EXECUTION_ARN_MAX = 2048
+CURSOR_MAX = 4096
+LIMIT_MAX = 100_000  # the same bound as the generator's, kept so a typo cannot admit millions
+SEMAPHORE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+_EXECUTION = re.compile(r"^arn:aws[a-z-]*:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$")
+
+
+class MessageError(ValueError):
+    """A body that is not one of ours: logged and dropped, never retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    op: str
+    semaphore: str
+    message_id: str
+    execution: str | None = None
+    acquire: str | None = None  # the acquire's identity: one per entry of the Acquire state
+    token: str | None = None
+    limit: int | None = None
+    cursor: str | None = None  # where a sweep continues
+
+
+def parse(message_id: str, group: str | None, body: str) -> Message:
+    if len(body.encode()) > BODY_MAX_BYTES:
+        raise MessageError(f"body over {BODY_MAX_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise MessageError(f"body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MessageError("body is not a JSON object")
+    op, semaphore = data.get("op"), data.get("semaphore")
+    if op not in OPS:
+        raise MessageError(f"unknown op {op!r}")
+    if not isinstance(semaphore, str) or not SEMAPHORE.match(semaphore):
+        raise MessageError(f"bad semaphore {semaphore!r}")
+    if group is not None and group != semaphore:
+        # The group is what serialises a semaphore: a body naming another one would be decided
+        # outside that semaphore's order.
+        raise MessageError(f"semaphore {semaphore!r} sent in message group {group!r}")
+    fields: dict[str, Any] = {"op": op, "semaphore": semaphore, "message_id": message_id}
+    if op in ("acquire", "release", "reclaim", "redriven"):
+        fields["execution"] = _string(data, "execution", EXECUTION_ARN_MAX, _EXECUTION)
+    if op == "acquire":
+        fields["acquire"] = _string(data, "acquire", 128, re.compile(r"^[0-9a-f]{16,128}$"))
+        fields["token"] = _string(data, "token", TOKEN_MAX)
+    if op == "limit":
+        limit = data.get("limit")
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= LIMIT_MAX:
+            raise MessageError(f"limit must be a whole number from 1 to {LIMIT_MAX}")
+        fields["limit"] = limit
+    if op == "sweep" and data.get("cursor") is not None:
+        fields["cursor"] = _string(data, "cursor", CURSOR_MAX)
+    return Message(**fields)
+
+
+def _string(
+    data: dict[str, Any], key: str, max_len: int, pattern: re.Pattern[str] | None = None
+) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not 1 <= len(value) <= max_len:
+        raise MessageError(f"{key} must be a string of 1..{max_len} characters")
+    if pattern is not None and not pattern.match(value):
+        raise MessageError(f"{key} {value[:80]!r} is not valid")
+    return value

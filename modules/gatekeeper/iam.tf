@@ -1,0 +1,76 @@
+# What the gatekeeper itself may do; the shared Lambda module adds logging and tracing.
+data "aws_iam_policy_document" "this" {
+  # What the event source mapping needs to poll the queue (it runs with the function's role),
+  # plus SendMessage: a long sweep or a long line carries on in a follow-on message of the same
+  # group. This queue only.
+  statement {
+    sid = "ConsumeOwnQueue"
+    actions = [
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ChangeMessageVisibility",
+      "sqs:SendMessage",
+    ]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseQueueKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
+  # The counter, waiter and holder items of the waiting-room semaphores only (their keys are
+  # NAME, NAME#w#..., NAME#h#...), written in one TransactWriteItems (Put and Delete). Items of
+  # polling semaphores in the same table are out of reach.
+  statement {
+    sid       = "SemaphoreItems"
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    resources = [var.table_arn]
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = sort(flatten([for name in keys(var.semaphores) : [name, "${name}#*"]]))
+    }
+  }
+
+  # The sweep pages through one semaphore's holders with the sparse `holders` index.
+  statement {
+    sid       = "HoldersIndex"
+    actions   = ["dynamodb:Query"]
+    resources = ["${var.table_arn}/index/holders"]
+  }
+
+  dynamic "statement" {
+    for_each = var.table_kms_key_arn == null ? [] : [var.table_kms_key_arn]
+    content {
+      sid       = "UseSemaphoreTableKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
+  # Granting completes the waiter's task. The task-token APIs have no resource type (the token,
+  # not an ARN, names the task), so AWS only accepts "*" here.
+  statement {
+    sid       = "GrantSlots"
+    actions   = ["states:SendTaskSuccess"]
+    resources = ["*"]
+  }
+
+  # DescribeExecution decides every reclaim; StopExecution refuses a redriven execution whose
+  # slot was reclaimed. Executions of this deployment's state machines only.
+  dynamic "statement" {
+    for_each = length(local.execution_prefixes) > 0 ? [1] : []
+    content {
+      sid       = "OwnExecutions"
+      actions   = ["states:DescribeExecution", "states:StopExecution"]
+      resources = sort([for prefix in local.execution_prefixes : "${prefix}*"])
+    }
+  }
+}

@@ -1,0 +1,234 @@
+"""`stepqueue semaphore set | status`: a waiting-room semaphore's limit and state at run time.
+
+`set` never writes the table: it posts a limit change into the semaphore's message group of the
+gatekeeper's FIFO queue, so the change is decided in that semaphore's serial order like every
+acquire and release (a direct write would race the gatekeeper and be refused by its version
+check, or worse). `status` only reads: the counter item, and the first waiter for the oldest
+wait.
+
+The message body and the item keys are the gatekeeper's (docs/contracts.md, "Semaphore: the
+waiting room"); this module does not import the Lambda package, and a test checks both agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# The same bounds as the generator's and the gatekeeper's: a limit the gatekeeper would drop
+# as malformed must be refused here, before it is posted.
+LIMIT_MIN = 1
+SEMAPHORE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+WAITER_SEPARATOR = "#w#"
+KEY_SEPARATOR = "#"  # counter items are the only ones whose id has none
+OLDEST_PROBE = 10  # waiters looked at past the head when the head's item is gone
+TABLE_OUTPUT, QUEUE_OUTPUT = "semaphore_table_name", "gatekeeper_queue_url"
+
+
+class AdminError(RuntimeError):
+    """A refusal or a failure, said in one line (no traceback)."""
+
+
+def limit_max() -> int:
+    from generator.vocabulary import WAITING_ROOM_LIMIT_MAX
+
+    return WAITING_ROOM_LIMIT_MAX
+
+
+def check_name(name: str) -> None:
+    if not SEMAPHORE_NAME.match(name):
+        raise AdminError(
+            f"semaphore name {name!r} is not valid: 1-30 lowercase letters, digits or '-', "
+            "starting with a letter"
+        )
+
+
+def check_limit(limit: int) -> None:
+    top = limit_max()
+    if not LIMIT_MIN <= limit <= top:
+        raise AdminError(
+            f"--limit {limit} is out of range: a waiting-room limit is {LIMIT_MIN}..{top}"
+        )
+
+
+def waiter_key(semaphore: str, seq: int) -> str:
+    return f"{semaphore}{WAITER_SEPARATOR}{seq:016d}"
+
+
+def limit_message(semaphore: str, limit: int) -> dict[str, Any]:
+    """What the gatekeeper parses as a limit change."""
+    return {"op": "limit", "semaphore": semaphore, "limit": limit}
+
+
+@dataclass(frozen=True)
+class Status:
+    semaphore: str
+    limit: int | None  # None: the item has none yet (the gatekeeper uses the deployed one)
+    held: int
+    waiting: int  # tail - head: arrivals not yet served (dead ones included until reached)
+    pending: int  # grants committed, SendTaskSuccess not yet confirmed (a crash left them)
+    oldest_wait_seconds: float | None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _n(item: dict[str, Any], key: str) -> int | None:
+    return int(item[key]["N"]) if key in item else None
+
+
+def _status(ddb: Any, table: str, item: dict[str, Any], now: Callable[[], float]) -> Status:
+    name = item["id"]["S"]
+    head, tail = _n(item, "head") or 0, _n(item, "tail") or 0
+    return Status(
+        semaphore=name,
+        limit=_n(item, "limit"),
+        held=_n(item, "held") or 0,
+        waiting=max(0, tail - head),
+        pending=len(item.get("pending", {}).get("L", [])),
+        oldest_wait_seconds=_oldest_wait(ddb, table, name, head, tail, now),
+    )
+
+
+def _oldest_wait(
+    ddb: Any, table: str, name: str, head: int, tail: int, now: Callable[[], float]
+) -> float | None:
+    """Since when the first waiter waits. The head's item is normally there; if it is not (a
+    hand-deleted item), the next few are tried rather than reading the whole line."""
+    for seq in range(head, min(tail, head + OLDEST_PROBE)):
+        reply = ddb.get_item(
+            TableName=table, Key={"id": {"S": waiter_key(name, seq)}}, ConsistentRead=True
+        )
+        item = reply.get("Item")
+        if item is not None and "since" in item:
+            return round(max(0.0, now() - int(item["since"]["N"]) / 1000), 1)
+    return None
+
+
+def status(
+    ddb: Any, table: str, name: str | None = None, *, now: Callable[[], float] = time.time
+) -> list[Status]:
+    """One semaphore (one read, plus one for its oldest waiter), or every one in the table
+    (a Scan: it reads every item once, waiters and holders included)."""
+    if name is not None:
+        check_name(name)
+        item = _counter(ddb, table, name)
+        if item is None:
+            raise AdminError(_unknown(ddb, table, name))
+        return [_status(ddb, table, item, now)]
+    return [_status(ddb, table, item, now) for item in _counters(ddb, table)]
+
+
+def _counter(ddb: Any, table: str, name: str) -> dict[str, Any] | None:
+    reply = ddb.get_item(TableName=table, Key={"id": {"S": name}}, ConsistentRead=True)
+    item: dict[str, Any] | None = reply.get("Item")
+    return item
+
+
+def _counters(ddb: Any, table: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "NOT contains(#id, :sep)",
+        "ExpressionAttributeNames": {"#id": "id"},
+        "ExpressionAttributeValues": {":sep": {"S": KEY_SEPARATOR}},
+        "ConsistentRead": True,
+    }
+    while True:
+        page = ddb.scan(**kwargs)
+        found += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return sorted(found, key=lambda item: str(item["id"]["S"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _unknown(ddb: Any, table: str, name: str) -> str:
+    known = [item["id"]["S"] for item in _counters(ddb, table)]
+    listed = ", ".join(known) if known else "none"
+    return f"no semaphore {name!r} in table {table} (semaphores there: {listed})"
+
+
+@dataclass(frozen=True)
+class LimitPosted:
+    before: Status
+    limit: int
+    message_id: str
+
+    def describe(self) -> str:
+        b = self.before
+        was = "unset" if b.limit is None else str(b.limit)
+        line = (
+            f"limit of {b.semaphore!r}: {was} -> {self.limit} posted to its waiting room "
+            f"(message {self.message_id}); "
+        )
+        if b.limit is not None and self.limit < b.limit:
+            line += (
+                f"once applied, no slot is granted until fewer than {self.limit} hold "
+                f"({b.held} hold now; none is revoked)"
+            )
+        elif b.limit is not None and self.limit > b.limit:
+            more = self.limit - b.limit
+            line += f"once applied, up to {more} more of the {b.waiting} waiting are admitted"
+        else:
+            line += "no change in the limit"
+        return line + ". It applies after the messages already queued for this semaphore."
+
+
+def set_limit(
+    ddb: Any,
+    sqs: Any,
+    table: str,
+    queue_url: str,
+    name: str,
+    limit: int,
+    *,
+    now: Callable[[], float] = time.time,
+) -> LimitPosted:
+    check_name(name)
+    check_limit(limit)
+    # A name with no counter item is a typo or a semaphore of another deployment: posting to
+    # it would create a semaphore nobody uses.
+    (before,) = status(ddb, table, name, now=now)
+    reply = sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(limit_message(name, limit), sort_keys=True),
+        MessageGroupId=name,
+        # Unique per request: setting the same limit twice within SQS's five-minute
+        # deduplication window is two requests, and both must be decided in order.
+        MessageDeduplicationId=uuid.uuid4().hex,
+    )
+    return LimitPosted(before, limit, str(reply.get("MessageId", "")))
+
+
+def render_table(statuses: list[Status]) -> str:
+    headers = ("SEMAPHORE", "LIMIT", "HELD", "WAITING", "PENDING", "OLDEST WAIT")
+    rows = [
+        (
+            s.semaphore,
+            "-" if s.limit is None else str(s.limit),
+            str(s.held),
+            str(s.waiting),
+            str(s.pending),
+            "-" if s.oldest_wait_seconds is None else _duration(s.oldest_wait_seconds),
+        )
+        for s in statuses
+    ]
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in [headers, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"

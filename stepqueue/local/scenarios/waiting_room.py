@@ -1,0 +1,319 @@
+"""The waiting room on the emulator without Terraform, for tests and benchmarks: the table
+(with its ``holders`` index), the gatekeeper's FIFO queue, state machines from generated ASL,
+and a pump that does the event source mapping's job with FIFO semantics (one batch of a group
+at a time, a failed group redelivered in order) and runs the gatekeeper in this process, so
+faults can be injected and the invariants checked between invocations, when nothing else
+writes the semaphore's items.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator import render_definition
+from stepqueue.local.emulator import ACCOUNT_ID, Emulator
+from stepqueue.paths import LAMBDA_SRC
+
+# The gatekeeper runs in this process (the zip's root is not a package on the path).
+if str(LAMBDA_SRC) not in sys.path:
+    sys.path.insert(0, str(LAMBDA_SRC))
+
+from stepqueue_gatekeeper import Gatekeeper, MessageError, parse
+from stepqueue_gatekeeper.store import HOLDERS_INDEX
+
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/stepqueue-waiting-room"
+
+
+def create_table(ddb: Any, table: str, limits: dict[str, int]) -> None:
+    """As modules/semaphore creates it: key ``id``, the sparse ``holders`` index, one counter
+    item per semaphore with its initial limit."""
+    ddb.create_table(
+        TableName=table,
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "holder_of", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": HOLDERS_INDEX,
+                "KeySchema": [
+                    {"AttributeName": "holder_of", "KeyType": "HASH"},
+                    {"AttributeName": "id", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for name, limit in limits.items():
+        ddb.put_item(TableName=table, Item={"id": {"S": name}, "limit": {"N": str(limit)}})
+
+
+def create_queue(sqs: Any, name: str) -> str:
+    url: str = sqs.create_queue(
+        QueueName=f"{name}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    return url
+
+
+def create_machine(sfn: Any, name: str, template: str, table: str, queue_url: str) -> str:
+    definition = render_definition(template, {}, table, gatekeeper_queue_url=queue_url)
+    arn: str = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE_ARN)[
+        "stateMachineArn"
+    ]
+    return arn
+
+
+def counter(ddb: Any, table: str, semaphore: str) -> dict[str, int]:
+    item = ddb.get_item(TableName=table, Key={"id": {"S": semaphore}}, ConsistentRead=True)["Item"]
+    return {k: int(item[k]["N"]) if k in item else 0 for k in ("limit", "held", "head", "tail")}
+
+
+def holder_items(ddb: Any, table: str, semaphore: str) -> list[str]:
+    found: list[str] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": HOLDERS_INDEX,
+        "KeyConditionExpression": "holder_of = :s",
+        "ExpressionAttributeValues": {":s": {"S": semaphore}},
+    }
+    while True:
+        page = ddb.query(**kwargs)
+        found += [item["execution"]["S"] for item in page.get("Items", [])]
+        if "LastEvaluatedKey" not in page:
+            return found
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+@dataclass
+class Invariants:
+    """Checked by the pump after every invocation, when the items are at rest."""
+
+    checks: int = 0
+    over_limit: int = 0  # a grant while holders >= the limit in force
+    count_mismatch: int = 0  # counter's held != holder items
+    stuck: int = 0  # waiters while a slot is free, nothing pending
+    peak_holders: int = 0
+    arrivals: list[str] = field(default_factory=list)  # acquires, in delivery order
+    grants: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    reclaimed: list[dict[str, str]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    failures: int = 0  # invocations that raised (injected crashes included)
+
+    def fifo_inversions(self) -> int:
+        """Grants out of arrival order (an execution granted before one that arrived earlier
+        and was still waiting)."""
+        first: dict[str, int] = {}
+        for i, execution in enumerate(self.arrivals):
+            first.setdefault(execution, i)
+        order = [first[e] for e in self.grants if e in first]
+        return sum(1 for a, b in itertools.pairwise(order) if b < a)
+
+
+class Pump:
+    """The gatekeeper's event source mapping, in a thread: receive up to 10, decide each
+    group, delete what was decided, let a failed group's messages come back at once."""
+
+    def __init__(
+        self,
+        emulator: Emulator,
+        table: str,
+        queue_url: str,
+        *,
+        own_prefixes: tuple[str, ...] = (),
+        crash: Callable[[], bool] | None = None,
+    ) -> None:
+        self.ddb, self.sqs = emulator.client("dynamodb"), emulator.client("sqs")
+        self.table, self.queue_url = table, queue_url
+        self.crash = crash
+        self.keeper = Gatekeeper(
+            self.ddb,
+            emulator.client("stepfunctions"),
+            self.sqs,
+            table=table,
+            queue_url=queue_url,
+            own_prefixes=own_prefixes,
+            crash_after_commit=self._maybe_crash,
+        )
+        self.inv = Invariants()
+        self.invocations = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gatekeeper-pump", daemon=True)
+        self.error: BaseException | None = None
+
+    def _maybe_crash(self) -> None:
+        if self.crash is not None and self.crash():
+            raise RuntimeError("injected crash between the commit and SendTaskSuccess")
+
+    def __enter__(self) -> Pump:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.step(wait_s=1)
+        except BaseException as exc:
+            self.error = exc
+
+    def step(self, wait_s: int = 0) -> int:
+        reply = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_s,
+            MessageSystemAttributeNames=["All"],
+        )
+        messages = reply.get("Messages", [])
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for m in messages:
+            groups.setdefault(m["Attributes"]["MessageGroupId"], []).append(m)
+        for group, raw in groups.items():
+            self._decide(group, raw)
+        return len(messages)
+
+    def _decide(self, group: str, raw: list[dict[str, Any]]) -> None:
+        parsed = []
+        for m in raw:
+            with contextlib.suppress(MessageError):
+                parsed.append(parse(m["MessageId"], group, m["Body"]))
+        before = counter(self.ddb, self.table, group)
+        self.invocations += 1
+        fresh = [p for p in parsed if p.op == "acquire" and p.execution]
+        try:
+            outcome = self.keeper.process(group, parsed)
+        except Exception:
+            self.inv.failures += 1
+            for m in raw:  # FIFO: the whole group comes back, in order, before anything newer
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+            return
+        skipped = set(outcome.skipped)
+        self.inv.arrivals += [
+            p.execution for p in fresh if p.message_id not in skipped and p.execution
+        ]
+        self.inv.grants += outcome.granted
+        self.inv.dead += outcome.dead
+        self.inv.reclaimed += outcome.reclaimed
+        self.inv.refused += outcome.refused
+        for m in raw:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        self._check(group, before)
+
+    def _check(self, group: str, before: dict[str, int]) -> None:
+        after = counter(self.ddb, self.table, group)
+        held = holder_items(self.ddb, self.table, group)
+        self.inv.checks += 1
+        self.inv.peak_holders = max(self.inv.peak_holders, len(held))
+        # Lowering the limit below the holders revokes nothing; no grant may follow until
+        # they are fewer than the new limit, so holders never exceed max(limit, before).
+        if after["held"] > max(after["limit"], before["held"]):
+            self.inv.over_limit += 1
+        if after["held"] != len(held):
+            self.inv.count_mismatch += 1
+        if after["tail"] > after["head"] and after["held"] < after["limit"]:
+            self.inv.stuck += 1
+
+    def drain(self, idle_steps: int = 3) -> None:
+        """Decide everything queued (call with the pump thread not started)."""
+        idle = 0
+        while idle < idle_steps:
+            idle = idle + 1 if self.step(wait_s=0) == 0 else 0
+
+
+def send(sqs: Any, queue_url: str, body: dict[str, Any], dedup: str) -> None:
+    """What EventBridge, the sweep schedule and `stepqueue semaphore set` post."""
+    sqs.send_message(
+        QueueUrl=queue_url,
+        MessageBody=json.dumps(body),
+        MessageGroupId=body["semaphore"],
+        MessageDeduplicationId=dedup,
+    )
+
+
+def burst(executions: int, limit: int, work_seconds: int, timeout_s: float) -> dict[str, Any]:
+    """`python -m bench.burst` for the waiting room: N executions of a W-second Wait under a
+    semaphore of limit L, started at once; the same counting as semaphore_burst.py (efficiency,
+    billed transitions from the histories) plus the gatekeeper's invariants."""
+    import math
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from stepqueue.local.runner import percentile
+    from stepqueue.local.scenarios.semaphore_burst import pool_map_history, transitions
+    from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
+    from stepqueue.local.scenarios.workflow_burst import START_THREADS, TERMINAL, wait_until_ended
+
+    name = "burstroom"
+    spec = (
+        f"name: {name}\nconcurrency: {{limit: {limit}, mode: waiting_room}}\n"
+        "StartAt: Hold\nStates:\n"
+        f"  Hold: {{Type: Wait, Seconds: {work_seconds}, End: true}}\n"
+    )
+    with Emulator(atomic_dynamodb=True) as emu:
+        ddb, sqs, sfn = (emu.client(s) for s in ("dynamodb", "sqs", "stepfunctions"))
+        create_table(ddb, name, {name: limit})
+        url = create_queue(sqs, name)
+        machine = create_machine(sfn, name, generate_definition_template(spec), name, url)
+        with (
+            Pump(emu, name, url) as pump,
+            ThreadPoolExecutor(START_THREADS) as starters,
+            ThreadPoolExecutor(16) as pool,
+        ):
+            arns = list(
+                starters.map(
+                    lambda i: sfn.start_execution(stateMachineArn=machine, name=f"e{i:05d}")[
+                        "executionArn"
+                    ],
+                    range(executions),
+                )
+            )
+            described = wait_until_ended(sfn, machine, arns, time.monotonic() + timeout_s, pool)
+            time.sleep(1.5)  # the last releases reach the gatekeeper
+        held_at_end = counter(ddb, name, name)["held"]
+        histories = pool_map_history(sfn, arns)
+    succeeded = [d for d in described.values() if d["status"] == "SUCCEEDED"]
+    wall = (
+        max(d["stopDate"].timestamp() for d in succeeded)
+        - min(d["startDate"].timestamp() for d in succeeded)
+        if succeeded
+        else math.inf
+    )
+    ideal = math.ceil(executions / limit) * work_seconds
+    counts = [transitions(h) for h in histories]
+    inv = pump.inv
+    return {
+        "mode": "waiting_room",
+        "executions": executions,
+        "limit": limit,
+        "work_seconds": work_seconds,
+        "succeeded": len(succeeded),
+        "lost": executions - sum(1 for d in described.values() if d["status"] in TERMINAL),
+        "wall_seconds": round(wall, 3),
+        "ideal_seconds": ideal,
+        "efficiency": round(ideal / wall, 3) if succeeded else 0.0,
+        "peak_holders": inv.peak_holders,
+        "holder_violations": inv.over_limit + inv.count_mismatch,
+        "holders_at_end": held_at_end,
+        "stuck_waiters": inv.stuck,
+        "fifo_inversions": inv.fifo_inversions(),
+        "gatekeeper_invocations": pump.invocations,
+        "body_transitions": 1,
+        "transitions_per_execution": round(sum(counts) / len(counts), 2) if counts else 0.0,
+        "transitions_max": max(counts, default=0),
+        "transitions_p95": percentile([float(c) for c in counts], 0.95),
+    }

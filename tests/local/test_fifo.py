@@ -1,0 +1,145 @@
+"""Lambda's FIFO rules in the local runner (stepqueue/local/fifo.py): a group's records after a
+failed one fail too, one batch in flight per group; unit checks, then the runner on a FIFO
+queue of the emulator."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepqueue.local.emulator import Emulator
+from stepqueue.local.fifo import GroupGate, GroupInFlight, failed_in_order, is_fifo
+from stepqueue.local.runner import Runner
+from tests.local.test_runner import TEST_FUNCTION
+
+
+def _message(message_id: str, group: str) -> dict[str, Any]:
+    return {"MessageId": message_id, "Attributes": {"MessageGroupId": group}}
+
+
+def test_records_after_a_failure_in_its_group_fail_too() -> None:
+    batch = [_message(i, g) for i, g in [("a1", "a"), ("b1", "b"), ("a2", "a"), ("a3", "a")]]
+    assert failed_in_order(batch, {"a2"}) == {"a2", "a3"}
+    assert failed_in_order(batch, {"a1"}) == {"a1", "a2", "a3"}
+    assert failed_in_order(batch, {"b1"}) == {"b1"}
+    assert failed_in_order(batch, set()) == set()
+
+
+def test_a_group_in_flight_cannot_enter_twice() -> None:
+    gate = GroupGate()
+    first = [_message("a1", "a"), _message("b1", "b")]
+    gate.enter(first)
+    with pytest.raises(GroupInFlight, match="'a'"):
+        gate.enter([_message("a2", "a")])
+    gate.enter([_message("c1", "c")])
+    gate.leave(first)
+    gate.enter([_message("a2", "a")])
+    assert gate.in_flight() == {"a", "c"}
+
+
+def test_is_fifo() -> None:
+    assert is_fifo("arn:aws:sqs:us-east-1:123456789012:gk.fifo")
+    assert not is_fifo("arn:aws:sqs:us-east-1:123456789012:orders-enrich")
+
+
+@pytest.mark.emulator
+def test_runner_keeps_each_group_in_order(
+    emulator: Emulator, tmp_path: Path, unique_name: str
+) -> None:
+    zip_path = tmp_path / "fn.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        archive.writestr("testfn.py", TEST_FUNCTION)
+    sqs, lam, iam = (emulator.client(s) for s in ("sqs", "lambda", "iam"))
+    queue = sqs.create_queue(
+        QueueName=f"{unique_name}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    role = iam.create_role(
+        RoleName=unique_name,
+        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
+    )["Role"]["Arn"]
+    trace = tmp_path / "trace.jsonl"
+    lam.create_function(
+        FunctionName=unique_name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="testfn.handler",
+        Code={"ZipFile": zip_path.read_bytes()},
+        Timeout=10,
+        Environment={"Variables": {"TRACE_FILE": str(trace)}},
+    )
+    lam.create_event_source_mapping(
+        EventSourceArn=queue_arn,
+        FunctionName=unique_name,
+        Enabled=False,
+        BatchSize=10,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        ScalingConfig={"MaximumConcurrency": 2},
+    )
+    # Group a: record 1 fails on its first delivery and the function lists only it; records
+    # 2..4 must come back anyway, after it. Group b is unaffected; slow records make the two
+    # groups' invocations overlap.
+    for n in range(5):
+        body = {"n": n, "sleep": 0.2, **({"fail_below": 2} if n == 1 else {})}
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(body), MessageGroupId="a")
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps({"n": 100 + n, "sleep": 0.2}),
+            MessageGroupId="b",
+        )
+    seen: list[dict[str, Any]] = []
+    with Runner(
+        emulator.endpoint, zip_path, function_prefix=unique_name, failed_visibility_s=1
+    ) as runner:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            runner.check()
+            seen = (
+                [json.loads(line) for line in trace.read_text().splitlines()]
+                if trace.exists()
+                else []
+            )
+            done = {n for call in seen for n, _ in call["records"]}
+            attributes = sqs.get_queue_attributes(
+                QueueUrl=queue,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )["Attributes"]
+            if done >= {*range(5), *range(100, 105)} and not any(
+                int(v) for v in attributes.values()
+            ):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"not drained: {seen}")
+    # The function failed only record 1; 2..4 were redelivered with it, in order, after it.
+    redelivered = [n for call in seen for n, count in call["records"] if count == 2]
+    assert redelivered == [1, 2, 3, 4]
+    # Each group's records were handed over in order, counting only the last delivery.
+    last: dict[int, int] = {}
+    for i, call in enumerate(seen):
+        for n, _ in call["records"]:
+            last[n] = i
+    for group in (range(5), range(100, 105)):
+        order = sorted(group, key=lambda n: (last[n], n))
+        assert order == list(group)
+    # One batch in flight per group: a group's invocations never overlap.
+    for members in (set(range(5)), set(range(100, 105))):
+        spans = sorted(
+            (call["start"], call["end"])
+            for call in seen
+            if {n for n, _ in call["records"]} & members
+        )
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            assert start >= end
