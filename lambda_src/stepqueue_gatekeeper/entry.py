@@ -3,8 +3,10 @@
 A batch may hold several message groups (semaphores), each in its order. Each group is decided
 on its own; when one fails, all of its records in the batch are reported failed (SQS then
 redelivers them in order, and nothing behind them in that group is delivered meanwhile), while
-the other groups' records are done. A malformed body is logged and dropped: it can never
-become valid, and keeping it would block its group forever.
+the other groups' records are done. A failed group's records are made visible again after a
+short backoff rather than the queue's visibility timeout: the whole semaphore waits behind
+them. A malformed body is logged and dropped: it can never become valid, and keeping it would
+block its group forever.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-gat
 # A few SDK retries: a throttled call retried here is cheaper than redelivering the batch,
 # but the group waits behind this invocation, so not many.
 RETRIES = Retries(max_attempts=3, connect_timeout=5, read_timeout=10)
+# Backoff of a failed group: 1, 2, 4 ... s by receive, at most this. Every grant, release and
+# reclaim of the semaphore waits behind the group, so it never waits the queue's visibility
+# timeout (six function timeouts).
+MAX_RETRY_DELAY_S = 30
+_BATCH = 10  # ChangeMessageVisibilityBatch takes at most 10 entries
 
 _clients: dict[str, Any] = {}
 
@@ -62,6 +69,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         groups.setdefault(str(group), []).append((message_id, message))
     keeper = gatekeeper()
     failures: list[dict[str, str]] = []
+    receipts = {
+        str(r.get("messageId")): (
+            str(r.get("receiptHandle", "")),
+            _receive_count(r),
+        )
+        for r in records
+    }
     for group, items in groups.items():
         messages = [m for _, m in items if m is not None]
         if not messages:
@@ -76,4 +90,35 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             failures += [{"itemIdentifier": message_id} for message_id, _ in items]
             continue
         logger.info("decided", extra={"semaphore": group, **outcome.__dict__})
+    if failures:
+        _come_back_soon([receipts[f["itemIdentifier"]] for f in failures])
     return {"batchItemFailures": failures}
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    try:
+        return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def retry_delay(receive_count: int) -> int:
+    """1, 2, 4 ... seconds by receive, capped."""
+    return min(MAX_RETRY_DELAY_S, 1 << min(max(receive_count - 1, 0), 10))
+
+
+def _come_back_soon(receipts: list[tuple[str, int]]) -> None:
+    """Best effort: if this fails, the visibility timeout still brings the records back."""
+    entries = [
+        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": retry_delay(count)}
+        for i, (handle, count) in enumerate(receipts)
+        if handle
+    ]
+    queue_url = os.environ.get("GATEKEEPER_QUEUE_URL", "")
+    for start in range(0, len(entries), _BATCH):
+        try:
+            client("sqs").change_message_visibility_batch(
+                QueueUrl=queue_url, Entries=entries[start : start + _BATCH]
+            )
+        except Exception as exc:
+            logger.warning("could not hasten a failed group", extra={"error": error_code(exc)})
