@@ -1,8 +1,24 @@
-"""AWS helpers shared by the worker runtime and the reclaimer.
+"""AWS helpers shared by the worker runtime, the reclaimer and the gatekeeper.
 
 Import-light on purpose: boto3 and botocore are imported when the first client is made.
 """
 
-from stepqueue_aws.core import Retries, aws_error_code, cached_client, error_code, inject_client
+from stepqueue_aws.core import (
+    Retries,
+    aws_error_code,
+    cached_client,
+    change_visibility,
+    doubling_backoff,
+    error_code,
+    inject_client,
+)
 
-__all__ = ["Retries", "aws_error_code", "cached_client", "error_code", "inject_client"]
+__all__ = [
+    "Retries",
+    "aws_error_code",
+    "cached_client",
+    "change_visibility",
+    "doubling_backoff",
+    "error_code",
+    "inject_client",
+]

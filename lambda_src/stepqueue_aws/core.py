@@ -1,9 +1,15 @@
-"""Error codes of AWS calls, and boto3 clients cached per container with a caller's retries."""
+"""Error codes of AWS calls, boto3 clients cached per container with a caller's retries, and
+giving SQS records back sooner than their visibility timeout."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
+
+_VISIBILITY_BATCH = 10  # ChangeMessageVisibilityBatch takes at most 10 entries
+# Doubling stops here: SQS allows 12 h, and every caller caps the delay far lower.
+_MAX_EXPONENT = 10
 
 
 def aws_error_code(exc: BaseException) -> str | None:
@@ -74,3 +80,33 @@ def inject_client(cache: dict[str, Any], service: str, client: Any) -> None:
             cache.pop(service, None)
         else:
             cache[service] = client
+
+
+def doubling_backoff(receive_count: int) -> int:
+    """1, 2, 4 ... seconds by receive (the first receive waits 1 s), for a record given back."""
+    return 1 << min(max(receive_count - 1, 0), _MAX_EXPONENT)
+
+
+def change_visibility(
+    sqs: Any,
+    url: str,
+    entries: Sequence[tuple[str, int]],
+    warn: Callable[..., None],
+) -> None:
+    """Set the visibility timeout of (receipt handle, seconds) entries, in batches; never
+    raises: if it fails, the visibility timeout still brings the records back."""
+    try:
+        for start in range(0, len(entries), _VISIBILITY_BATCH):
+            chunk = entries[start : start + _VISIBILITY_BATCH]
+            reply = sqs.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
+                    for i, (handle, seconds) in enumerate(chunk)
+                ],
+            )
+            failed = (reply or {}).get("Failed") or []
+            if failed:
+                warn("visibility not changed", extra={"failed": failed})
+    except Exception as exc:
+        warn("visibility not changed", extra={"error_code": error_code(exc)})

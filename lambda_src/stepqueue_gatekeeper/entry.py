@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from stepqueue_aws import Retries, cached_client, error_code
+from stepqueue_aws import Retries, cached_client, change_visibility, doubling_backoff, error_code
 
 from stepqueue_gatekeeper.decide import Gatekeeper
 from stepqueue_gatekeeper.messages import Message, MessageError, parse
@@ -26,11 +26,10 @@ logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-gat
 # A few SDK retries: a throttled call retried here is cheaper than redelivering the batch,
 # but the group waits behind this invocation, so not many.
 RETRIES = Retries(max_attempts=3, connect_timeout=5, read_timeout=10)
-# Backoff of a failed group: 1, 2, 4 ... s by receive, at most this. Every grant, release and
+# Backoff of a failed group: doubling by receive, at most this. Every grant, release and
 # reclaim of the semaphore waits behind the group, so it never waits the queue's visibility
 # timeout (six function timeouts).
 MAX_RETRY_DELAY_S = 30
-_BATCH = 10  # ChangeMessageVisibilityBatch takes at most 10 entries
 
 _clients: dict[str, Any] = {}
 
@@ -103,22 +102,10 @@ def _receive_count(record: dict[str, Any]) -> int:
 
 
 def retry_delay(receive_count: int) -> int:
-    """1, 2, 4 ... seconds by receive, capped."""
-    return min(MAX_RETRY_DELAY_S, 1 << min(max(receive_count - 1, 0), 10))
+    return min(MAX_RETRY_DELAY_S, doubling_backoff(receive_count))
 
 
 def _come_back_soon(receipts: list[tuple[str, int]]) -> None:
-    """Best effort: if this fails, the visibility timeout still brings the records back."""
-    entries = [
-        {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": retry_delay(count)}
-        for i, (handle, count) in enumerate(receipts)
-        if handle
-    ]
+    entries = [(handle, retry_delay(count)) for handle, count in receipts if handle]
     queue_url = os.environ.get("GATEKEEPER_QUEUE_URL", "")
-    for start in range(0, len(entries), _BATCH):
-        try:
-            client("sqs").change_message_visibility_batch(
-                QueueUrl=queue_url, Entries=entries[start : start + _BATCH]
-            )
-        except Exception as exc:
-            logger.warning("could not hasten a failed group", extra={"error": error_code(exc)})
+    change_visibility(client("sqs"), queue_url, entries, logger.warning)

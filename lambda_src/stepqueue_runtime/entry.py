@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.decorators import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from stepqueue_aws import change_visibility
 
 from stepqueue_runtime import aws, handlers, redelivery
 from stepqueue_runtime.deadline import Deadline
@@ -223,7 +224,7 @@ class _Batch:
                 continue  # not from SQS as we know it: the visibility timeout will do
             by_queue.setdefault(url, []).append((handle, seconds(_receive_count(record))))
         for url, entries in by_queue.items():
-            redelivery.change_visibility(aws.get_client(aws.SQS), url, entries, logger.warning)
+            change_visibility(aws.get_client(aws.SQS), url, entries, logger.warning)
 
     def _at_margin(self, given_back: list[str], running: str | None) -> Result | None:
         """The Lambda deadline is near (deadline.py): records not started go back to the queue

@@ -21,13 +21,7 @@ Best effort: if the call fails, the visibility timeout still brings the record b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
-
-# The backoff doubles with each receive: 1, 2, 4 ... s, so a throttled callback is not
-# retried at once, and stops doubling here (SQS allows 12 h; the heartbeat bound is lower).
-_MAX_EXPONENT = 10
-_BATCH = 10  # ChangeMessageVisibilityBatch takes at most 10 entries
+from stepqueue_aws import doubling_backoff
 
 _urls: dict[str, str | None] = {}
 
@@ -60,31 +54,4 @@ def delay(heartbeat_seconds: float, receive_count: int) -> int:
     ``HeartbeatSeconds``: a third + under two thirds, so that heartbeat comes before the
     state's ``HeartbeatSeconds`` run out.
     """
-    backoff = 2 ** min(max(receive_count - 1, 0), _MAX_EXPONENT)
-    return int(min(backoff, heartbeat_seconds / 3))
-
-
-def change_visibility(
-    sqs: Any,
-    url: str,
-    entries: Sequence[tuple[str, int]],
-    warn: Callable[..., None],
-) -> None:
-    """Set the visibility timeout of (receipt handle, seconds) entries; never raises."""
-    try:
-        for start in range(0, len(entries), _BATCH):
-            chunk = entries[start : start + _BATCH]
-            reply = sqs.change_message_visibility_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": seconds}
-                    for i, (handle, seconds) in enumerate(chunk)
-                ],
-            )
-            failed = (reply or {}).get("Failed") or []
-            if failed:
-                warn("visibility not changed", extra={"failed": failed})
-    except Exception as exc:  # best effort: the visibility timeout brings the record back
-        from stepqueue_aws import error_code
-
-        warn("visibility not changed", extra={"error_code": error_code(exc)})
+    return int(min(doubling_backoff(receive_count), heartbeat_seconds / 3))

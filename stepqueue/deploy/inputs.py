@@ -3,13 +3,18 @@ fingerprint that tells whether a saved plan still describes them."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stepqueue.deploy.terraform import DEFAULT_WORKSPACE, Terraform, TerraformError, tf_digest
+from stepqueue.deploy.terraform import (
+    DEFAULT_WORKSPACE,
+    Terraform,
+    TerraformError,
+    file_digest,
+    tf_digest,
+)
 from stepqueue.paths import GENERATED, LAMBDA_ZIP, TERRAFORM_ROOT
 
 TFVARS_FILE = "workflows.tfvars.json"
@@ -61,25 +66,21 @@ class DeployInputs:
         Terraform code, the variables, the backend config, the workspace and the account."""
         self.tfvars  # noqa: B018 - raises with the fix when an input is missing
         generated = {
-            str(path.relative_to(self.generated_dir)): _sha256(path)
+            str(path.relative_to(self.generated_dir)): file_digest(path)
             for path in sorted(self.generated_dir.rglob("*"))
             if path.is_file()
         }
         config = terraform.backend_config
         return {
             "generated": generated,
-            "lambda_zip": _sha256(self.lambda_zip),
+            "lambda_zip": file_digest(self.lambda_zip),
             "terraform_code": tf_digest(terraform.root),
             "variables": {key: str(value) for key, value in sorted(terraform.variables.items())},
-            "backend_config": _sha256(config) if config else None,
+            "backend_config": file_digest(config) if config else None,
             "backend_type": backend,
             "workspace": terraform.workspace,
             "account": account,
         }
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def aws_deployment(

@@ -177,7 +177,7 @@ class Terraform:
             {
                 "plugin_dir": str(plugin_dir),
                 "tf": tf_digest(self.root),
-                "backend_config": _file_digest(backend) if backend else None,
+                "backend_config": file_digest(backend) if backend else None,
             }
         )
         if not (marker.is_file() and marker.read_text() == fingerprint):
@@ -283,7 +283,8 @@ def fmt_check(cwd: Path, *paths: str) -> tuple[bool, str]:
     return code == 0, (out or "") + (err or "")
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
+    """The sha256 of a file's bytes, hex."""
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError as error:
