@@ -126,3 +126,15 @@ def test_fifo_inversions_are_counted_across_commits() -> None:
 def test_any_problem_fails_the_run(key: str) -> None:
     assert not stress.failed({})
     assert stress.failed({key: 1})
+
+
+def test_fault_dice_fire_within_their_bound_whatever_the_draws() -> None:
+    class NeverFires(random.Random):
+        def random(self) -> float:
+            return 0.999
+
+    dice = stress.FaultDice(NeverFires())
+    fired = [dice.roll("lost_delete", 0.15) for _ in range(14)]
+    assert fired.index(True) == 6  # ceil(1 / 0.15) = 7th chance
+    assert fired.count(True) == 2  # the bound restarts after each firing
+    assert not any(dice.roll("off", 0.0) for _ in range(100))

@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import random
 import sys
 import threading
@@ -93,6 +94,28 @@ def now_ms() -> int:
 # Step Functions, stood in: task tokens and execution statuses
 
 
+class FaultDice:
+    """Random faults that are sure to happen: each kind fires with its rate, and a kind that
+    has not fired within ceil(1/rate) chances fires on the next one. A short run whose
+    thread interleaving starves one fault of chances still injects every fault it asks for,
+    so a test that demands each fault is seen cannot pass or fail on luck."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.lock = threading.Lock()
+        self.dry: Counter[str] = Counter()
+
+    def roll(self, kind: str, rate: float) -> bool:
+        if rate <= 0:
+            return False
+        with self.lock:
+            self.dry[kind] += 1
+            if self.rng.random() < rate or self.dry[kind] >= math.ceil(1 / rate):
+                self.dry[kind] = 0
+                return True
+            return False
+
+
 @dataclass
 class StandInSfn:
     """The three calls the gatekeeper makes, plus the executions' side of each token.
@@ -111,6 +134,10 @@ class StandInSfn:
     granted: dict[str, threading.Event] = field(default_factory=dict)
     believers: set[str] = field(default_factory=set)
     counts: Counter[str] = field(default_factory=Counter)
+    dice: FaultDice = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dice = FaultDice(self.rng)
 
     def start(self, arn: str) -> str:
         token = uuid.uuid4().hex
@@ -123,7 +150,7 @@ class StandInSfn:
 
     def send_task_success(self, *, taskToken: str, output: str) -> dict[str, Any]:
         with self.lock:
-            if self.throttle_rate and self.rng.random() < self.throttle_rate:
+            if self.dice.roll("throttle", self.throttle_rate):
                 self.counts["throttled_sends"] += 1
                 raise AwsError("ThrottlingException")
             state = self.token_state.get(taskToken)
@@ -273,6 +300,7 @@ class Stress:
         self.config = config
         self.rng = random.Random(config.seed)
         self.rng_lock = threading.Lock()
+        self.dice = FaultDice(random.Random(config.seed + 2))
         self.ddb = RecordingDynamo(ddb)
         self.sqs, self.table, self.queue_url = sqs, table, queue_url
         self.sfn = StandInSfn(random.Random(config.seed + 1), config.throttle_rate)
@@ -291,16 +319,12 @@ class Stress:
         self.failures: list[str] = []
         self.invocations = 0
 
-    def _chance(self, p: float) -> bool:
-        with self.rng_lock:
-            return self.rng.random() < p
-
     def _count(self, key: str, n: int = 1) -> None:
         with self.counts_lock:
             self.counts[key] += n
 
     def _maybe_crash(self) -> None:
-        if self._chance(self.config.crash_rate):
+        if self.dice.roll("crash", self.config.crash_rate):
             self._count("crashes_after_commit")
             raise RuntimeError("injected crash between the commit and SendTaskSuccess")
 
@@ -400,7 +424,7 @@ class Stress:
             if isinstance(exc, ConcurrentWriter):
                 self._failure("a concurrent writer in a serial run")
         handles = [m["ReceiptHandle"] for m in raw]
-        if decided and not self._chance(self.config.lost_delete_rate):
+        if decided and not self.dice.roll("lost_delete", self.config.lost_delete_rate):
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(handles)],
