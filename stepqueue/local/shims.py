@@ -122,6 +122,56 @@ def _sqs_fifo_redelivery_order() -> None:
     setattr(SQSBackend, "receive_message", receive_message)  # noqa: B010
 
 
+# The queue counts moto computes by walking every message, and the SQS actions that never
+# return them.
+SQS_COUNT_PROPERTIES = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
+SQS_ACTIONS_WITHOUT_COUNTS = ("send_message", "send_message_batch", "receive_message")
+
+
+def _sqs_counts_only_when_asked() -> None:
+    # Cost, not correctness: moto builds a queue's whole attribute map, whose three
+    # ApproximateNumberOfMessages* walk every message and read the clock for each, whenever
+    # anything reads one attribute: SendMessage to a FIFO queue reads it four times, and
+    # ReceiveMessage once per message returned (for the retention period). A waiting room
+    # holding N acquires makes every send O(N) and a burst O(N^2): measured, 41% of the
+    # emulator's CPU at 600 executions, the largest single cost of the end-to-end benchmark.
+    # Sends and receives never return counts, so while one runs (in this thread) the counts are
+    # not computed; GetQueueAttributes and everything else still compute them exactly.
+    from moto.sqs.models import Queue, SQSBackend
+
+    in_action = threading.local()
+
+    def counting(original: Callable[[Any], int]) -> Callable[[Any], int]:
+        @functools.wraps(original)
+        def count(self: Any) -> int:
+            return 0 if getattr(in_action, "active", False) else original(self)
+
+        return count
+
+    for name in SQS_COUNT_PROPERTIES:
+        setattr(Queue, name, property(counting(Queue.__dict__[name].fget)))
+
+    def without_counts(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def action(*args: Any, **kwargs: Any) -> Any:
+            outer = getattr(in_action, "active", False)
+            in_action.active = True
+            try:
+                return original(*args, **kwargs)
+            finally:
+                in_action.active = outer
+
+        action.__stepqueue_no_counts__ = True  # type: ignore[attr-defined]
+        return action
+
+    for name in SQS_ACTIONS_WITHOUT_COUNTS:
+        setattr(SQSBackend, name, without_counts(getattr(SQSBackend, name)))
+
+
 def _stepfunctions_start_time_string() -> None:
     # Gap: moto puts a datetime object in the context object's $$.Execution.StartTime, where
     # AWS documents an ISO-8601 string. Any task passing it (the semaphore's acquire stores it
@@ -283,6 +333,7 @@ def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
     _once("stepfunctions.ContextStartTimeString", _stepfunctions_start_time_string)
     _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
     _once("sqs.FifoRedeliveryOrder", _sqs_fifo_redelivery_order)
+    _once("sqs.CountsOnlyWhenAsked", _sqs_counts_only_when_asked)
     _once("stepfunctions.InProcessServiceClients", _stepfunctions_in_process_clients)
     _once("stepfunctions.DefinitionParseCache", _stepfunctions_parse_cache)
     _once("stepfunctions.JsonPathCache", _stepfunctions_json_path_cache)

@@ -173,6 +173,61 @@ def _fresh_interpreter(script: str, flag: str) -> Any:
     return json.loads(out.strip().splitlines()[-1])
 
 
+# --- SQS: queue counts computed only when asked for ------------------------------------------
+
+_CHECK_SQS_COUNTS = """
+import json, os, sys
+os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+from moto.sqs.models import Queue
+from stepqueue.local.shims import SQS_COUNT_PROPERTIES, apply_shims
+walks = {"n": 0}
+for name in SQS_COUNT_PROPERTIES:  # count moto's own walks, under the shim
+    def walk(self, _original=Queue.__dict__[name].fget):
+        walks["n"] += 1
+        return _original(self)
+    setattr(Queue, name, property(walk))
+if sys.argv[1] == "on":
+    apply_shims(atomic_dynamodb=False)
+import boto3
+from moto import mock_aws
+with mock_aws():
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for i in range(30):
+        sqs.send_message(QueueUrl=url, MessageBody="m", MessageGroupId=str(i % 3),
+                         MessageDeduplicationId=str(i))
+    sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": "b", "MessageBody": "m", "MessageGroupId": "9", "MessageDeduplicationId": "b"}])
+    received = len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"])
+    walks_in_actions = walks["n"]
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+print(json.dumps({
+    "walks_in_actions": walks_in_actions,
+    "received": received,
+    "visible": counts["ApproximateNumberOfMessages"],
+    "in_flight": counts["ApproximateNumberOfMessagesNotVisible"],
+    "delayed": counts["ApproximateNumberOfMessagesDelayed"],
+}))
+"""
+
+
+@pytest.mark.parametrize("flag", ["on", "off"])
+def test_queue_counts_only_when_asked(flag: str) -> None:
+    """The shim: sends and receives no longer walk the queue to count it, and GetQueueAttributes
+    still counts exactly. The gap (off): every send and receive walks it, several times."""
+    result = _fresh_interpreter(_CHECK_SQS_COUNTS, flag)
+    assert 0 < result["received"] <= 10
+    assert (result["walks_in_actions"] == 0) is (flag == "on")
+    if flag == "off":
+        assert result["walks_in_actions"] >= 4 * 31  # four attribute reads per FIFO send
+    received = result["received"]
+    assert (result["visible"], result["in_flight"], result["delayed"]) == (
+        str(31 - received),
+        str(received),
+        "0",
+    )
+
+
 # --- DynamoDB: opt-in atomic item operations ------------------------------------------------
 
 _CHECK_ATOMIC = """
