@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from generator.api import render_paths
+from stepqueue.ops.prices import US_EAST_1 as PRICES
 
-# -- AWS's published numbers ----------------------------------------------------------------
-USD_PER_TRANSITION = 0.025 / 1000  # Step Functions Standard, per state transition
-USD_PER_WRITE_UNIT = 1.25 / 1_000_000  # DynamoDB on-demand, per write request unit
-USD_PER_FIFO_REQUEST = 0.50 / 1_000_000  # SQS FIFO, per request (64 KB)
-USD_PER_LAMBDA_REQUEST = 0.20 / 1_000_000
-USD_PER_LAMBDA_GB_S = 0.0000166667
+# -- AWS's published numbers: prices from the one table `stepqueue cost` bills with ---------
+USD_PER_TRANSITION = PRICES.usd_per_1000_transitions / 1000  # Standard, per state transition
+USD_PER_WRITE_UNIT = PRICES.usd_per_million_write_units / 1_000_000  # DynamoDB on-demand
+USD_PER_FIFO_REQUEST = PRICES.usd_per_million_sqs_fifo / 1_000_000  # per request (64 KB)
+USD_PER_LAMBDA_REQUEST = PRICES.usd_per_million_lambda_requests / 1_000_000
+USD_PER_LAMBDA_GB_S = PRICES.usd_per_lambda_gb_second
 ITEM_WCU_PER_S_MAX = 1000  # one partition (and so one item) serves at most 1,000 WCU/s
 FIFO_GROUP_MSGS_PER_S = 300  # a FIFO queue without high-throughput mode, per group
 LAMBDA_FIFO_BATCH = 10  # SQS FIFO event source mappings deliver at most 10 per batch

@@ -41,20 +41,21 @@ class _Writer:
     def node(self, node_id: str, name: str, state: dict[str, Any], indent: str) -> None:
         kind = state["Type"]
         resource = state.get("Resource", "")
+        request = state.get("Parameters") or state.get("Arguments") or {}  # JSONPath / JSONata
         if name.startswith((ACQUIRE, RELEASE)) and resource in (_SQS, _SQS_SEND):
             # The waiting room: acquire parks in the gatekeeper's queue, release posts to it.
-            sem = state["Parameters"]["MessageGroupId"]
+            sem = request["MessageGroupId"]
             verb = "wait in the waiting room of" if name == ACQUIRE else "release"
             text = f"{name}<br/>{verb} semaphore {sem}<br/>queue: gatekeeper (FIFO)"
             self.lines.append(f'{indent}{node_id}[/"{_label(text)}"/]')
         elif resource == _SQS:
-            context = state["Parameters"]["MessageBody"]["context"]
+            context = request["MessageBody"]["context"]
             worker = self.workflow.worker(context["worker"])
             queue = f"{self.workflow.name}-{worker.name}"
             text = f"{name}<br/>queue: {queue}<br/>worker: {worker.name} ({worker.handler})"
             self.lines.append(f'{indent}{node_id}[/"{_label(text)}"/]')
         elif resource == _DYNAMODB and name.startswith((ACQUIRE, RELEASE)):
-            sem = state["Parameters"]["Key"]["id"]["S"]
+            sem = request["Key"]["id"]["S"]
             verb = "acquire" if name == ACQUIRE else "release"
             self.lines.append(
                 f'{indent}{node_id}[("{_label(f"{name}<br/>{verb} semaphore {sem}")}")]'
@@ -111,8 +112,10 @@ class _Writer:
 
 def _rule_text(rule: dict[str, Any], index: int) -> str:
     variable = rule.get("Variable")
+    if "Condition" in rule:  # JSONata: the expression, without its delimiters
+        return str(rule["Condition"]).strip().removeprefix("{%").removesuffix("%}").strip()
     for key, value in rule.items():
-        if key not in ("Variable", "Next", "Comment"):
+        if key not in ("Variable", "Next", "Comment", "Assign"):
             if key in ("And", "Or", "Not"):
                 return f"rule {index + 1} ({key})"
             return f"{variable} {key} {value}"

@@ -8,7 +8,7 @@ from typing import Any
 from generator.model import WorkerTask, Workflow
 from generator.render import Renderer
 from generator.semaphore import wrap
-from generator.vocabulary import ERROR_ALL
+from generator.vocabulary import ERROR_ALL, JSONATA_FORMS
 
 # User keys a worker task keeps as they are; everything else is generated.
 _KEPT = (
@@ -22,6 +22,8 @@ _KEPT = (
     "End",
     "Credentials",
     "Assign",
+    "Output",  # JSONata
+    "QueryLanguage",
 )
 
 
@@ -77,19 +79,29 @@ class _Expander:
         return state
 
     def worker_task(self, state: dict[str, Any], worker_task: WorkerTask) -> dict[str, Any]:
-        has_params = "Parameters" in state
+        # The same message body in both languages (docs/contracts.md): the state's input, or
+        # what its Parameters / Arguments make of it, with the token and the context.
+        if worker_task.jsonata:
+            template, body_of = "worker_task_jsonata.json.j2", "Arguments"
+            values = {"input_value": state.get("Arguments", JSONATA_FORMS["input"])}
+        else:
+            has_params = "Parameters" in state
+            template, body_of = "worker_task.json.j2", "Parameters"
+            values = {
+                "input_key": "input" if has_params else "input.$",
+                "input_value": state["Parameters"] if has_params else "$",
+            }
         task: dict[str, Any] = self.renderer.fragment(
-            "worker_task.json.j2",
+            template,
             queue_url=queue_url_placeholder(worker_task.worker),
-            input_key="input" if has_params else "input.$",
-            input_value=state["Parameters"] if has_params else "$",
             workflow=self.workflow,
             worker=worker_task.worker,
             timeout_seconds=worker_task.timeout_seconds,
+            **values,
         )
         if (heartbeat := worker_task.heartbeat_seconds) is not None:
             # The runtime heartbeats well within this; contracts.md: present only when set.
-            task["Parameters"]["MessageBody"]["context"]["heartbeatSeconds"] = heartbeat
+            task[body_of]["MessageBody"]["context"]["heartbeatSeconds"] = heartbeat
             task["HeartbeatSeconds"] = heartbeat
         task.update({k: state[k] for k in _KEPT if k in state})
         sqs_retry = self.renderer.fragment("sqs_retry.json.j2")

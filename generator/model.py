@@ -41,6 +41,7 @@ class WorkerTask:
     worker: str
     timeout_seconds: int  # the spec's, or the default
     heartbeat_seconds: int | None
+    jsonata: bool = False  # the state's query language: its expansion is written in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,11 @@ class Workflow:
     definition: dict[str, Any]  # the user's ASL, still with `Worker:` keys
     # State name -> its Worker task; state names are unique across the machine (ASL rule).
     worker_tasks: dict[str, WorkerTask]
+
+    @property
+    def jsonata(self) -> bool:
+        """The workflow's query language is JSONata: generated top-level states are too."""
+        return self.definition.get("QueryLanguage") == "JSONata"
 
     def worker(self, name: str) -> Worker:
         return next(w for w in self.workers if w.name == name)

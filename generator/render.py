@@ -15,6 +15,8 @@ from typing import Any
 
 import jinja2
 
+from generator.vocabulary import JSONATA_FORMS
+
 TEMPLATES = Path(__file__).parent / "templates"
 _FRAGMENT_CACHE_MAX = 4096
 
@@ -33,6 +35,7 @@ class Renderer:
             auto_reload=False,  # templates do not change while we run; skip the stat calls
         )
         self.env.filters["json"] = to_json
+        self.env.globals["jsonata"] = JSONATA_FORMS
         self._texts: dict[str, str] = {}
 
     def text(self, template: str, **values: Any) -> str:

@@ -19,6 +19,7 @@ from generator.vocabulary import (
     MAX_WAIT_MAX,
     POLLING,
     POLLING_MAX_WAIT_MAX,
+    QUERY_LANGUAGES,
     SEMAPHORE_LIMIT_MAX,
     SEMAPHORE_MODE_DEFAULT,
     SEMAPHORE_MODES,
@@ -67,7 +68,7 @@ def check_top(r: Reporter, root: Node) -> SpecFacts | None:
     if (v := root.get("Version")) is not None:
         r.choice(v, "Version", "Version", {"1.0"})
     if (v := root.get("QueryLanguage")) is not None:
-        r.choice(v, "QueryLanguage", "QueryLanguage", {"JSONPath"})
+        r.choice(v, "QueryLanguage", "QueryLanguage", QUERY_LANGUAGES)
     if (v := root.get("Comment")) is not None:
         r.string(v, "Comment", "Comment", non_empty=False)
     if (v := root.get("workers")) is not None:

@@ -44,7 +44,9 @@ def check_spec(
     if facts is None:
         return None, r.diagnostics
     tasks = WorkerTasks(r, facts.workers)
-    check_machine(r, root, semaphore=facts.has_concurrency, worker_task=tasks.check_task)
+    check_machine(
+        r, root, semaphore=facts.has_concurrency, worker_task=tasks.check_task, source=path
+    )
     for worker in facts.workers.values():
         check_settings(r, worker)
     tasks.check_uses()

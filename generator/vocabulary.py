@@ -27,10 +27,9 @@ NO_MATCH = RESERVED_PREFIX + "NoChoiceMatched"
 
 # -- the spec's top level ----------------------------------------------------------------------
 
-# The state machine part, copied into the definition. QueryLanguage is accepted but left out:
-# JSONPath is the only language supported and it is the default.
-MACHINE_FIELDS = ("Comment", "StartAt", "States", "TimeoutSeconds", "Version")
-TOP_LEVEL = frozenset({"name", "concurrency", "workers", "QueryLanguage", *MACHINE_FIELDS})
+# The state machine part, copied into the definition as written.
+MACHINE_FIELDS = ("Comment", "QueryLanguage", "StartAt", "States", "TimeoutSeconds", "Version")
+TOP_LEVEL = frozenset({"name", "concurrency", "workers", *MACHINE_FIELDS})
 CONCURRENCY_KEYS = frozenset({"limit", "semaphore", "max_wait_seconds", "mode"})
 # How an execution waits for a slot (docs/design.md §4): parked in the waiting room (default),
 # or the first version's polling acquire, kept as an explicit option within its limits.
@@ -39,6 +38,74 @@ POLLING = "polling"
 SEMAPHORE_MODES = frozenset({WAITING_ROOM, POLLING})
 SEMAPHORE_MODE_DEFAULT = WAITING_ROOM
 
+# -- query languages (docs/design.md, "JSONata") ----------------------------------------------
+
+JSONPATH = "JSONPath"  # the default, top level and per state
+JSONATA = "JSONata"
+QUERY_LANGUAGES = frozenset({JSONPATH, JSONATA})
+# The fields only a JSONPath state may have, each with what a JSONata state writes instead.
+JSONPATH_ONLY: dict[str, str] = {
+    "Parameters": "Arguments (a Task or Parallel) or ItemSelector (a Map) with {% %} values",
+    "InputPath": "Arguments or Output reading '{% $states.input.field %}'",
+    "OutputPath": "Output: '{% $states.result.field %}'",
+    "ResultPath": "Output or Assign using '{% $states.result %}'",
+    "ResultSelector": "Output: {key: '{% $states.result.field %}'}",
+    "TimeoutSecondsPath": "TimeoutSeconds: '{% $states.input.timeout %}'",
+    "HeartbeatSecondsPath": "HeartbeatSeconds: '{% $states.input.heartbeat %}'",
+    "ItemsPath": "Items: '{% $states.input.items %}'",
+    "MaxConcurrencyPath": "MaxConcurrency: '{% ... %}'",
+    "ToleratedFailurePercentagePath": "ToleratedFailurePercentage: '{% ... %}'",
+    "ToleratedFailureCountPath": "ToleratedFailureCount: '{% ... %}'",
+    "SecondsPath": "Seconds: '{% $states.input.seconds %}'",
+    "TimestampPath": "Timestamp: '{% $states.input.when %}'",
+    "ErrorPath": "Error: '{% $states.input.error %}'",
+    "CausePath": "Cause: '{% $states.input.cause %}'",
+}
+# The fields only a JSONata state may have.
+JSONATA_ONLY = frozenset({"Arguments", "Output", "Items"})
+# What `$states` holds in a JSONata expression; `result` and `errorOutput` only where AWS sets
+# them (a Task's, Parallel's or Map's Output and Assign; a catcher's Output and Assign).
+STATES_FIELDS = frozenset({"input", "context", "result", "errorOutput"})
+# Step Functions' own JSONata functions beside the JSONata 2.0.6 library, which it serves
+# except $eval (use $parse).
+AWS_JSONATA_FUNCTIONS = frozenset({"partition", "range", "hash", "random", "uuid", "parse"})
+JSONATA_FUNCTIONS = frozenset(
+    {
+        # aggregation and numbers
+        "sum", "count", "max", "min", "average", "number", "abs", "floor", "ceil", "round",
+        "power", "sqrt", "random", "formatNumber", "formatBase", "formatInteger", "parseInteger",
+        # strings
+        "string", "substring", "substringBefore", "substringAfter", "lowercase", "uppercase",
+        "length", "trim", "pad", "contains", "split", "join", "match", "replace",
+        "base64encode", "base64decode", "encodeUrlComponent", "encodeUrl",
+        "decodeUrlComponent", "decodeUrl",
+        # booleans, objects, arrays, higher order
+        "boolean", "not", "exists", "keys", "lookup", "spread", "merge", "sift", "each",
+        "error", "assert", "type", "sort", "reverse", "shuffle", "distinct", "zip", "append",
+        "map", "filter", "single", "reduce",
+        # dates and times
+        "now", "millis", "fromMillis", "toMillis",
+    }
+)  # fmt: skip
+# The JSONata form of what the generated JSONPath states read with `$`, `$$` and intrinsics;
+# templates reach them as `jsonata.<key>` (Jinja would read a literal `{%` as a tag).
+JSONATA_FORMS = {
+    "input": "{% $states.input %}",
+    "task_token": "{% $states.context.Task.Token %}",
+    "state_name": "{% $states.context.State.Name %}",
+    "execution_id": "{% $states.context.Execution.Id %}",
+    "start_time": "{% $states.context.Execution.StartTime %}",
+    # One value per entry of a state by one execution, as the JSONPath form's States.Hash.
+    "entry_hash": "{% $hash($states.context.Execution.Id & ' ' & "
+    "$states.context.State.EnteredTime, 'SHA-256') %}",
+    "error_output": "{% $states.errorOutput %}",
+    "error": "{% $states.input.Error %}",
+    "cause": "{% $states.input.Cause %}",
+}
+VARIABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+VARIABLE_NAME_MAX = 80
+RESERVED_VARIABLE = "states"
+
 # -- state kinds -------------------------------------------------------------------------------
 
 TERMINAL = frozenset({"Succeed", "Fail"})
@@ -46,9 +113,9 @@ FLOW = frozenset({"Pass", "Task", "Wait", "Parallel", "Map"})  # need Next or En
 FALLIBLE = frozenset({"Task", "Parallel", "Map"})  # may Retry and Catch
 NESTING = frozenset({"Parallel", "Map"})  # hold scopes of their own
 
-_COMMON = {"Type", "Comment"}
+_COMMON = {"Type", "Comment", "QueryLanguage"}
 _IO = {"InputPath", "OutputPath"}
-_FLOW = {"Next", "End", "Assign"}
+_FLOW = {"Next", "End", "Assign", "Output"}
 _FALLIBLE = {"Parameters", "ResultSelector", "ResultPath", "Retry", "Catch"}
 _TASK = {
     "Resource",
@@ -58,6 +125,7 @@ _TASK = {
     "HeartbeatSeconds",
     "HeartbeatSecondsPath",
     "Credentials",
+    "Arguments",
 }
 _MAP = {
     "ItemProcessor",
@@ -74,20 +142,29 @@ _MAP = {
     "ToleratedFailurePercentagePath",
     "ToleratedFailureCount",
     "ToleratedFailureCountPath",
+    "Items",
 }
 WAIT_FIELDS = ("Seconds", "Timestamp", "SecondsPath", "TimestampPath")  # exactly one of them
 FIELDS: dict[str, frozenset[str]] = {
     "Pass": frozenset(_COMMON | _IO | _FLOW | {"Parameters", "Result", "ResultPath"}),
     "Task": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | _TASK),
-    "Choice": frozenset(_COMMON | _IO | {"Choices", "Default", "Assign"}),
+    "Choice": frozenset(_COMMON | _IO | {"Choices", "Default", "Assign", "Output"}),
     "Wait": frozenset(_COMMON | _IO | _FLOW | set(WAIT_FIELDS)),
-    "Succeed": frozenset(_COMMON | _IO),
+    "Succeed": frozenset(_COMMON | _IO | {"Output"}),
     "Fail": frozenset(_COMMON | {"Error", "ErrorPath", "Cause", "CausePath"}),
-    "Parallel": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | {"Branches"}),
+    "Parallel": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | {"Branches", "Arguments"}),
     "Map": frozenset(_COMMON | _IO | _FLOW | _FALLIBLE | _MAP),
 }
 # Free-form JSON whose `.$` keys hold paths or intrinsic functions.
 PAYLOAD_FIELDS = ("Parameters", "ResultSelector", "ItemSelector", "Assign")
+# JSONata: free-form JSON whose strings may be {% %} expressions.
+TEMPLATE_FIELDS = ("Arguments", "Output", "Assign", "ItemSelector", "Credentials")
+# JSONata: a number, or one expression that evaluates to it: (minimum, maximum).
+NUMBER_OR_EXPRESSION: dict[str, tuple[int, int]] = {
+    "MaxConcurrency": (0, 99999999),
+    "ToleratedFailurePercentage": (0, 100),
+    "ToleratedFailureCount": (0, 99999999),
+}
 
 SCOPE_FIELDS = frozenset({"StartAt", "States", "Comment"})  # a branch, a Map's Iterator
 ITEM_PROCESSOR_FIELDS = SCOPE_FIELDS | {"ProcessorConfig"}
@@ -111,7 +188,7 @@ RETRIER_FIELDS = frozenset(
 )
 RETRIER_MINIMUMS = (("IntervalSeconds", 1), ("MaxAttempts", 0), ("MaxDelaySeconds", 1))
 JITTER_STRATEGIES = frozenset({"FULL", "NONE"})
-CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Comment", "Assign"})
+CATCHER_FIELDS = frozenset({"ErrorEquals", "Next", "ResultPath", "Comment", "Assign", "Output"})
 
 # -- Choice rules ------------------------------------------------------------------------------
 

@@ -49,8 +49,20 @@ class WorkerTasks:
         timeout: int | None,
         heartbeat: int | None,
         express: bool,
+        jsonata: bool = False,
     ) -> None:
         r = self.r
+        for field in ("TimeoutSeconds", "HeartbeatSeconds"):
+            v = node.get(field)
+            if jsonata and v is not None and isinstance(v.scalar, str):  # an expression
+                r.error(
+                    v,
+                    join(path, field),
+                    f"{field} of a Worker task cannot be an expression: it is checked against "
+                    "the worker's settings",
+                    f"write {field} as a number",
+                )
+                return
         if timeout is None:
             timeout = TASK_TIMEOUT_DEFAULT
             if heartbeat is not None and heartbeat >= timeout:
@@ -87,7 +99,7 @@ class WorkerTasks:
                 did_you_mean(name, self.workers) or f"define it under workers: (known: {known})",
             )
             return
-        task = WorkerTask(name, timeout, heartbeat)
+        task = WorkerTask(name, timeout, heartbeat, jsonata)
         self._uses.append(TaskUse(state, node, path, express, task))
 
     def check_uses(self) -> None:

@@ -3,6 +3,7 @@
     validate | generate | diagram      the generator (specs → ASL and Terraform inputs)
     plan | apply | destroy             deploying, to AWS or (--env local) to the emulator
     semaphore set | status             a waiting-room semaphore's limit and state, at run time
+    cost | drift | redrive             operating it: estimates, drift checks, DLQ redrive
     demo | emulator                    running everything on this machine
 
 This module only parses and dispatches: each package loads when its command runs, so `--help`
@@ -12,6 +13,7 @@ stays fast and the generator never imports the deploy or local packages.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "destroy":
             sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     _add_semaphore(commands)
+    from stepqueue.ops import arguments as ops_arguments
+
+    ops_arguments.add_commands(commands, _add_deployment_flags)
     for name, help_text in PASS_THROUGH.items():
         commands.add_parser(name, help=help_text, description=help_text, add_help=False)
     return parser
@@ -111,6 +116,16 @@ def _add_semaphore(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`stepqueue cost ... | head`): not an error worth a traceback.
+        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command ended by SIGPIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in PASS_THROUGH:
         return _pass_through(args_list[0], args_list[1:])
@@ -118,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     if args.command in generator_cli.COMMANDS:
         return generator_cli.run(args, parser)
+    if args.command == "cost":
+        from stepqueue.ops import cost_command
+
+        return cost_command.run(args)
     if args.backend and not args.backend_config:
         parser.error("--backend needs --backend-config FILE")
     if args.backend_config and args.env == "local":
@@ -126,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stepqueue.deploy import semaphore_command
 
         return semaphore_command.run(args, lambda endpoint: _target(args, endpoint))
+    if args.command in ("drift", "redrive"):
+        from stepqueue.ops import deployed_command
+
+        return deployed_command.run(args, lambda endpoint: _target(args, endpoint))
     return _deploy(args)
 
 

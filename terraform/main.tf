@@ -101,6 +101,9 @@ module "worker" {
   queue_arn         = module.queue[each.key].queue_arn
   queue_kms_key_arn = var.kms_key_arn
 
+  # Large outputs through the payload bucket (payloads.tf), or null.
+  payload_store = local.payload_store[each.key]
+
   event_source_mapping_enabled = var.event_source_mapping_enabled
   batch_size                   = each.value.batch_size
   batching_window_seconds      = each.value.batching_window_seconds

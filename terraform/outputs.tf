@@ -121,3 +121,18 @@ output "reclaimer_role_name" {
   description = "Name of the reclaimer's IAM role, or null."
   value       = try(module.reclaimer[0].role_name, null)
 }
+
+output "payload_bucket_name" {
+  description = "Name of the payload bucket (large outputs, payloads.tf), or null when payload_bucket_enabled is false."
+  value       = try(module.payload_bucket[0].bucket_name, null)
+}
+
+output "dashboard_name" {
+  description = "Name of the deployment's CloudWatch dashboard, or null when monitoring is off."
+  value       = try(module.monitoring[0].dashboard_name, null)
+}
+
+output "monitoring_alarm_names" {
+  description = "Monitoring alarm name by `<kind>/<subject>` (modules/monitoring `alarm_names`); {} when monitoring is off."
+  value       = try(module.monitoring[0].alarm_names, {})
+}

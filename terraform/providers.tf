@@ -24,7 +24,7 @@ provider "aws" {
   dynamic "endpoints" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
     content {
-      cloudwatch = endpoints.value # DLQ alarms
+      cloudwatch = endpoints.value # DLQ alarms, the dashboard and its alarms (modules/monitoring)
       dynamodb   = endpoints.value # semaphore table and items
       events     = endpoints.value # reclaimer rules and targets
       iam        = endpoints.value # roles and policies

@@ -222,13 +222,85 @@ variable "log_retention_days" {
 }
 
 variable "alarm_sns_topic_arn" {
-  description = "SNS topic notified by the DLQ alarms, or null."
+  description = "SNS topic notified by every alarm (the DLQ alarms and the monitoring alarms) when it fires and when it clears. null: the alarms still exist and show their state in the console and on the dashboard, and notify nobody."
   type        = string
   default     = null
 
   validation {
     condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", coalesce(var.alarm_sns_topic_arn, "x")))
     error_message = "alarm_sns_topic_arn must be an SNS topic ARN, or null."
+  }
+}
+
+variable "monitoring_enabled" {
+  description = "Create the deployment's CloudWatch dashboard and its alarms (modules/monitoring), and the watchdog whose metric the running-too-long alarms read (modules/watchdog)."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "monitoring_alarms" {
+  description = "The kinds of monitoring alarm to create (modules/monitoring `alarms`): executions_failed, executions_timed_out, executions_aborted, queue_age, running_too_long, semaphore_wait, errors, leaked_slots. Default: all of them."
+  type        = set(string)
+  default     = ["executions_failed", "executions_timed_out", "executions_aborted", "queue_age", "running_too_long", "semaphore_wait", "errors", "leaked_slots"]
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for kind in var.monitoring_alarms : contains(["executions_failed", "executions_timed_out", "executions_aborted", "queue_age", "running_too_long", "semaphore_wait", "errors", "leaked_slots"], kind)])
+    error_message = "monitoring_alarms may only name executions_failed, executions_timed_out, executions_aborted, queue_age, running_too_long, semaphore_wait, errors and leaked_slots."
+  }
+}
+
+variable "queue_age_alarm_share" {
+  description = "A worker queue's age alarm fires when its oldest message is older than this share of the shortest TimeoutSeconds of the Worker tasks queueing to it (read from the generated definitions)."
+  type        = number
+  default     = 0.5
+  nullable    = false
+
+  validation {
+    condition     = var.queue_age_alarm_share > 0 && var.queue_age_alarm_share < 1
+    error_message = "queue_age_alarm_share must be between 0 and 1, both excluded."
+  }
+}
+
+variable "semaphore_wait_alarm_seconds" {
+  description = "A waiting room's wait alarm fires when the head of its line has waited longer than this for a slot."
+  type        = number
+  default     = 900
+  nullable    = false
+
+  validation {
+    condition     = var.semaphore_wait_alarm_seconds >= 1 && floor(var.semaphore_wait_alarm_seconds) == var.semaphore_wait_alarm_seconds
+    error_message = "semaphore_wait_alarm_seconds must be a whole number >= 1."
+  }
+}
+
+variable "execution_time_bound_seconds" {
+  description = "How long an execution may run before its workflow's running-too-long alarm fires, unless `execution_time_bounds` names the workflow. The run is counted from the execution's start (the watchdog's OldestRunningSeconds), a waiting room's wait included."
+  type        = number
+  default     = 3600
+  nullable    = false
+
+  validation {
+    condition     = var.execution_time_bound_seconds >= 60 && var.execution_time_bound_seconds <= 31536000 && floor(var.execution_time_bound_seconds) == var.execution_time_bound_seconds
+    error_message = "execution_time_bound_seconds must be a whole number from 60 to 31536000."
+  }
+}
+
+variable "execution_time_bounds" {
+  description = "Per workflow, the run time in seconds past which its running-too-long alarm fires (overrides `execution_time_bound_seconds`)."
+  type        = map(number)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for s in values(var.execution_time_bounds) : s >= 60 && s <= 31536000 && floor(s) == s])
+    error_message = "Each bound must be a whole number of seconds from 60 to 31536000."
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.execution_time_bounds) : contains(keys(var.workflows), name)])
+    error_message = "execution_time_bounds names a workflow that is not deployed."
   }
 }
 
@@ -260,4 +332,66 @@ variable "gatekeeper_sweep_schedule" {
   description = "Schedule of the waiting-room sweeps (one per semaphore, through its message group)."
   type        = string
   default     = "rate(5 minutes)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Large payloads (payloads.tf)
+# ---------------------------------------------------------------------------------------------
+
+variable "payload_bucket_enabled" {
+  description = "Whether task outputs over `payload_threshold_bytes` travel through an S3 bucket (a claim check) instead of failing with Stepqueue.OutputTooLarge past 256 KiB. Creates the bucket and lets each worker store under its own prefix and read its workflow's."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "payload_bucket_name" {
+  description = "Name of the payload bucket. null: `{name_prefix}{stage-}stepqueue-payloads-{account}-{region}`; set it when that is over S3's 63 characters (a long prefix and stage)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.payload_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.payload_bucket_name, "x")))
+    error_message = "payload_bucket_name must be 3-63 characters of [a-z0-9.-], starting and ending with a letter or digit, or null."
+  }
+}
+
+variable "payload_threshold_bytes" {
+  description = "Outputs larger than this many bytes of UTF-8 JSON are stored in the payload bucket and replaced by a reference. Below 256 KiB so that a result merged into its state's input (ResultPath) still fits Step Functions' 256 KiB."
+  type        = number
+  default     = 204800
+
+  validation {
+    condition     = var.payload_threshold_bytes >= 1024 && var.payload_threshold_bytes <= 262144 && floor(var.payload_threshold_bytes) == var.payload_threshold_bytes
+    error_message = "payload_threshold_bytes must be a whole number from 1024 to 262144 (256 KiB, the most Step Functions takes)."
+  }
+}
+
+variable "payload_max_bytes" {
+  description = "Largest payload a worker stores or reads (one output; all references of one input together). Bounded by the worker's memory: the payload is held in memory as bytes and as parsed JSON."
+  type        = number
+  default     = 33554432
+
+  validation {
+    condition     = var.payload_max_bytes >= 262144 && var.payload_max_bytes <= 1073741824 && floor(var.payload_max_bytes) == var.payload_max_bytes
+    error_message = "payload_max_bytes must be a whole number from 262144 (256 KiB) to 1073741824 (1 GiB)."
+  }
+}
+
+variable "payload_expiration_days" {
+  description = "Days after which a stored payload is deleted by the bucket's lifecycle rule. Keep it longer than an execution may run plus the 14 days within which it may be redriven: a payload read after it expired fails its task with Stepqueue.PayloadUnavailable."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.payload_expiration_days >= 1 && var.payload_expiration_days <= 3650 && floor(var.payload_expiration_days) == var.payload_expiration_days
+    error_message = "payload_expiration_days must be a whole number from 1 to 3650."
+  }
+}
+
+variable "payload_bucket_force_destroy" {
+  description = "Whether `destroy` deletes the payload bucket with payloads still in it (false: destroy fails until they expire or are deleted)."
+  type        = bool
+  default     = false
+  nullable    = false
 }

@@ -19,6 +19,9 @@ COMMANDS = (
     "apply",
     "destroy",
     "semaphore",
+    "cost",
+    "drift",
+    "redrive",
     "demo",
     "emulator",
 )
@@ -86,3 +89,28 @@ def test_deploy_usage_errors_are_clear() -> None:
     result = _run("apply", "--backend", "s3")
     assert result.returncode == 2 and "--backend needs --backend-config" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_operator_commands_state_their_defaults() -> None:
+    redrive = _run("redrive", "--help")
+    assert redrive.returncode == 0
+    text = " ".join(redrive.stdout.split())
+    assert "a dry run unless --yes" in text and "--delete-dead" in text
+    drift = _run("drift", "--help")
+    assert drift.returncode == 0 and "exit 1 when they differ" in " ".join(drift.stdout.split())
+    cost = _run("cost", "--help")
+    assert cost.returncode == 0 and "--wait-seconds" in cost.stdout
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    """`stepqueue cost ... | head`: the reader leaving is no traceback, and exits as SIGPIPE."""
+    script = (
+        "import sys, stepqueue.cli as cli\n"
+        "def write(_argv):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "cli._main = write\n"
+        "sys.exit(cli.main([]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 141
+    assert "Traceback" not in done.stderr

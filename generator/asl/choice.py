@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-from generator.asl import graph, paths
+from generator.asl import graph, language, paths
+from generator.asl.language import Language
 from generator.loader import Node
-from generator.report import Reporter, join
+from generator.report import Reporter, join, key_at
 from generator.vocabulary import (
     COMBINATORS,
     COMPARISONS,
@@ -21,22 +22,83 @@ TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2
 TIMESTAMP_FIX = "write e.g. '2026-01-31T12:00:00Z' (quoted)"
 
 
-def check(r: Reporter, node: Node, path: str, states: Node) -> None:
+# A JSONata Choice rule: one Condition, where to go, and what to assign when it matches.
+_JSONATA_RULE = frozenset({"Condition", "Next", "Assign", "Comment"})
+
+
+def check(r: Reporter, node: Node, path: str, states: Node, lang: Language) -> None:
     choices = node.get("Choices")
     if choices is None:
         r.error(node, path, "a Choice state needs Choices", "add Choices: with at least one rule")
     elif r.is_seq(choices, join(path, "Choices"), "Choices"):
         for i, rule in enumerate(choices.items):
-            _rule(r, rule, join(join(path, "Choices"), i), states, top=True)
+            rpath = join(join(path, "Choices"), i)
+            if lang.jsonata:
+                _jsonata_rule(r, rule, rpath, states, lang)
+            else:
+                _rule(r, rule, rpath, states, top=True)
     if (v := node.get("Default")) is not None:
         graph.target(r, v, join(path, "Default"), states)
+
+
+def _jsonata_rule(r: Reporter, node: Node, path: str, states: Node, lang: Language) -> None:
+    if not r.is_map(node, path, "a Choice rule"):
+        return
+    for key in node.mapping:
+        if key in COMPARISONS or key in COMBINATORS or key == "Variable":
+            r.error(
+                *key_at(node, path, key),
+                f"{key} is a JSONPath Choice rule field; this state uses JSONata",
+                "write the whole test as Condition: '{% $states.input.total > 100 %}'",
+            )
+    r.keys(
+        node,
+        path,
+        _JSONATA_RULE | COMPARISONS | set(COMBINATORS) | {"Variable"},
+        what="a Choice rule",
+    )
+    if (nxt := node.get("Next")) is None:
+        r.error(node, path, "a Choice rule needs Next", "add Next: <state>")
+    else:
+        graph.target(r, nxt, join(path, "Next"), states)
+    condition = node.get("Condition")
+    cpath = join(path, "Condition")
+    if condition is None:
+        r.error(
+            node,
+            path,
+            "a JSONata Choice rule needs a Condition",
+            "add Condition: '{% $states.input.total > 100 %}'",
+        )
+    elif not lang.expressions.value_or_expression(condition, cpath, lang.place("Condition")):
+        r.error(
+            condition,
+            cpath,
+            f"Condition must be one JSONata expression, got {condition.type_name()}",
+            "write Condition: '{% ... %}' (true or false is a constant: use Default instead)",
+        )
+    if (v := node.get("Assign")) is not None and r.is_map(v, join(path, "Assign"), "Assign"):
+        language.assign_names(r, v, join(path, "Assign"))
+        lang.expressions.template(v, join(path, "Assign"), lang.place("a Choice rule's Assign"))
+    if (v := node.get("Comment")) is not None:
+        r.string(v, join(path, "Comment"), "Comment", non_empty=False)
 
 
 def _rule(r: Reporter, node: Node, path: str, states: Node, top: bool) -> None:
     if not r.is_map(node, path, "a Choice rule"):
         return
+    if "Condition" in node.mapping:
+        r.error(
+            *key_at(node, path, "Condition"),
+            "Condition is a JSONata field; this state uses JSONPath",
+            "add QueryLanguage: JSONata to the Choice state (or the workflow), or write "
+            "Variable with a comparison such as NumericGreaterThan",
+        )
     allowed = (
-        COMPARISONS | {"Variable", *COMBINATORS, "Comment"} | ({"Next", "Assign"} if top else set())
+        COMPARISONS
+        | {"Variable", *COMBINATORS, "Comment"}
+        | ({"Next", "Assign"} if top else set())
+        | ({"Condition"} & node.mapping.keys())  # reported above, not again as unknown
     )
     what = "a Choice rule" if top else "a nested Choice rule (Next belongs on the top-level rule)"
     r.keys(node, path, allowed, what=what)
@@ -46,6 +108,8 @@ def _rule(r: Reporter, node: Node, path: str, states: Node, top: bool) -> None:
             r.error(node, path, "a top-level Choice rule needs Next", "add Next: <state>")
         else:
             graph.target(r, nxt, join(path, "Next"), states)
+    if "Condition" in node.mapping:
+        return  # reported above; the comparison it stands for cannot be checked
     op = r.exactly_one(
         node,
         path,

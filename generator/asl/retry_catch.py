@@ -3,9 +3,10 @@ matches them in order, so anything after a catch-all could never run)."""
 
 from __future__ import annotations
 
-from generator.asl import graph, paths
+from generator.asl import graph, language, paths
+from generator.asl.language import Language
 from generator.loader import Node
-from generator.report import Reporter, join
+from generator.report import Reporter, join, key_at
 from generator.vocabulary import (
     ASL_SECONDS_MAX,
     CATCHER_FIELDS,
@@ -16,14 +17,15 @@ from generator.vocabulary import (
 )
 
 
-def check(r: Reporter, node: Node, path: str, states: Node) -> None:
+def check(r: Reporter, node: Node, path: str, states: Node, lang: Language) -> None:
     """The Retry and Catch lists of a state, when present."""
     if (v := node.get("Retry")) is not None and r.is_seq(v, join(path, "Retry"), "Retry"):
         for i, item in enumerate(v.items):
             _retrier(r, item, join(join(path, "Retry"), i), last=i == len(v.items) - 1)
     if (v := node.get("Catch")) is not None and r.is_seq(v, join(path, "Catch"), "Catch"):
         for i, item in enumerate(v.items):
-            _catcher(r, item, join(join(path, "Catch"), i), states, last=i == len(v.items) - 1)
+            last = i == len(v.items) - 1
+            _catcher(r, item, join(join(path, "Catch"), i), states, last, lang)
 
 
 def _retrier(r: Reporter, node: Node, path: str, last: bool) -> None:
@@ -40,15 +42,36 @@ def _retrier(r: Reporter, node: Node, path: str, last: bool) -> None:
         r.choice(v, join(path, "JitterStrategy"), "JitterStrategy", JITTER_STRATEGIES)
 
 
-def _catcher(r: Reporter, node: Node, path: str, states: Node, last: bool) -> None:
+def _catcher(r: Reporter, node: Node, path: str, states: Node, last: bool, lang: Language) -> None:
     if not r.is_map(node, path, "a catcher"):
         return
     r.keys(node, path, CATCHER_FIELDS, ("Next",), what="a catcher")
     _error_equals(r, node, path, last, "catcher")
     if (v := node.get("Next")) is not None:
         graph.target(r, v, join(path, "Next"), states)
-    paths.result_path(r, node, path)
-    paths.optional_payload(r, node, path, "Assign")
+    assign = node.get("Assign")
+    if assign is not None and r.is_map(assign, join(path, "Assign"), "Assign"):
+        language.assign_names(r, assign, join(path, "Assign"))
+    if not lang.jsonata:
+        if "Output" in node.mapping:
+            r.error(
+                *key_at(node, path, "Output"),
+                "Output is a JSONata field; this state uses JSONPath",
+                "use ResultPath, or add QueryLanguage: JSONata to the state",
+            )
+        paths.result_path(r, node, path)
+        paths.optional_payload(r, node, path, "Assign")
+        return
+    if "ResultPath" in node.mapping:
+        r.error(
+            *key_at(node, path, "ResultPath"),
+            "ResultPath is a JSONPath field; this state uses JSONata",
+            "write Output: '{% $states.errorOutput %}' (the default), or Assign it",
+        )
+    for field in ("Output", "Assign"):
+        if (v := node.get(field)) is not None and (field == "Output" or v.is_map):
+            place = lang.place(f"a catcher's {field}", error_output=True)
+            lang.expressions.template(v, join(path, field), place)
 
 
 def _error_equals(r: Reporter, node: Node, path: str, last: bool, what: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from generator.asl import choice, paths
+from generator.asl.language import Language
 from generator.loader import Node
 from generator.report import Reporter, join, key_at, value_at
 from generator.vocabulary import (
@@ -16,6 +17,7 @@ from generator.vocabulary import (
     EXECUTION_TYPES,
     ITEM_PROCESSOR_FIELDS,
     MAP_MODES,
+    NUMBER_OR_EXPRESSION,
     PROCESSOR_CONFIG_FIELDS,
     SCOPE_FIELDS,
     WAIT_FIELDS,
@@ -29,17 +31,25 @@ class Scope:
     node: Node
     path: str
     express: bool  # inside an EXPRESS Map
+    isolated: bool = False  # a distributed Map's children: no variable of the parent scopes
 
 
-def seconds(r: Reporter, node: Node, path: str, field: str) -> int | None:
+def seconds(r: Reporter, node: Node, path: str, field: str, lang: Language) -> int | None:
     v = node.get(field)
-    return None if v is None else r.integer(v, join(path, field), field, 1, ASL_SECONDS_MAX)
+    if v is None:
+        return None
+    if lang.jsonata and lang.expressions.value_or_expression(
+        v, join(path, field), lang.place(field)
+    ):
+        return None
+    return r.integer(v, join(path, field), field, 1, ASL_SECONDS_MAX)
 
 
-def task(r: Reporter, node: Node, path: str) -> tuple[int | None, int | None]:
-    """TimeoutSeconds and HeartbeatSeconds (None when absent or invalid), checked together."""
-    timeout = seconds(r, node, path, "TimeoutSeconds")
-    heartbeat = seconds(r, node, path, "HeartbeatSeconds")
+def task(r: Reporter, node: Node, path: str, lang: Language) -> tuple[int | None, int | None]:
+    """TimeoutSeconds and HeartbeatSeconds (None when absent, invalid or an expression),
+    checked together."""
+    timeout = seconds(r, node, path, "TimeoutSeconds", lang)
+    heartbeat = seconds(r, node, path, "HeartbeatSeconds", lang)
     if timeout is not None and heartbeat is not None and heartbeat >= timeout:
         r.error(
             *value_at(node, path, "HeartbeatSeconds"),
@@ -71,7 +81,7 @@ def resource(r: Reporter, node: Node, path: str) -> None:
         )
 
 
-def wait(r: Reporter, node: Node, path: str) -> None:
+def wait(r: Reporter, node: Node, path: str, lang: Language) -> None:
     found = [f for f in WAIT_FIELDS if f in node.mapping]
     needs = f"a Wait state needs exactly one of {', '.join(WAIT_FIELDS)}"
     field = r.exactly_one(node, path, found, needs, "keep exactly one")
@@ -79,6 +89,10 @@ def wait(r: Reporter, node: Node, path: str) -> None:
         return
     value = node.mapping[field]
     fpath = join(path, field)
+    if lang.jsonata and field.endswith("Path"):
+        return  # a JSONPath field, reported as such
+    if lang.jsonata and lang.expressions.value_or_expression(value, fpath, lang.place(field)):
+        return
     if field == "Seconds":
         r.integer(value, fpath, field, 0, ASL_SECONDS_MAX)
     elif field == "Timestamp":
@@ -89,7 +103,14 @@ def wait(r: Reporter, node: Node, path: str) -> None:
         paths.path_value(r, value, fpath, field)
 
 
-def fail(r: Reporter, node: Node, path: str) -> None:
+def fail(r: Reporter, node: Node, path: str, lang: Language) -> None:
+    if lang.jsonata:
+        for field in ("Error", "Cause"):
+            if (v := node.get(field)) is not None and r.string(
+                v, join(path, field), field, non_empty=False
+            ):
+                lang.expressions.value_or_expression(v, join(path, field), lang.place(field))
+        return
     for plain, dynamic in (("Error", "ErrorPath"), ("Cause", "CausePath")):
         if plain in node.mapping and dynamic in node.mapping:
             r.error(
@@ -121,7 +142,7 @@ def parallel(r: Reporter, node: Node, path: str, express: bool) -> list[Scope]:
     return scopes
 
 
-def map_(r: Reporter, node: Node, path: str, express: bool) -> list[Scope]:
+def map_(r: Reporter, node: Node, path: str, express: bool, lang: Language) -> list[Scope]:
     processor, iterator = node.get("ItemProcessor"), node.get("Iterator")
     if processor is not None and iterator is not None:
         r.error(
@@ -138,7 +159,10 @@ def map_(r: Reporter, node: Node, path: str, express: bool) -> list[Scope]:
             "add ItemProcessor: {StartAt: ..., States: ...}",
         )
         return []
-    _map_fields(r, node, path)
+    if lang.jsonata:
+        _jsonata_map_fields(r, node, path, lang)
+    else:
+        _map_fields(r, node, path)
     field, body = ("ItemProcessor", processor) if processor is not None else ("Iterator", iterator)
     assert body is not None
     bpath = join(path, field)
@@ -148,14 +172,40 @@ def map_(r: Reporter, node: Node, path: str, express: bool) -> list[Scope]:
     r.keys(body, bpath, allowed, ("StartAt", "States"), what=field)
     config = body.get("ProcessorConfig")
     cpath = join(bpath, "ProcessorConfig")
+    distributed = False
     if config is not None and r.is_map(config, cpath, "ProcessorConfig"):
         r.keys(config, cpath, PROCESSOR_CONFIG_FIELDS, what="ProcessorConfig")
         if (v := config.get("Mode")) is not None:
-            r.choice(v, join(cpath, "Mode"), "Mode", MAP_MODES)
+            distributed = r.choice(v, join(cpath, "Mode"), "Mode", MAP_MODES) == "DISTRIBUTED"
         if (v := config.get("ExecutionType")) is not None:
             kind = r.choice(v, join(cpath, "ExecutionType"), "ExecutionType", EXECUTION_TYPES)
             express = kind == "EXPRESS"
-    return [Scope(body, bpath, express)]
+    return [Scope(body, bpath, express, isolated=distributed)]
+
+
+def _jsonata_map_fields(r: Reporter, node: Node, path: str, lang: Language) -> None:
+    """Items (a list or an expression) and the numbers that may be expressions."""
+    if (v := node.get("Items")) is not None:
+        ipath = join(path, "Items")
+        if not v.is_seq and not lang.expressions.value_or_expression(v, ipath, lang.place("Items")):
+            r.error(
+                v,
+                ipath,
+                f"Items must be a list or one JSONata expression, got {v.type_name()}",
+                "write Items: '{% $states.input.items %}'",
+            )
+        elif v.is_seq:
+            lang.expressions.template(v, ipath, lang.place("Items"))
+    for field, (lo, hi) in NUMBER_OR_EXPRESSION.items():
+        if (v := node.get(field)) is None:
+            continue
+        fpath = join(path, field)
+        if lang.expressions.value_or_expression(v, fpath, lang.place(field)):
+            continue
+        if field == "ToleratedFailurePercentage":
+            r.number(v, fpath, field, lo, hi)
+        else:
+            r.integer(v, fpath, field, lo, hi)
 
 
 def _map_fields(r: Reporter, node: Node, path: str) -> None:

@@ -1,8 +1,10 @@
 """AWS helpers shared by the worker runtime, the reclaimer and the gatekeeper.
 
 Import-light on purpose: boto3 and botocore are imported when the first client is made.
+`stepqueue_aws.emf` writes the gatekeeper's and the reclaimer's embedded-metric-format lines.
 """
 
+from stepqueue_aws import emf
 from stepqueue_aws.core import (
     Retries,
     aws_error_code,
@@ -19,6 +21,7 @@ __all__ = [
     "cached_client",
     "change_visibility",
     "doubling_backoff",
+    "emf",
     "error_code",
     "inject_client",
 ]

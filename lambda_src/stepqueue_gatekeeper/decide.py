@@ -27,7 +27,15 @@ from typing import Any
 
 from stepqueue_gatekeeper.executions import Verdict, describe, refuse, send_success
 from stepqueue_gatekeeper.messages import Message
-from stepqueue_gatekeeper.store import APPLIED_KEEP, COMMIT_AT, Holder, Store, Waiter
+from stepqueue_gatekeeper.store import (
+    APPLIED_KEEP,
+    COMMIT_AT,
+    Holder,
+    Store,
+    Waiter,
+    waiter_from,
+    waiter_key,
+)
 
 GRANTS_PER_ROUND = 25  # holder writes per step, well inside one transaction
 ROUNDS_PER_INVOCATION = 8  # then a tick carries on, so one invocation stays short
@@ -47,6 +55,15 @@ class Outcome:
     refused: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # message ids already applied
     continued: list[str] = field(default_factory=list)  # messages sent to carry on
+    # For the metrics (metrics.py): the reclaims a sweep made (leaked slots: their release and
+    # their status-change event both missed), the holders a sweep kept (still RUNNING) with
+    # their grant time, and the semaphore as the last commit left it.
+    swept: list[dict[str, str]] = field(default_factory=list)
+    kept_since: dict[str, int] = field(default_factory=dict)
+    limit: int = 0
+    held: int = 0
+    waiting: int = 0
+    head: int = 0
 
 
 class Gatekeeper:
@@ -101,7 +118,18 @@ class Gatekeeper:
             c = store.counter
             if c.waiting and c.held < c.limit:
                 self._continue(semaphore, {"op": "tick", "semaphore": semaphore}, c.version, out)
+        c = store.counter
+        out.limit, out.held, out.waiting, out.head = c.limit, c.held, c.waiting, c.head
         return out
+
+    def waiting_since_ms(self, semaphore: str, seq: int) -> int | None:
+        """When waiter `seq` joined the line (the metrics' oldest wait), or None when its item
+        is gone. Read after the decisions, never part of them."""
+        reply = self.ddb.get_item(
+            TableName=self.table, Key={"id": {"S": waiter_key(semaphore, seq)}}, ConsistentRead=True
+        )
+        item = reply.get("Item")
+        return None if item is None else waiter_from(item).since_ms
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -137,7 +165,12 @@ class Gatekeeper:
             holders, cursor = store.holders_page(m.cursor, SWEEP_PAGE)
             for holder in holders:
                 if store.holder(holder.execution) is not None:  # not freed earlier in the batch
+                    before = len(out.reclaimed)
                     self._reclaim(store, holder, out)
+                    if len(out.reclaimed) > before:
+                        out.swept.append(out.reclaimed[-1])
+                    else:
+                        out.kept_since[holder.execution] = holder.granted_ms
             if cursor is not None:
                 body = {"op": "sweep", "semaphore": m.semaphore, "cursor": cursor}
                 self._continue(m.semaphore, body, c.version, out)

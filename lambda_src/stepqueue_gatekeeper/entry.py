@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from stepqueue_aws import Retries, cached_client, change_visibility, doubling_backoff, error_code
 
-from stepqueue_gatekeeper.decide import Gatekeeper
+from stepqueue_gatekeeper import metrics
+from stepqueue_gatekeeper.decide import Gatekeeper, Outcome
 from stepqueue_gatekeeper.messages import Message, MessageError, parse
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-gatekeeper"))
@@ -87,11 +90,40 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 extra={"semaphore": group, "error": error_code(exc)},
             )
             failures += [{"itemIdentifier": message_id} for message_id, _ in items]
+            _emit_metrics(_failed_metrics, group)
             continue
         logger.info("decided", extra={"semaphore": group, **outcome.__dict__})
+        _emit_metrics(_decided_metrics, keeper, group, outcome)
     if failures:
         _come_back_soon([receipts[f["itemIdentifier"]] for f in failures])
     return {"batchItemFailures": failures}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _decided_metrics(keeper: Gatekeeper, semaphore: str, outcome: Outcome) -> list[dict[str, Any]]:
+    now_ms = _now_ms()
+    oldest_wait_s: float | None = 0.0
+    if outcome.waiting:
+        since_ms = keeper.waiting_since_ms(semaphore, outcome.head)
+        oldest_wait_s = None if since_ms is None else max(0.0, (now_ms - since_ms) / 1000)
+    snapshot = metrics.Snapshot(outcome.limit, outcome.held, outcome.waiting, oldest_wait_s)
+    return metrics.decided(semaphore, outcome, snapshot, now_ms)
+
+
+def _failed_metrics(semaphore: str) -> list[dict[str, Any]]:
+    return [metrics.failed(semaphore, _now_ms())]
+
+
+def _emit_metrics(build: Callable[..., list[dict[str, Any]]], *args: Any) -> None:
+    """Metrics never fail a batch: its decisions are committed already, and a redelivery
+    would only be recognised and skipped."""
+    try:
+        metrics.emit(build(*args))
+    except Exception as exc:
+        logger.warning("metrics not emitted", extra={"error": error_code(exc)})
 
 
 def _receive_count(record: dict[str, Any]) -> int:

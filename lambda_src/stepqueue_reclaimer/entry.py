@@ -8,12 +8,13 @@ for the sweep.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from stepqueue_aws import Retries, cached_client
+from stepqueue_aws import Retries, cached_client, emf
 
-from stepqueue_reclaimer.reclaim import reclaim_execution, sweep
+from stepqueue_reclaimer.reclaim import SweepSummary, reclaim_execution, sweep
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-reclaimer"))
 
@@ -54,6 +55,30 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         summary = sweep(client("dynamodb"), client("stepfunctions"), table)
         log = logger.error if summary["errors"] else logger.info
         log("sweep done", extra={**summary})
+        _emit_sweep_metrics(summary)
         return {"mode": "sweep", **summary}
     logger.warning("unknown event ignored", extra={"detail_type": detail_type})
     return {"mode": "ignored", "reclaimed": []}
+
+
+def sweep_metrics(summary: SweepSummary, function: str, now_ms: int) -> dict[str, Any]:
+    """The sweep's EMF line: the slots it freed were leaked (their release and their
+    status-change event both missed), and its per-holder errors are recorded, not raised, so
+    Lambda's Errors metric never counts them. The same shape and namespace as the
+    gatekeeper's, so one dashboard and one set of alarms read both."""
+    return emf.emf_line(
+        {emf.FUNCTION_DIMENSION: function},
+        {
+            "LeakedSlotsReclaimed": (len(summary["reclaimed"]), emf.COUNT),
+            "SweepErrors": (len(summary["errors"]), emf.COUNT),
+        },
+        now_ms,
+    )
+
+
+def _emit_sweep_metrics(summary: SweepSummary) -> None:
+    function = emf.function_name("stepqueue-reclaimer")
+    try:
+        emf.emit([sweep_metrics(summary, function, int(time.time() * 1000))])
+    except Exception as exc:  # a metric never fails a sweep that has done its work
+        logger.warning("metrics not emitted", extra={"error": repr(exc)})

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.decorators import process_partial_res
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from stepqueue_aws import change_visibility
 
-from stepqueue_runtime import aws, handlers, redelivery
+from stepqueue_runtime import aws, handlers, payloads, redelivery
 from stepqueue_runtime.deadline import Deadline
 from stepqueue_runtime.errors import failure
 from stepqueue_runtime.heartbeat import Heartbeater
@@ -99,6 +99,10 @@ class _Batch:
         self.user_fn = user_fn
         self.client = aws.get_client()
         self.log_payloads = os.environ.get("STEPQUEUE_LOG_PAYLOADS", "").lower() == "true"
+        # The claim check (payloads.py), or None when no payload bucket is configured.
+        self.payloads = payloads.from_env()
+        # Records whose body mentions a reference: only their inputs are searched.
+        self.referencing: set[str] = set()
         self.messages: dict[str, TaskMessage | MalformedBody] = {}
         self.records: dict[str, dict[str, Any]] = {}
         self.heartbeats: Heartbeater | None = None
@@ -120,6 +124,12 @@ class _Batch:
             message_id = record.get("messageId", "")
             self.messages[message_id] = msg
             self.records[message_id] = record
+            if (
+                self.payloads is not None
+                and isinstance(msg, TaskMessage)
+                and payloads.MARKER_JSON in record["body"]
+            ):
+                self.referencing.add(message_id)
             if isinstance(msg, TaskMessage) and msg.heartbeat_seconds is not None:
                 # Tracked from the start of the batch: a record waiting behind a long one
                 # keeps its task alive too. Its first heartbeat is due by the age of its
@@ -165,10 +175,16 @@ class _Batch:
             self.heartbeats,
             self.remaining_ms,
             self.deadline,
+            self.payloads,
+            message_id in self.referencing,
         )
         if result.outcome == Outcome.DEFERRED and self._last_receive(message_id):
             # The margin came during its probe, on its last receive.
             result = self._fail_not_started(msg)
+        elif result.unread and self._last_receive(message_id):
+            # Its input's payload could not be read, on its last receive: fail the task (its
+            # handler has not run) rather than send the record to the DLQ.
+            result = self._fail_unread(msg, result)
         self._log(msg, message_id, result, (time.perf_counter() - start) * 1000)
         if result.outcome in REDELIVER:
             self._redeliver(msg, message_id, result.outcome)
@@ -210,6 +226,19 @@ class _Batch:
             self.heartbeats.untrack(msg.task_token)
         cause = NOT_STARTED_CAUSE.format(max=max_receive_count())
         result = fail_task(self.client, msg.task_token, failure(DEADLINE_EXCEEDED, cause))
+        result.ran = False
+        return result
+
+    def _fail_unread(self, msg: TaskMessage, unread: Result) -> Result:
+        """Fail the task of a record whose input's payload stayed unreadable to the last
+        receive."""
+        cause = (
+            f"the input's payload could not be read ({unread.error}) on the record's last "
+            f"receive (maxReceiveCount {max_receive_count()}); the handler did not run"
+        )
+        result = fail_task(
+            self.client, msg.task_token, failure(payloads.PAYLOAD_UNAVAILABLE, cause)
+        )
         result.ran = False
         return result
 

@@ -24,6 +24,7 @@ from stepqueue_runtime.message import TaskMessage
 
 if TYPE_CHECKING:
     from stepqueue_runtime.deadline import Deadline
+    from stepqueue_runtime.payloads import PayloadError, PayloadStore
 
 UserHandler = Callable[[Any, TaskContext], Any]
 
@@ -60,6 +61,8 @@ class Result:
     ran: bool = False  # whether the user handler ran
     error: str | None = None  # the task error sent, or the AWS error code met
     output: str | None = None  # the JSON sent with SendTaskSuccess
+    # The input's payload could not be read (a transient error): the handler has not run.
+    unread: bool = False
 
 
 def run_task(
@@ -70,7 +73,11 @@ def run_task(
     heartbeats: Heartbeater | None,
     remaining_ms: Callable[[], int] | None,
     deadline: Deadline | None = None,
+    payloads: PayloadStore | None = None,
+    resolve_input: bool = False,
 ) -> Result:
+    """``payloads``: the claim check (payloads.py), or None; ``resolve_input``: the record's
+    body mentions a reference, so its input is searched for them before the handler runs."""
     token = msg.task_token
     probe = _probe(client, msg)
     if probe is not None:
@@ -91,13 +98,19 @@ def run_task(
     ctx = TaskContext(
         msg.workflow, msg.worker, msg.state, msg.execution, message_id, token, beat, remaining_ms
     )
-    report: str | Failure
+    report: str | Failure = ""
+    unread: PayloadError | None = None
     try:
-        value = user_fn(msg.input, ctx)
-    except BaseException as exc:  # SystemExit and KeyboardInterrupt too: fail this task only
-        report = failure_from_exception(exc)
-    else:
-        report = _output(value)
+        payload = msg.input
+        if resolve_input and payloads is not None:
+            payload, unread = _resolve(payloads, payload)
+        if unread is None:
+            try:
+                value = user_fn(payload, ctx)
+            except BaseException as exc:  # SystemExit, KeyboardInterrupt: fail this task only
+                report = failure_from_exception(exc)
+            else:
+                report = _output(value, payloads, token)
     finally:
         # Finished first: untrack may wait for a heartbeat in flight (seconds, if the SDK
         # retries), and a margin reached meanwhile must not fail a task whose handler returned.
@@ -107,13 +120,29 @@ def run_task(
             heartbeats.untrack(token)
     if late is not None:  # reported at the margin; this outcome comes too late
         return late
+    if unread is not None:  # the handler has not run
+        if unread.transient:
+            return Result(Outcome.RETRY, error=unread.aws_code or unread.code, unread=True)
+        result = _fail(client, token, failure(unread.code, unread.cause))
+        result.ran = False
+        return result
     if isinstance(report, str):
         return _succeed(client, token, report)
     return _fail(client, token, report)
 
 
-def _output(value: Any) -> str | Failure:
-    """The JSON to send with SendTaskSuccess, or the task failure saying why there is none."""
+def _resolve(payloads: PayloadStore, value: Any) -> tuple[Any, PayloadError | None]:
+    from stepqueue_runtime.payloads import PayloadError
+
+    try:
+        return payloads.resolve(value), None
+    except PayloadError as exc:
+        return value, exc
+
+
+def _output(value: Any, payloads: PayloadStore | None = None, token: str = "") -> str | Failure:
+    """The JSON to send with SendTaskSuccess, or the task failure saying why there is none.
+    With a payload store, output over its threshold is stored and its reference sent."""
     try:
         output = _ENCODE(value)
     except RecursionError:
@@ -133,6 +162,8 @@ def _output(value: Any) -> str | Failure:
                 "surrogateescape)."
             )
             return failure(OUTPUT_NOT_UNICODE, cause)
+    if payloads is not None and size > payloads.threshold_bytes:
+        return payloads.offload(output, size, token)
     if size > OUTPUT_MAX_BYTES:
         cause = (
             f"handler output is {size} bytes of JSON; Step Functions accepts at most "

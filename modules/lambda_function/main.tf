@@ -13,7 +13,7 @@ resource "aws_cloudwatch_log_group" "this" {
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116: SQS-triggered callers get retries and a DLQ from the queue; EventBridge-triggered ones from a scheduled sweep
-  #checkov:skip=CKV_AWS_117: the functions only call public AWS APIs (SQS, DynamoDB, Step Functions); a VPC adds NAT cost and cold-start latency
+  #checkov:skip=CKV_AWS_117: the functions only call public AWS APIs (SQS, DynamoDB, Step Functions, S3 for the claim check); a VPC adds NAT cost and cold-start latency
   #checkov:skip=CKV_AWS_272: code signing needs an AWS Signer profile; the zip is built reproducibly and pinned by source_code_hash
   #checkov:skip=CKV_AWS_173: the environment holds handler paths and table names, no secrets; a KMS key can still be given (var.kms_key_arn)
   #checkov:skip=CKV_AWS_115: reserved concurrency is optional (var.reserved_concurrency); callers cap concurrency at their trigger

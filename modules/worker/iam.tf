@@ -26,6 +26,36 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # The claim check: store its own outputs under its own prefix, read the payloads of its
+  # workflow's workers. Objects only: no listing, no delete (the lifecycle rule expires them).
+  dynamic "statement" {
+    for_each = var.payload_store == null ? [] : [var.payload_store]
+    content {
+      sid       = "StoreOwnPayloads"
+      actions   = ["s3:PutObject"]
+      resources = ["${statement.value.bucket_arn}/${statement.value.write_prefix}*"]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.payload_store == null ? [] : [var.payload_store]
+    content {
+      sid       = "ReadWorkflowPayloads"
+      actions   = ["s3:GetObject"]
+      resources = ["${statement.value.bucket_arn}/${statement.value.read_prefix}*"]
+    }
+  }
+
+  # SSE-KMS with a customer key: a write needs a data key, a read its decryption.
+  dynamic "statement" {
+    for_each = try(var.payload_store.kms_key_arn, null) == null ? [] : [var.payload_store.kms_key_arn]
+    content {
+      sid       = "PayloadKey"
+      actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
   # The task-token APIs have no resource type in the Service Authorization Reference (the
   # token, not an ARN, identifies the task), so AWS only accepts "*" here.
   statement {

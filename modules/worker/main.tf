@@ -2,6 +2,18 @@
 # event source mapping. The function reports results straight to Step Functions with the task
 # token carried in each message, and answers SQS with a partial batch response.
 
+locals {
+  # The claim check's settings (stepqueue_runtime/payloads.py), only with a payload store: a
+  # worker without one keeps exactly the environment it had.
+  payload_environment = var.payload_store == null ? tomap({}) : tomap({
+    STEPQUEUE_PAYLOAD_BUCKET          = var.payload_store.bucket_name
+    STEPQUEUE_PAYLOAD_READ_PREFIX     = var.payload_store.read_prefix
+    STEPQUEUE_PAYLOAD_WRITE_PREFIX    = var.payload_store.write_prefix
+    STEPQUEUE_PAYLOAD_THRESHOLD_BYTES = tostring(var.payload_store.threshold_bytes)
+    STEPQUEUE_PAYLOAD_MAX_BYTES       = tostring(var.payload_store.max_bytes)
+  })
+}
+
 module "function" {
   source = "../lambda_function"
 
@@ -26,7 +38,7 @@ module "function" {
 
   environment_variables = merge(var.environment_variables, {
     STEPQUEUE_HANDLER = var.handler
-  })
+  }, local.payload_environment)
   kms_key_arn = var.kms_key_arn
 
   tracing_mode       = var.tracing_mode

@@ -169,6 +169,39 @@ variable "max_concurrency" {
   }
 }
 
+variable "payload_store" {
+  description = "The claim check (docs/contracts.md, \"Large payloads\"), or null (outputs over 256 KiB fail with Stepqueue.OutputTooLarge). `bucket_name`/`bucket_arn`: the payload bucket; `read_prefix`: `<state machine>/`, the references the worker may read; `write_prefix`: `<read_prefix><worker>/`, where it stores its outputs; outputs over `threshold_bytes` are stored, at most `max_bytes`; `kms_key_arn`: the bucket's customer key, or null (SSE-S3)."
+  type = object({
+    bucket_name     = string
+    bucket_arn      = string
+    read_prefix     = string
+    write_prefix    = string
+    threshold_bytes = number
+    max_bytes       = number
+    kms_key_arn     = optional(string)
+  })
+  default = null
+
+  validation {
+    condition = var.payload_store == null || try(
+      can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.payload_store.bucket_arn)) &&
+      endswith(var.payload_store.bucket_arn, ":::${var.payload_store.bucket_name}") &&
+      can(regex("^[A-Za-z0-9_-]{1,80}/$", var.payload_store.read_prefix)) &&
+      startswith(var.payload_store.write_prefix, var.payload_store.read_prefix) &&
+      can(regex("^[a-z][a-z0-9_]{0,29}/$", trimprefix(var.payload_store.write_prefix, var.payload_store.read_prefix))) &&
+      var.payload_store.threshold_bytes >= 1024 && var.payload_store.threshold_bytes <= 262144 &&
+      var.payload_store.max_bytes >= var.payload_store.threshold_bytes && var.payload_store.max_bytes <= 1073741824,
+      false
+    )
+    error_message = "payload_store: bucket_arn must be the S3 ARN of bucket_name; read_prefix `<state machine>/`; write_prefix `<read_prefix><worker>/`; threshold_bytes 1024..262144; max_bytes from threshold_bytes to 1073741824."
+  }
+
+  validation {
+    condition     = try(var.payload_store.kms_key_arn, null) == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(try(var.payload_store.kms_key_arn, null), "x")))
+    error_message = "payload_store.kms_key_arn must be a KMS key ARN, or null."
+  }
+}
+
 variable "tags" {
   description = "Tags for every resource."
   type        = map(string)

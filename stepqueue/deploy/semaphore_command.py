@@ -63,7 +63,7 @@ def run(args: argparse.Namespace, target_for: TargetFor) -> int:
     except (AdminError, TerraformError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
     except ClientError as error:
-        print(f"{prog}: {_client_error(error)}", file=sys.stderr)
+        print(f"{prog}: {client_error(error)}", file=sys.stderr)
     except BotoCoreError as error:
         print(f"{prog}: {error}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, target_for: TargetFor) -> int:
     return 1
 
 
-def _client_error(error: Any) -> str:
+def client_error(error: Any) -> str:
     info = error.response.get("Error", {})
     operation = getattr(error, "operation_name", "call")
     return f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(
@@ -95,9 +95,9 @@ def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
     if args.table or args.queue_url:
         if not args.table:
             raise AdminError("--queue-url needs --table (the semaphore table's name)")
-        return Place(args.table, args.queue_url, _clients(endpoint, None))
+        return Place(args.table, args.queue_url, aws_clients(endpoint, None))
     check_stage(args.stage)
-    outputs = _outputs(target_for(endpoint))
+    outputs = deployment_outputs(target_for(endpoint))
     table = outputs.get(TABLE_OUTPUT)
     if not table:
         raise AdminError(
@@ -111,10 +111,10 @@ def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
             "version that deploys the gatekeeper), or give --table and --queue-url"
         )
     region = outputs.get("region")
-    return Place(str(table), queue_url, _clients(endpoint, str(region) if region else None))
+    return Place(str(table), queue_url, aws_clients(endpoint, str(region) if region else None))
 
 
-def _outputs(target: Target) -> dict[str, Any]:
+def deployment_outputs(target: Target) -> dict[str, Any]:
     from stepqueue.deploy.backend import backend_override
 
     tf = target.terraform
@@ -124,7 +124,7 @@ def _outputs(target: Target) -> dict[str, Any]:
         return tf.output()
 
 
-def _clients(endpoint: str | None, region: str | None) -> Callable[[str], Any]:
+def aws_clients(endpoint: str | None, region: str | None) -> Callable[[str], Any]:
     if endpoint is not None:
         from stepqueue.local.emulator import make_client
 

@@ -4,7 +4,8 @@ started, also on Ctrl-C.
 generate workflows/*.yaml and build the Lambda zip → emulator (fresh) → terraform init and
 apply (state in build/demo/) → local event-source runner → N executions of the `burst` workflow
 started at once, a few that fail on purpose (Catch path) and a few poison messages sent straight
-to the worker queue (DLQ path) → live progress → report.
+to the worker queue (DLQ path) → live progress → report → one execution of each JSONata example
+(a semaphore; a Map with a queued task), which must succeed.
 Exit status: 0 when nothing was lost and no limit was exceeded, 1 otherwise, 2 on errors,
 130 when interrupted.
 """
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import types
+import uuid
 from pathlib import Path
 
 from tqdm import tqdm  # type: ignore[import-untyped]
@@ -27,11 +29,47 @@ from stepqueue.deploy.artifacts import SpecsInvalid, build_all
 from stepqueue.local import report
 from stepqueue.local.emulator import EmulatorError
 from stepqueue.local.runner import MappingMetrics, Runner, RunnerError
-from stepqueue.local.scenarios.workflow_burst import HolderMonitor, deployed, run_burst
+from stepqueue.local.scenarios.workflow_burst import (
+    TERMINAL,
+    Deployment,
+    HolderMonitor,
+    deployed,
+    run_burst,
+)
 from stepqueue.paths import BUILD
 
 WORK_DIR = BUILD / "demo"
 FAILED_VISIBILITY_S = 1
+# The JSONata examples of workflows/ and an input each (their headers describe them); run once
+# after the burst when generated.
+JSONATA_EXAMPLES = {
+    "jsonata-orders": {"order_id": "o-1", "items": [{"price": 20, "qty": 2}]},
+    "jsonata-media": {"files": ["a.mov", "b.mov"], "renditions": ["720p"], "seconds": 0},
+}
+JSONATA_TIMEOUT_S = 180.0
+
+
+def run_jsonata_examples(deployment: Deployment) -> dict[str, str]:
+    """workflow -> the final status of one execution of each JSONata example deployed."""
+    sfn = deployment.emulator.client("stepfunctions")
+    arns = deployment.outputs["state_machine_arns"]
+    started = {
+        name: sfn.start_execution(
+            stateMachineArn=arns[name],
+            name=f"demo-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(payload),
+        )["executionArn"]
+        for name, payload in JSONATA_EXAMPLES.items()
+        if name in arns
+    }
+    status = {name: "RUNNING" for name in started}
+    deadline = time.monotonic() + JSONATA_TIMEOUT_S
+    while any(s not in TERMINAL for s in status.values()) and time.monotonic() < deadline:
+        for name, arn in started.items():
+            if status[name] not in TERMINAL:
+                status[name] = sfn.describe_execution(executionArn=arn)["status"]
+        time.sleep(0.5)
+    return status
 
 
 def _log(message: str) -> None:
@@ -126,12 +164,21 @@ def _run(args: argparse.Namespace) -> int:
                 )
             finally:
                 bar.close()
-            _log(f"burst finished in {time.monotonic() - started:.1f} s; stopping")
+            _log(f"burst finished in {time.monotonic() - started:.1f} s")
+            _log("running each JSONata example once")
+            jsonata = run_jsonata_examples(deployment)
+            _log("stopping")
     text = report.render(result, failed_visibility_s=FAILED_VISIBILITY_S)
     print(text)
+    jsonata_ok = all(s == "SUCCEEDED" for s in jsonata.values())
+    if jsonata:
+        shown = ", ".join(f"{name} {state}" for name, state in sorted(jsonata.items()))
+        print(f"  JSONata examples             {shown}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result.as_dict(), indent=2) + "\n")
-    return 0 if result.ok else 1
+    args.json.write_text(
+        json.dumps({**result.as_dict(), "jsonata_examples": jsonata}, indent=2) + "\n"
+    )
+    return 0 if result.ok and jsonata_ok else 1
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ DEFAULT_MAX_CONCURRENCY = 10
 POLL_WAIT_S = 1  # long-poll slice: short, so stop() is noticed within a second
 # A FIFO group is unlocked when its batch is deleted, but moto's long poll only looks again
 # after a whole second (it wakes on sends, not deletes): a FIFO queue is polled without waiting,
-# with this pause between empty receives, so a gatekeeper round is not one second long.
+# with this pause between empty receives, so a gatekeeper round is not one second long; the
+# runner's own deletes end the pause early, since they are what unlocks its groups.
 FIFO_IDLE_S = 0.05
 CONTAINER_START_TIMEOUT_S = 60.0
 
@@ -253,6 +254,9 @@ class MappingRunner:
         self._failed_visibility_s = failed_visibility_s
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._groups = GroupGate() if is_fifo(settings.queue_arn) else None
+        # Set when this mapping's own deletes unlock a group: the poller, idle because every
+        # group with messages was in flight, receives again at once instead of at its pause.
+        self._group_freed = threading.Event()
         self._lock = threading.Lock()
         self._idle: list[Container] = []
         self._all: list[Container] = []
@@ -369,7 +373,8 @@ class MappingRunner:
                 received = self._receive(s.batch_size - len(messages), 0 if fifo else POLL_WAIT_S)
                 if not received:
                     if fifo:
-                        self._stop.wait(FIFO_IDLE_S)
+                        self._group_freed.wait(FIFO_IDLE_S)
+                        self._group_freed.clear()
                     return messages  # empty: give the slot back, poll again
                 messages += received
                 if s.batching_window_s == 0:
@@ -486,6 +491,8 @@ class MappingRunner:
         done = [message for message in messages if message["MessageId"] not in failed]
         self._delete(done)
         self._hasten(message for message in messages if message["MessageId"] in failed)
+        if self._groups is not None:
+            self._group_freed.set()
         now = time.time()
         with self._lock:
             m.deleted += len(done)

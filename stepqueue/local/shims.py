@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # The DynamoDB operations serialised by the atomic shim. Writes are what must be atomic (a
@@ -172,6 +172,22 @@ def _sqs_counts_only_when_asked() -> None:
         setattr(SQSBackend, name, without_counts(getattr(SQSBackend, name)))
 
 
+def _server_backend_names_listed_once() -> None:
+    # Cost, not correctness: moto's server routes every request by listing its own package
+    # directory (a listdir and an isdir per entry, about 150) while holding the dispatcher's
+    # one lock, so every request in the emulator queues behind a filesystem scan: measured, 15%
+    # of the emulator's samples at 600 executions, most of it threads waiting for that lock.
+    # The installed package cannot change under a running server, so it is listed once.
+    from moto import backends
+
+    names = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> Iterable[str]:
+        return names
+
+    setattr(backends, "list_of_moto_modules", list_of_moto_modules)  # noqa: B010
+
+
 def _stepfunctions_start_time_string() -> None:
     # Gap: moto puts a datetime object in the context object's $$.Execution.StartTime, where
     # AWS documents an ISO-8601 string. Any task passing it (the semaphore's acquire stores it
@@ -307,6 +323,103 @@ def _stepfunctions_json_path_cache() -> None:
         setattr(module, "parse", compiled)  # noqa: B010
 
 
+# An expression runs at most this long and this deep: a runaway expression in a spec must not
+# hold the emulator's one process (AWS bounds them too, with States.QueryEvaluationError).
+JSONATA_TIMEOUT_MS = 5000
+JSONATA_MAX_DEPTH = 200
+# Step Functions' own JSONata functions that moto stubs out with a constant string; the shim
+# serves them natively instead ($partition, $range and $parse are moto's and correct).
+JSONATA_NATIVE_FUNCTIONS = ("$hash", "$uuid")
+JSONATA_HASH_ALGORITHMS = {
+    "MD5": "md5",
+    "SHA-1": "sha1",
+    "SHA-256": "sha256",
+    "SHA-384": "sha384",
+    "SHA-512": "sha512",
+}
+
+
+def jsonata_hash(value: Any, algorithm: Any) -> str:
+    """Step Functions' `$hash(value, algorithm)`: the hex digest, as `States.Hash` gives."""
+    name = JSONATA_HASH_ALGORITHMS.get(str(algorithm))
+    if name is None:
+        raise ValueError(f"$hash: unsupported algorithm {algorithm!r}")
+    import hashlib
+
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return hashlib.new(name, text.encode("utf-8")).hexdigest()
+
+
+def evaluate_jsonata(expression: str) -> Any:
+    """What moto's evaluator stub should do: evaluate the expression moto composed (its
+    `$states`, variables and function declarations bound in front of the user's expression)."""
+    import uuid
+
+    import jsonata
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
+
+    try:
+        compiled = jsonata.Jsonata(expression)
+        compiled.set_runtime_bounds(JSONATA_TIMEOUT_MS, JSONATA_MAX_DEPTH)
+        compiled.register_function("hash", jsonata_hash)
+        compiled.register_function("uuid", lambda: str(uuid.uuid4()))
+        return compiled.evaluate(None)
+    except jsonata.JsonataError as error:
+        raise JSONataException(getattr(error, "code", "UNKNOWN"), str(error)) from error
+
+
+def _stepfunctions_jsonata() -> None:
+    # Gap: moto 5.2.5 parses JSONata states but its evaluator is a stub (it calls None; the real
+    # one needs a JVM), so every JSONata expression fails. Also: it binds each string variable as
+    # `"text"` without escaping (a quote in a value breaks the expression), and declares $hash
+    # and $uuid as functions returning "not supported" (so every generated FIFO deduplication id
+    # would be the same string). The shim evaluates with jsonata-rs (chosen by measurement,
+    # docs/local-emulator.md), binds values as JSON, and serves $hash and $uuid natively.
+    import sys
+
+    from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as functions
+    from moto.stepfunctions.parser.asl.jsonata import jsonata as module
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    original_eval = module.eval_jsonata_expression
+    original_encode = module.encode_jsonata_variable_declarations
+
+    def encode(bindings: dict[str, Any]) -> str:
+        return "".join(
+            f"{name}:={to_json_str(value, separators=(',', ':'))};"
+            for name, value in bindings.items()
+        )
+
+    evaluate_jsonata.__stepqueue_shim__ = True  # type: ignore[attr-defined]
+    for loaded in list(sys.modules.values()):
+        if getattr(loaded, "eval_jsonata_expression", None) is original_eval:
+            setattr(loaded, "eval_jsonata_expression", evaluate_jsonata)  # noqa: B010
+        if getattr(loaded, "encode_jsonata_variable_declarations", None) is original_encode:
+            setattr(loaded, "encode_jsonata_variable_declarations", encode)  # noqa: B010
+    declarations: dict[str, str] = getattr(functions, "_DECLARATION_BY_VARIABLE_REFERENCE")  # noqa: B009
+    for name in JSONATA_NATIVE_FUNCTIONS:
+        declarations.pop(name, None)
+    _preprocessor_scopes_per_instance()
+
+
+def _preprocessor_scopes_per_instance() -> None:
+    # Part of the same gap: moto's definition preprocessor keeps its stack of query-language
+    # scopes in a class attribute, shared by every parse in the process. Terraform creates
+    # state machines in parallel, so a JSONata definition's scope shows through in a JSONPath
+    # one being parsed at the same time (measured: "Unsupported declaration in
+    # QueryLanguage=JSONPath block: Parameters" for burst, media and orders), and a parse that
+    # raises leaves its scope behind for every later one. Each preprocessor gets its own stack.
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    original = Preprocessor.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self._query_language_per_scope = []
+
+    setattr(Preprocessor, "__init__", __init__)  # noqa: B010
+
+
 def _dynamodb_atomic() -> None:
     # Gap: moto's conditional writes are not atomic across server threads (measured: 6–10
     # acquires above the limit per run of 32 threads × 200 cycles). Real DynamoDB is atomic per
@@ -334,9 +447,11 @@ def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
     _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
     _once("sqs.FifoRedeliveryOrder", _sqs_fifo_redelivery_order)
     _once("sqs.CountsOnlyWhenAsked", _sqs_counts_only_when_asked)
+    _once("server.BackendNamesListedOnce", _server_backend_names_listed_once)
     _once("stepfunctions.InProcessServiceClients", _stepfunctions_in_process_clients)
     _once("stepfunctions.DefinitionParseCache", _stepfunctions_parse_cache)
     _once("stepfunctions.JsonPathCache", _stepfunctions_json_path_cache)
+    _once("stepfunctions.JSONataEvaluation", _stepfunctions_jsonata)
     if atomic_dynamodb:
         _once("dynamodb.AtomicItemOperations", _dynamodb_atomic)
     return sorted(_applied)

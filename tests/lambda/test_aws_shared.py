@@ -93,7 +93,8 @@ def test_importing_does_not_load_boto3() -> None:
     # Powertools imports the botocore package itself, which is cheap; a session is not.
     heavy = ("boto3", "botocore.session", "botocore.client", "botocore.config")
     code = (
-        "import sys, stepqueue_aws, stepqueue_runtime.entry, stepqueue_reclaimer.entry; "
+        "import sys, stepqueue_aws, stepqueue_runtime.entry, stepqueue_reclaimer.entry, "
+        "stepqueue_watchdog.entry; "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(LAMBDA_SRC)}

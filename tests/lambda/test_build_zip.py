@@ -48,6 +48,7 @@ def test_zip_contents(built: tuple[Path, Path]) -> None:
     assert "stepqueue_aws/core.py" in names
     assert "stepqueue_runtime/entry.py" in names
     assert "stepqueue_reclaimer/entry.py" in names
+    assert "stepqueue_watchdog/entry.py" in names
     assert "examples/common.py" in names
     assert "aws_lambda_powertools/__init__.py" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
@@ -74,6 +75,7 @@ def test_zip_imports_and_runs_with_only_boto3_beside_it(
 import sys
 sys.path[:0] = [{str(root)!r}, {str(provided)!r}]
 import aws_lambda_powertools, stepqueue_runtime.entry as e, stepqueue_reclaimer.entry
+import stepqueue_watchdog.entry
 import examples.orders, examples.media, examples.reports, examples.glue, examples.common
 assert aws_lambda_powertools.__file__.startswith({str(root)!r}), aws_lambda_powertools.__file__
 bad = {{"messageId": "m1", "body": "not json"}}

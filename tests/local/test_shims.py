@@ -228,6 +228,39 @@ def test_queue_counts_only_when_asked(flag: str) -> None:
     )
 
 
+# --- the server: its backend names listed once -----------------------------------------------
+
+_CHECK_BACKEND_NAMES = """
+import json, os, sys
+from moto import backends
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from stepqueue.local.shims import apply_shims
+expected = sorted(backends.list_of_moto_modules())
+if sys.argv[1] == "on":
+    apply_shims(atomic_dynamodb=False)
+app = DomainDispatcherApplication(create_backend_app)
+scans = {"n": 0}
+listdir = os.listdir
+def counting_listdir(path):
+    scans["n"] += 1
+    return listdir(path)
+os.listdir = counting_listdir
+routed = [app.get_backend_for_host(host) for host in ("sqs", "stepfunctions", "dynamodb")]
+print(json.dumps({"scans": scans["n"], "routed": routed,
+                  "same_names": sorted(backends.list_of_moto_modules()) == expected}))
+"""
+
+
+@pytest.mark.parametrize("flag", ["on", "off"])
+def test_backend_names_listed_once(flag: str) -> None:
+    """The shim: routing a request lists no directory, and routes as before. The gap (off):
+    every request lists moto's package directory, under the dispatcher's lock."""
+    result = _fresh_interpreter(_CHECK_BACKEND_NAMES, flag)
+    assert result["routed"] == ["sqs", "stepfunctions", "dynamodb"]
+    assert result["same_names"] is True
+    assert result["scans"] == (0 if flag == "on" else 3)
+
+
 # --- DynamoDB: opt-in atomic item operations ------------------------------------------------
 
 _CHECK_ATOMIC = """
@@ -523,3 +556,167 @@ def test_gap_stop_execution_keeps_a_waiting_token_open(
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert sfn.describe_execution(executionArn=execution)["status"] == "ABORTED"
+
+
+# --- Step Functions: JSONata expressions are evaluated ----------------------------------------
+
+JSONATA_DEFINITION = json.dumps(
+    {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Keep",
+        "States": {
+            "Keep": {
+                "Type": "Pass",
+                "Assign": {"quote": "{% $states.input.quote %}", "n": "{% $states.input.n %}"},
+                "Next": "Route",
+            },
+            "Route": {
+                "Type": "Choice",
+                "Choices": [{"Condition": "{% $n > 1 %}", "Next": "Each"}],
+                "Default": "Each",
+            },
+            "Each": {
+                "Type": "Map",
+                "Items": "{% [1..$n] %}",
+                "ItemSelector": {"i": "{% $states.context.Map.Item.Value * 10 %}"},
+                "ItemProcessor": {
+                    "StartAt": "Square",
+                    "States": {
+                        "Square": {
+                            "Type": "Pass",
+                            "Output": "{% $states.input.i * $states.input.i %}",
+                            "End": True,
+                        }
+                    },
+                },
+                "Output": {
+                    "squares": "{% $states.result %}",
+                    "quote": "{% $quote %}",
+                    "hash": "{% $hash('abc', 'SHA-256') %}",
+                    "uuid": "{% $uuid() %}",
+                    "execution": "{% $states.context.Execution.Id %}",
+                },
+                "End": True,
+            },
+        },
+    }
+)
+
+
+# A string variable with a quote and a backslash: moto binds it as "text", unescaped.
+JSONATA_INPUT = {"n": 3, "quote": 'he said "hi" \\ left'}
+
+
+def _run_jsonata(emu: Emulator, name: str) -> dict[str, Any]:
+    sfn = emu.client("stepfunctions")
+    arn = sfn.create_state_machine(name=name, definition=JSONATA_DEFINITION, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(JSONATA_INPUT))
+    for _ in range(200):
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution["executionArn"])
+        if described["status"] != "RUNNING":
+            return described
+        time.sleep(0.1)
+    raise AssertionError("execution did not finish")
+
+
+def test_jsonata_workflow_runs(emulator: Emulator, unique_name: str) -> None:
+    import hashlib
+    import uuid
+
+    described = _run_jsonata(emulator, unique_name)
+    assert described["status"] == "SUCCEEDED", described
+    output = json.loads(described["output"])
+    assert output["squares"] == [100, 400, 900]
+    assert output["quote"] == JSONATA_INPUT["quote"]  # bound as JSON, not as raw text
+    assert output["hash"] == hashlib.sha256(b"abc").hexdigest()  # as States.Hash gives it
+    assert uuid.UUID(output["uuid"]).version == 4
+    assert output["execution"] == described["executionArn"]
+
+
+def test_gap_jsonata_evaluator_is_a_stub(plain_moto: Emulator, unique_name: str) -> None:
+    try:
+        described = _run_jsonata(plain_moto, unique_name)
+    except ClientError:
+        return
+    assert described["status"] == "FAILED"
+
+
+# What AWS documents of JSONata in Step Functions (its examples' expressions, evaluated the way
+# moto composes them: `$states` and the variables bound in front of the expression).
+_STATES = {
+    "input": {
+        "title": "Doctor",
+        "order": {"product": "pen", "qty": 3, "price": 2.5},
+        "items": [{"n": "a", "p": 1}, {"n": "b", "p": 5}, {"n": "c", "p": 3}],
+        "when": "2024-11-30T12:00:00Z",
+    },
+    "context": {"Task": {"Token": "tok"}, "Execution": {"Id": "arn:x"}},
+    "result": {"Payload": {"current_price": 42}},
+}
+AWS_EXAMPLES = [
+    ("$states.input.title", "Doctor"),
+    ("$customerName", "María"),
+    ("$states.result.Payload.current_price", 42),
+    ("$states.context.Task.Token", "tok"),
+    ("$states.input.order.qty * $states.input.order.price", 7.5),
+    ("$sum($states.input.items.p)", 9),
+    ("$states.input.items[p > 2].n", ["b", "c"]),
+    ("$count($states.input.items) > 2 ? 'many' : 'few'", "many"),
+    ("$map($states.input.items, function($v) { $v.p * 2 })", [2, 10, 6]),
+    ("$merge([{'a': 1}, {'b': 2}])", {"a": 1, "b": 2}),
+    ("$toMillis($states.input.when)", 1732968000000),
+    ("$partition([1, 2, 3, 4], 2)", [[1, 2], [3, 4]]),
+    ("$range(0, 10, 5)", [0, 5, 10]),
+    ("$parse('{\"a\": 1}').a", 1),
+    ("$hash('abc', 'MD5')", "900150983cd24fb0d6963f7d28e17f72"),
+]
+
+
+@pytest.mark.parametrize(("expression", "expected"), AWS_EXAMPLES)
+def test_jsonata_evaluates_aws_examples(expression: str, expected: Any) -> None:
+    from moto.stepfunctions.parser.asl.component.intrinsic.jsonata import (
+        get_intrinsic_functions_declarations,
+    )
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import extract_jsonata_variable_references
+
+    from stepqueue.local.shims import JSONATA_NATIVE_FUNCTIONS, evaluate_jsonata
+
+    # moto's own declarations of the functions it implements, as the shim leaves them.
+    references = extract_jsonata_variable_references(expression) - set(JSONATA_NATIVE_FUNCTIONS)
+    functions = get_intrinsic_functions_declarations(references)
+    bound = f'$states:={json.dumps(_STATES)};$customerName:="María";'
+    assert evaluate_jsonata(f"({functions}{bound}{expression})") == expected
+
+
+def test_jsonata_errors_are_moto_errors() -> None:
+    from moto.stepfunctions.parser.asl.jsonata.jsonata import JSONataException
+
+    from stepqueue.local.shims import evaluate_jsonata, jsonata_hash
+
+    with pytest.raises(JSONataException) as raised:
+        evaluate_jsonata("$count(")
+    assert raised.value.error == "S0203"
+    with pytest.raises(ValueError, match="unsupported algorithm"):
+        jsonata_hash("abc", "CRC32")
+
+
+@pytest.mark.parametrize("flag", ["on", "off"])
+def test_query_language_scopes_per_parse(flag: str) -> None:
+    """A JSONata definition parsed in the middle of a JSONPath one (as parallel
+    CreateStateMachine calls do) leaves it alone with the shim; without it, plain moto shares
+    one scope stack between them (the gap)."""
+    code = f"""
+import json
+from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+if {flag == "on"!r}:
+    from stepqueue.local.shims import apply_shims
+    apply_shims(atomic_dynamodb=False)
+one, two = Preprocessor(), Preprocessor()
+print(json.dumps(one._query_language_per_scope is two._query_language_per_scope))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert json.loads(result.stdout) is (flag == "off")

@@ -25,6 +25,9 @@ MODULE_NAMES = (
     "semaphore",
     "reclaimer",
     "gatekeeper",
+    "monitoring",
+    "payload_bucket",
+    "watchdog",
 )
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
 CHECKOV = Path(sys.executable).with_name("checkov")

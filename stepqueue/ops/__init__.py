@@ -1,0 +1,1 @@
+"""Operating a deployment: `stepqueue cost`, `stepqueue drift`, `stepqueue redrive`."""

@@ -1,0 +1,131 @@
+"""`stepqueue drift` and `stepqueue redrive`: the commands that read a deployment.
+
+The deployment is found as `stepqueue semaphore` finds it: its Terraform outputs (`--env
+aws|local`, `--stage`, the backend flags). Exit status: 0 done (drift: no difference), 1 a
+difference (drift) or a failure (one line on stderr), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from stepqueue.deploy.semaphore_command import (
+    TargetFor,
+    aws_clients,
+    client_error,
+    deployment_outputs,
+)
+from stepqueue.deploy.terraform import TerraformError
+from stepqueue.ops.redrive import Place, RedriveError
+
+MAX_MESSAGES = 100_000
+
+
+def run(args: argparse.Namespace, target_for: TargetFor) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    prog = f"stepqueue {args.command}"
+    try:
+        if args.command == "redrive":
+            if args.yes and args.dry_run:
+                raise RedriveError("--yes and --dry-run contradict each other: give one")
+            if not 1 <= args.max_messages <= MAX_MESSAGES:
+                raise RedriveError(f"--max-messages {args.max_messages}: 1 to {MAX_MESSAGES:,}")
+        outputs, client = _deployment(args, target_for)
+        if args.command == "drift":
+            return _drift(args, outputs, client)
+        return _redrive(args, outputs, client)
+    except (RedriveError, TerraformError, SpecsError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+    except ClientError as error:
+        print(f"{prog}: {client_error(error)}", file=sys.stderr)
+    except BotoCoreError as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 1
+
+
+class SpecsError(RuntimeError):
+    """The specs cannot be rendered; the diagnostics are already printed."""
+
+
+def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[str, Any], Any]:
+    from stepqueue.deploy.inputs import check_stage
+
+    check_stage(args.stage)
+    endpoint = None
+    if args.env == "local":
+        from stepqueue.local.deployment import running_emulator_endpoint
+
+        endpoint = running_emulator_endpoint()
+    else:
+        from stepqueue.deploy.inputs import require_aws_credentials
+
+        require_aws_credentials()
+    outputs = deployment_outputs(target_for(endpoint))
+    if not outputs.get("state_machine_arns") and not outputs.get("workers"):
+        raise TerraformError(
+            "the deployment has no outputs: apply it first (stepqueue plan, then apply)"
+        )
+    region = outputs.get("region")
+    return outputs, aws_clients(endpoint, str(region) if region else None)
+
+
+def _drift(args: argparse.Namespace, outputs: dict[str, Any], client: Any) -> int:
+    from generator.api import load_and_validate, render
+    from stepqueue.ops.drift import compare
+    from stepqueue.paths import WORKFLOWS
+
+    spec_dir = args.workflows or WORKFLOWS
+    specs = sorted(spec_dir.glob("*.yaml"))
+    if not specs:
+        raise SpecsError(f"no specs (*.yaml) in {spec_dir}: give the directory with --workflows")
+    workflows, diagnostics = load_and_validate(specs, check_handlers=False)
+    if workflows is None:
+        for diagnostic in diagnostics:
+            if diagnostic.is_error:
+                print(diagnostic.format(), file=sys.stderr)
+        raise SpecsError(f"the specs in {spec_dir} have errors; nothing compared")
+    differences = compare(render(workflows), outputs, client)
+    if args.json:
+        print(json.dumps({"differences": [d.as_json() for d in differences]}, sort_keys=True))
+    else:
+        for difference in differences:
+            print(difference.line())
+        print(f"{len(differences)} difference(s) between the deployment and {spec_dir}")
+    return 1 if differences else 0
+
+
+def _redrive(args: argparse.Namespace, outputs: dict[str, Any], client: Any) -> int:
+    from stepqueue.ops.redrive import redrive
+
+    workers = (outputs.get("workers") or {}).get(args.workflow)
+    if workers is None:
+        known = ", ".join(sorted(outputs.get("workers") or {})) or "none"
+        raise RedriveError(f"no workflow {args.workflow!r} in the deployment (deployed: {known})")
+    settings = workers.get(args.worker)
+    if settings is None:
+        raise RedriveError(
+            f"workflow {args.workflow} has no worker {args.worker!r} "
+            f"(its workers: {', '.join(sorted(workers))})"
+        )
+    place = Place(args.workflow, args.worker, settings["queue_url"], settings["dlq_url"])
+    report = redrive(
+        client("sqs"),
+        client("stepfunctions"),
+        place,
+        move=args.yes,
+        delete_dead=args.delete_dead,
+        max_messages=args.max_messages,
+    )
+    if args.json:
+        print(json.dumps(report.as_json(), sort_keys=True))
+    else:
+        print(f"redrive {place.dlq_url} -> {place.queue_url}")
+        print(report.summary())
+    return 0

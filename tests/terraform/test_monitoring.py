@@ -1,0 +1,333 @@
+"""modules/monitoring through the root: one plan of the root on the emulator, with the
+generator's output for workflows/*.yaml and an alarm topic, must hold the dashboard and every
+alarm, each routed to the topic, with the thresholds derived from the specs (a queue's age
+alarm from the TimeoutSeconds of the Worker tasks in the generated definitions, parsed here as
+JSON rather than matched as the root does), and a dashboard naming every workflow, worker and
+semaphore, and the watchdog (modules/watchdog) whose OldestRunningSeconds the running-too-long
+alarms read, allowed to list the executions of the deployment's state machines only. Plus the
+module's own conventions. checkov on the root's plan (monitoring included)
+is test_emulator.py's; on the module's files, and its README's tables, test_static.py's."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stepqueue.deploy.terraform import Terraform
+from stepqueue.local.emulator import ACCOUNT_ID, Emulator
+from tests.terraform.support import MODULES, copy_configuration
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.xdist_group("terraform")]
+
+PREFIX = "mon-"
+TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:stepqueue-alarms"
+MODULE = "module.monitoring[0]"
+WATCHDOG = "module.watchdog[0]"
+KINDS = (
+    "executions_failed",
+    "executions_timed_out",
+    "executions_aborted",
+    "queue_age",
+    "running_too_long",
+    "semaphore_wait",
+    "errors",
+    "leaked_slots",
+)
+
+
+@pytest.fixture(scope="module")
+def tfvars(generated_dir: Path) -> dict[str, Any]:
+    return dict(json.loads((generated_dir / "workflows.tfvars.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def plan(
+    emulator: Emulator,
+    generated_dir: Path,
+    lambda_zip: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """The root's plan, as `terraform show -json` prints it."""
+    tmp = tmp_path_factory.mktemp("monitoring")
+    root = copy_configuration(tmp / "config") / "terraform"
+    tf = Terraform(
+        root=root,
+        work_dir=tmp / "data",
+        var_files=[root / "local.tfvars", generated_dir / "workflows.tfvars.json"],
+        variables={
+            "generated_dir": str(generated_dir),
+            "lambda_zip_path": str(lambda_zip),
+            "aws_endpoint_url": emulator.endpoint,
+            "name_prefix": PREFIX,
+            "alarm_sns_topic_arn": TOPIC,
+            "execution_time_bounds": {"glue": 7200},
+        },
+        env=emulator.env(),
+    )
+    tf.init()
+    plan_file = tmp / "data" / "plan.bin"
+    tf.plan_to_file(plan_file)
+    return dict(json.loads(tf.show_plan(plan_file)))
+
+
+@pytest.fixture(scope="module")
+def planned(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The plan as {address: planned values} of its monitoring and watchdog resources."""
+    changes = plan["resource_changes"]
+    return {
+        c["address"]: c["change"]["after"]
+        for c in changes
+        if c["address"].startswith((f"{MODULE}.", f"{WATCHDOG}."))
+        and c["change"]["actions"] == ["create"]
+    }
+
+
+def _alarms(planned: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    found = re.compile(rf'^{re.escape(MODULE)}\.aws_cloudwatch_metric_alarm\.this\["(.+)"\]$')
+    return {m.group(1): v for a, v in planned.items() if (m := found.match(a))}
+
+
+def _worker_tasks(states: dict[str, Any]) -> Iterator[tuple[str, int]]:
+    """(worker, TimeoutSeconds) of every Worker task of a definition, nested states included."""
+    for state in states.values():
+        # JSONPath states pass the queue in Parameters, JSONata states in Arguments.
+        fields = state.get("Parameters") or state.get("Arguments") or {}
+        url = fields.get("QueueUrl", "") if isinstance(fields, dict) else ""
+        found = re.fullmatch(r"\$\{queue_url\.([a-z0-9_]+)\}", url)
+        if found:
+            yield found.group(1), int(state["TimeoutSeconds"])
+        for branch in state.get("Branches", []):
+            yield from _worker_tasks(branch["States"])
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from _worker_tasks(state[key]["States"])
+
+
+def _task_timeouts(generated_dir: Path, tfvars: dict[str, Any]) -> dict[str, int]:
+    """The shortest task TimeoutSeconds by `workflow/worker`."""
+    timeouts: dict[str, int] = {}
+    for wf, spec in tfvars["workflows"].items():
+        definition = json.loads((generated_dir / spec["definition_file"]).read_text())
+        for worker, seconds in _worker_tasks(definition["States"]):
+            key = f"{wf}/{worker}"
+            timeouts[key] = min(seconds, timeouts.get(key, seconds))
+    return timeouts
+
+
+def test_every_alarm_is_planned_and_routed_to_the_topic(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    alarms = _alarms(planned)
+    workflows, semaphores = tfvars["workflows"], tfvars["semaphores"]
+    assert {s["mode"] for s in semaphores.values()} == {"waiting_room"}
+    expected = {
+        *(f"{kind}/{wf}" for wf in workflows for kind in KINDS[:3]),
+        *(f"running_too_long/{wf}" for wf in workflows),
+        *(f"queue_age/{wf}/{wk}" for wf, spec in workflows.items() for wk in spec["workers"]),
+        *(f"{kind}/{sem}" for sem in semaphores for kind in ("semaphore_wait", "leaked_slots")),
+        *(f"errors/gatekeeper-{sem}" for sem in semaphores),
+        "errors/gatekeeper",
+        *(f"errors/watchdog-{wf}" for wf in workflows),
+        "errors/watchdog",
+    }
+    assert set(alarms) == expected
+    for key, alarm in alarms.items():
+        assert alarm["alarm_name"].startswith(f"{PREFIX}stepqueue-"), key
+        assert alarm["alarm_actions"] == [TOPIC], key
+        assert alarm["ok_actions"] == [TOPIC], key
+        assert alarm["comparison_operator"] == "GreaterThanThreshold", key
+        assert alarm["treat_missing_data"] == "notBreaching", key
+        assert alarm["actions_enabled"] is True, key
+    # Names are unique across the deployment (CloudWatch would overwrite one with another).
+    assert len({a["alarm_name"] for a in alarms.values()}) == len(alarms)
+
+
+def test_execution_alarms_watch_each_state_machine(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    alarms = _alarms(planned)
+    for wf in tfvars["workflows"]:
+        arn = f"arn:aws:states:us-east-1:{ACCOUNT_ID}:stateMachine:{PREFIX}{wf}"
+        for kind, metric in zip(
+            KINDS[:3], ("ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"), strict=True
+        ):
+            alarm = alarms[f"{kind}/{wf}"]
+            assert alarm["namespace"] == "AWS/States"
+            assert alarm["metric_name"] == metric
+            assert alarm["dimensions"] == {"StateMachineArn": arn}
+            assert alarm["statistic"] == "Sum"
+            assert alarm["threshold"] == 0
+
+
+def test_queue_age_alarms_fire_at_half_the_tasks_timeout(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any], generated_dir: Path
+) -> None:
+    alarms = _alarms(planned)
+    timeouts = _task_timeouts(generated_dir, tfvars)
+    assert set(timeouts) == {
+        f"{wf}/{wk}" for wf, spec in tfvars["workflows"].items() for wk in spec["workers"]
+    }
+    # The specs give different timeouts (the default 1800 and their own), so a match that read
+    # the wrong task's would show.
+    assert len(set(timeouts.values())) > 1
+    for key, seconds in timeouts.items():
+        wf, wk = key.split("/")
+        alarm = alarms[f"queue_age/{key}"]
+        assert alarm["namespace"] == "AWS/SQS"
+        assert alarm["metric_name"] == "ApproximateAgeOfOldestMessage"
+        assert alarm["dimensions"] == {"QueueName": f"{PREFIX}{wf}-{wk}"}
+        assert alarm["statistic"] == "Maximum"
+        assert alarm["threshold"] == math.floor(0.5 * seconds), key
+
+
+def test_running_too_long_reads_the_watchdogs_oldest_running_execution(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    """Every workflow, waiting room or not: the watchdog sees an execution while it still runs,
+    where AWS/States' ExecutionTime would show it only once it ended."""
+    alarms = _alarms(planned)
+    watchdog = f"{PREFIX}stepqueue-watchdog"
+    for wf in tfvars["workflows"]:
+        alarm = alarms[f"running_too_long/{wf}"]
+        dimensions = {"Function": watchdog, "StateMachine": f"{PREFIX}{wf}"}
+        assert alarm["namespace"] == "Stepqueue"
+        assert alarm["metric_name"] == "OldestRunningSeconds"
+        assert alarm["dimensions"] == dimensions
+        assert alarm["statistic"] == "Maximum"
+        assert alarm["threshold"] == (7200 if wf == "glue" else 3600)
+        assert alarm["period"] == 900
+        failures = alarms[f"errors/watchdog-{wf}"]
+        assert (failures["namespace"], failures["metric_name"]) == ("Stepqueue", "WatchdogErrors")
+        assert failures["dimensions"] == dimensions
+        assert failures["threshold"] == 0
+    # Both kinds of workflow are in the specs, so neither falls back to another metric.
+    assert {spec["semaphore"] is None for spec in tfvars["workflows"].values()} == {True, False}
+    errors = alarms["errors/watchdog"]
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": watchdog}
+
+
+def _data_source(plan: dict[str, Any], address: str) -> dict[str, Any]:
+    """A data source's values as read during the plan (the plan's prior state)."""
+    modules = [plan["prior_state"]["values"]["root_module"]]
+    while modules:
+        module = modules.pop()
+        for resource in module.get("resources", []):
+            if resource["address"] == address:
+                return dict(resource["values"])
+        modules.extend(module.get("child_modules", []))
+    raise AssertionError(f"{address} not read during the plan")
+
+
+def test_the_watchdog_runs_every_5_minutes_and_lists_only_our_state_machines(
+    plan: dict[str, Any], planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    arns = sorted(
+        f"arn:aws:states:us-east-1:{ACCOUNT_ID}:stateMachine:{PREFIX}{wf}"
+        for wf in tfvars["workflows"]
+    )
+    function = planned[f"{WATCHDOG}.module.function.aws_lambda_function.this"]
+    assert function["function_name"] == f"{PREFIX}stepqueue-watchdog"
+    assert function["handler"] == "stepqueue_watchdog.entry.handler"
+    [environment] = function["environment"]
+    assert json.loads(environment["variables"]["STATE_MACHINE_ARNS"]) == arns
+    rule = planned[f"{WATCHDOG}.aws_cloudwatch_event_rule.this"]
+    assert rule["schedule_expression"] == "rate(5 minutes)"
+    permission = planned[f"{WATCHDOG}.aws_lambda_permission.this"]
+    assert permission["principal"] == "events.amazonaws.com"
+    # What the function itself may do (the shared module adds only its logs and X-Ray): list
+    # the executions of this deployment's state machines, nothing else.
+    document = _data_source(plan, f"{WATCHDOG}.data.aws_iam_policy_document.this")
+    [statement] = json.loads(document["json"])["Statement"]
+    assert statement["Sid"] == "ListOwnRunningExecutions"
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "states:ListExecutions"
+    resources = statement["Resource"]
+    assert sorted([resources] if isinstance(resources, str) else resources) == arns
+
+
+def test_semaphore_alarms_read_the_gatekeepers_metrics(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    alarms = _alarms(planned)
+    gatekeeper = f"{PREFIX}stepqueue-gatekeeper"
+    for sem in tfvars["semaphores"]:
+        dimensions = {"Function": gatekeeper, "Semaphore": sem}
+        for key, metric, threshold in (
+            (f"semaphore_wait/{sem}", "OldestWaitSeconds", 900),
+            (f"leaked_slots/{sem}", "LeakedSlotsReclaimed", 0),
+            (f"errors/gatekeeper-{sem}", "GroupFailures", 0),
+        ):
+            alarm = alarms[key]
+            assert alarm["namespace"] == "Stepqueue", key
+            assert alarm["metric_name"] == metric, key
+            assert alarm["dimensions"] == dimensions, key
+            assert alarm["threshold"] == threshold, key
+    errors = alarms["errors/gatekeeper"]
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": gatekeeper}
+
+
+def test_the_dashboard_shows_every_workflow_worker_semaphore_and_alarm(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    dashboard = planned[f"{MODULE}.aws_cloudwatch_dashboard.this"]
+    assert dashboard["dashboard_name"] == f"{PREFIX}stepqueue"
+    widgets = json.loads(dashboard["dashboard_body"])["widgets"]
+    metrics: set[tuple[str, str, str]] = set()
+    for widget in widgets:
+        for line in widget["properties"].get("metrics", []):
+            # [namespace, name, dimension, value, ..., {options}]: the last dimension's value.
+            metrics.add((line[0], line[1], line[-2]))
+    for wf in tfvars["workflows"]:
+        arn = f"arn:aws:states:us-east-1:{ACCOUNT_ID}:stateMachine:{PREFIX}{wf}"
+        for name in (
+            "ExecutionsStarted",
+            "ExecutionsSucceeded",
+            "ExecutionsFailed",
+            "ExecutionsTimedOut",
+            "ExecutionsAborted",
+            "ExecutionTime",
+        ):
+            assert ("AWS/States", name, arn) in metrics, (wf, name)
+        for name in ("RunningExecutions", "OldestRunningSeconds"):
+            assert ("Stepqueue", name, f"{PREFIX}{wf}") in metrics, (wf, name)
+        for wk in tfvars["workflows"][wf]["workers"]:
+            queue = f"{PREFIX}{wf}-{wk}"
+            for name in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+                assert ("AWS/SQS", name, queue) in metrics, (queue, name)
+            assert ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"{queue}-dlq") in metrics
+            for name in ("ConcurrentExecutions", "Errors", "Throttles", "Duration"):
+                assert ("AWS/Lambda", name, queue) in metrics, (queue, name)
+    for sem in tfvars["semaphores"]:
+        for name in ("Holders", "Limit", "Waiters", "OldestWaitSeconds", "LeakedSlotsReclaimed"):
+            assert ("Stepqueue", name, sem) in metrics, (sem, name)
+    [status] = [w for w in widgets if w["type"] == "alarm"]
+    names = {a["alarm_name"] for a in _alarms(planned).values()}
+    prefix = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:"
+    assert {arn.removeprefix(prefix) for arn in status["properties"]["alarms"]} == names
+
+
+def test_the_module_has_its_four_files_and_describes_and_validates_every_variable() -> None:
+    base = MODULES / "monitoring"
+    assert sorted(p.name for p in base.iterdir()) == [
+        "README.md",
+        "examples",
+        "main.tf",
+        "outputs.tf",
+        "variables.tf",
+        "versions.tf",
+    ]
+    text = (base / "variables.tf").read_text()
+    blocks = re.findall(r'^variable "([a-z0-9_]+)" \{(.*?)^\}', text, re.M | re.S)
+    assert blocks
+    for name, body in blocks:
+        for attribute in ("description", "type"):
+            assert re.search(rf"^  {attribute}\s*=", body, re.M), f"var.{name}: no {attribute}"
+        assert "validation {" in body, f"var.{name} is not validated"
