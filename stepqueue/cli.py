@@ -176,15 +176,10 @@ def _deploy(args: argparse.Namespace) -> int:
         if args.command == "destroy":
             # Before anything touches AWS: no terminal and no --yes is a refusal.
             ask = commands.confirmation(yes=args.yes, local=args.env == "local")
-        endpoint = None
-        if args.env == "local":  # checked first: building the inputs is wasted without it
-            from stepqueue.local.deployment import running_emulator_endpoint
+        from stepqueue.deploy.deployed import endpoint_for
 
-            endpoint = running_emulator_endpoint()
-        else:
-            from stepqueue.deploy.inputs import require_aws_credentials
-
-            require_aws_credentials()
+        # Checked first: building the inputs is wasted without an emulator or credentials.
+        endpoint = endpoint_for(args.env)
         if args.command == "plan":
             _build_inputs(args.workflows, f"{args.stage}-" if args.stage else "")
         target = _target(args, endpoint)

@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from stepqueue.deploy.deployed import (
+    TargetFor,
+    aws_clients,
+    deployment_outputs,
+    endpoint_for,
+    reporting_failures,
+)
 from stepqueue.deploy.semaphore_admin import (
     QUEUE_OUTPUT,
     TABLE_OUTPUT,
@@ -22,12 +28,6 @@ from stepqueue.deploy.semaphore_admin import (
     set_limit,
     status,
 )
-from stepqueue.deploy.terraform import TerraformError
-
-if TYPE_CHECKING:
-    from stepqueue.deploy.commands import Target
-
-TargetFor = Callable[[str | None], "Target"]  # emulator endpoint (or None) -> the deployment
 
 
 @dataclass
@@ -38,60 +38,38 @@ class Place:
 
 
 def run(args: argparse.Namespace, target_for: TargetFor) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    prog = f"stepqueue semaphore {args.semaphore_command}"
-    try:
-        place = locate(args, target_for)
-        ddb = place.client("dynamodb")
-        if args.semaphore_command == "status":
-            found = status(ddb, place.table, args.name)
-            if args.json:
-                print(json.dumps([s.as_json() for s in found], sort_keys=True))
-            elif found:
-                print(render_table(found))
-            else:
-                print(f"no semaphore in table {place.table}")
-            return 0
-        if place.queue_url is None:
-            raise AdminError("--queue-url is needed with --table (the gatekeeper's FIFO queue)")
-        posted = set_limit(
-            ddb, place.client("sqs"), place.table, place.queue_url, args.name, args.limit
-        )
-        print(posted.describe())
-        return 0
-    except (AdminError, TerraformError) as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-    except ClientError as error:
-        print(f"{prog}: {client_error(error)}", file=sys.stderr)
-    except BotoCoreError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 1
-
-
-def client_error(error: Any) -> str:
-    info = error.response.get("Error", {})
-    operation = getattr(error, "operation_name", "call")
-    return f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(
-        ": "
+    return reporting_failures(
+        f"stepqueue semaphore {args.semaphore_command}",
+        lambda: _run(args, target_for),
+        (AdminError,),
     )
+
+
+def _run(args: argparse.Namespace, target_for: TargetFor) -> int:
+    place = locate(args, target_for)
+    ddb = place.client("dynamodb")
+    if args.semaphore_command == "status":
+        found = status(ddb, place.table, args.name)
+        if args.json:
+            print(json.dumps([s.as_json() for s in found], sort_keys=True))
+        elif found:
+            print(render_table(found))
+        else:
+            print(f"no semaphore in table {place.table}")
+        return 0
+    if place.queue_url is None:
+        raise AdminError("--queue-url is needed with --table (the gatekeeper's FIFO queue)")
+    posted = set_limit(
+        ddb, place.client("sqs"), place.table, place.queue_url, args.name, args.limit
+    )
+    print(posted.describe())
+    return 0
 
 
 def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
     from stepqueue.deploy.inputs import check_stage
 
-    endpoint = None
-    if args.env == "local":
-        from stepqueue.local.deployment import running_emulator_endpoint
-
-        endpoint = running_emulator_endpoint()
-    else:
-        from stepqueue.deploy.inputs import require_aws_credentials
-
-        require_aws_credentials()
+    endpoint = endpoint_for(args.env)
     if args.table or args.queue_url:
         if not args.table:
             raise AdminError("--queue-url needs --table (the semaphore table's name)")
@@ -112,23 +90,3 @@ def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
         )
     region = outputs.get("region")
     return Place(str(table), queue_url, aws_clients(endpoint, str(region) if region else None))
-
-
-def deployment_outputs(target: Target) -> dict[str, Any]:
-    from stepqueue.deploy.backend import backend_override
-
-    tf = target.terraform
-    tf.stream = False  # stdout is this command's answer (--json): Terraform's chatter stays out
-    with backend_override(tf.root, target.backend):
-        tf.init()
-        return tf.output()
-
-
-def aws_clients(endpoint: str | None, region: str | None) -> Callable[[str], Any]:
-    if endpoint is not None:
-        from stepqueue.local.emulator import make_client
-
-        return lambda service: make_client(endpoint, service)
-    import boto3
-
-    return lambda service: boto3.client(service, region_name=region)

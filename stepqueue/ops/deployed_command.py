@@ -12,11 +12,12 @@ import json
 import sys
 from typing import Any
 
-from stepqueue.deploy.semaphore_command import (
+from stepqueue.deploy.deployed import (
     TargetFor,
     aws_clients,
-    client_error,
     deployment_outputs,
+    endpoint_for,
+    reporting_failures,
 )
 from stepqueue.deploy.terraform import TerraformError
 from stepqueue.ops.redrive import Place, RedriveError
@@ -25,29 +26,21 @@ MAX_MESSAGES = 100_000
 
 
 def run(args: argparse.Namespace, target_for: TargetFor) -> int:
-    from botocore.exceptions import BotoCoreError, ClientError
+    return reporting_failures(
+        f"stepqueue {args.command}", lambda: _run(args, target_for), (RedriveError, SpecsError)
+    )
 
-    prog = f"stepqueue {args.command}"
-    try:
-        if args.command == "redrive":
-            if args.yes and args.dry_run:
-                raise RedriveError("--yes and --dry-run contradict each other: give one")
-            if not 1 <= args.max_messages <= MAX_MESSAGES:
-                raise RedriveError(f"--max-messages {args.max_messages}: 1 to {MAX_MESSAGES:,}")
-        outputs, client = _deployment(args, target_for)
-        if args.command == "drift":
-            return _drift(args, outputs, client)
-        return _redrive(args, outputs, client)
-    except (RedriveError, TerraformError, SpecsError) as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-    except ClientError as error:
-        print(f"{prog}: {client_error(error)}", file=sys.stderr)
-    except BotoCoreError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 1
+
+def _run(args: argparse.Namespace, target_for: TargetFor) -> int:
+    if args.command == "redrive":
+        if args.yes and args.dry_run:
+            raise RedriveError("--yes and --dry-run contradict each other: give one")
+        if not 1 <= args.max_messages <= MAX_MESSAGES:
+            raise RedriveError(f"--max-messages {args.max_messages}: 1 to {MAX_MESSAGES:,}")
+    outputs, client = _deployment(args, target_for)
+    if args.command == "drift":
+        return _drift(args, outputs, client)
+    return _redrive(args, outputs, client)
 
 
 class SpecsError(RuntimeError):
@@ -58,15 +51,7 @@ def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[s
     from stepqueue.deploy.inputs import check_stage
 
     check_stage(args.stage)
-    endpoint = None
-    if args.env == "local":
-        from stepqueue.local.deployment import running_emulator_endpoint
-
-        endpoint = running_emulator_endpoint()
-    else:
-        from stepqueue.deploy.inputs import require_aws_credentials
-
-        require_aws_credentials()
+    endpoint = endpoint_for(args.env)
     outputs = deployment_outputs(target_for(endpoint))
     if not outputs.get("state_machine_arns") and not outputs.get("workers"):
         raise TerraformError(

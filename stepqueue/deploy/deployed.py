@@ -1,0 +1,80 @@
+"""What every command that reads a deployed stack shares: where it runs (a running emulator, or
+AWS with credentials), its Terraform outputs, boto3 clients for it, and one-line failures.
+
+`stepqueue semaphore`, `stepqueue drift` and `stepqueue redrive` find a deployment the way
+`plan` and `apply` do (`--env`, `--stage`, the backend flags) and report every failure as one
+line on stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from stepqueue.deploy.terraform import TerraformError
+
+if TYPE_CHECKING:
+    from stepqueue.deploy.commands import Target
+
+TargetFor = Callable[[str | None], "Target"]  # emulator endpoint (or None) -> the deployment
+
+
+def endpoint_for(env: str) -> str | None:
+    """The running emulator's endpoint for `--env local`; None for AWS, once credentials are
+    known to exist (checked before anything is built or asked)."""
+    if env == "local":
+        from stepqueue.local.deployment import running_emulator_endpoint
+
+        return running_emulator_endpoint()
+    from stepqueue.deploy.inputs import require_aws_credentials
+
+    require_aws_credentials()
+    return None
+
+
+def deployment_outputs(target: Target) -> dict[str, Any]:
+    from stepqueue.deploy.backend import backend_override
+
+    tf = target.terraform
+    tf.stream = False  # stdout is this command's answer (--json): Terraform's chatter stays out
+    with backend_override(tf.root, target.backend):
+        tf.init()
+        return tf.output()
+
+
+def aws_clients(endpoint: str | None, region: str | None) -> Callable[[str], Any]:
+    if endpoint is not None:
+        from stepqueue.local.emulator import make_client
+
+        return lambda service: make_client(endpoint, service)
+    import boto3
+
+    return lambda service: boto3.client(service, region_name=region)
+
+
+def client_error(error: Any) -> str:
+    info = error.response.get("Error", {})
+    operation = getattr(error, "operation_name", "call")
+    return f"{operation} failed: {info.get('Code', 'error')}: {info.get('Message', '')}".rstrip(
+        ": "
+    )
+
+
+def reporting_failures(
+    prog: str, command: Callable[[], int], refusals: tuple[type[Exception], ...]
+) -> int:
+    """`command()`'s status, or 1 with one line on stderr for a refusal (`refusals`, a
+    Terraform failure) or an AWS error; 130 when interrupted. Never a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return command()
+    except (*refusals, TerraformError, BotoCoreError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+    except ClientError as error:
+        print(f"{prog}: {client_error(error)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 1
