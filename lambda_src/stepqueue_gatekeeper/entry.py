@@ -23,6 +23,7 @@ from stepqueue_aws import Retries, cached_client, change_visibility, doubling_ba
 from stepqueue_gatekeeper import metrics
 from stepqueue_gatekeeper.decide import Gatekeeper, Outcome
 from stepqueue_gatekeeper.messages import Message, MessageError, parse
+from stepqueue_gatekeeper.rules import rules_from_env
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-gatekeeper"))
 
@@ -52,6 +53,7 @@ def gatekeeper() -> Gatekeeper:
         default_limits={
             k: int(v) for k, v in json.loads(os.environ.get("SEMAPHORE_LIMITS", "{}")).items()
         },
+        rules=rules_from_env(os.environ.get("SEMAPHORE_RULES", "{}")),
     )
 
 
@@ -71,6 +73,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         groups.setdefault(str(group), []).append((message_id, message))
     keeper = gatekeeper()
     failures: list[dict[str, str]] = []
+    sleeping: dict[str, int] = {}  # message id -> seconds until its wake-up is due
     receipts = {
         str(r.get("messageId")): (
             str(r.get("receiptHandle", "")),
@@ -93,9 +96,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             _emit_metrics(_failed_metrics, group)
             continue
         logger.info("decided", extra={"semaphore": group, **outcome.__dict__})
-        _emit_metrics(_decided_metrics, keeper, group, outcome)
+        _emit_metrics(_decided_metrics, group, outcome)
+        # An early wake-up goes back unprocessed and invisible until it is due: the group
+        # sleeps on it (a rate limit's next token), nobody polls.
+        for message_id, seconds in outcome.deferred.items():
+            failures.append({"itemIdentifier": message_id})
+            sleeping[message_id] = seconds
     if failures:
-        _come_back_soon([receipts[f["itemIdentifier"]] for f in failures])
+        _come_back_soon(
+            [
+                (receipts[f["itemIdentifier"]][0], sleeping.get(f["itemIdentifier"]))
+                for f in failures
+            ],
+            [receipts[f["itemIdentifier"]][1] for f in failures],
+        )
     return {"batchItemFailures": failures}
 
 
@@ -103,11 +117,11 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _decided_metrics(keeper: Gatekeeper, semaphore: str, outcome: Outcome) -> list[dict[str, Any]]:
+def _decided_metrics(semaphore: str, outcome: Outcome) -> list[dict[str, Any]]:
     now_ms = _now_ms()
     oldest_wait_s: float | None = 0.0
     if outcome.waiting:
-        since_ms = keeper.waiting_since_ms(semaphore, outcome.head)
+        since_ms = outcome.oldest_since_ms
         oldest_wait_s = None if since_ms is None else max(0.0, (now_ms - since_ms) / 1000)
     snapshot = metrics.Snapshot(outcome.limit, outcome.held, outcome.waiting, oldest_wait_s)
     return metrics.decided(semaphore, outcome, snapshot, now_ms)
@@ -137,7 +151,12 @@ def retry_delay(receive_count: int) -> int:
     return min(MAX_RETRY_DELAY_S, doubling_backoff(receive_count))
 
 
-def _come_back_soon(receipts: list[tuple[str, int]]) -> None:
-    entries = [(handle, retry_delay(count)) for handle, count in receipts if handle]
+def _come_back_soon(handles: list[tuple[str, int | None]], receive_counts: list[int]) -> None:
+    """Failed groups after a short backoff; wake-ups when they are due."""
+    entries = [
+        (handle, retry_delay(count) if due is None else due)
+        for (handle, due), count in zip(handles, receive_counts, strict=True)
+        if handle
+    ]
     queue_url = os.environ.get("GATEKEEPER_QUEUE_URL", "")
     change_visibility(client("sqs"), queue_url, entries, logger.warning)

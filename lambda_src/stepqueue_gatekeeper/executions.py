@@ -60,3 +60,13 @@ def refuse(sfn: Any, execution: str, cause: str) -> None:
     except Exception as exc:
         if aws_error_code(exc) not in GONE:
             raise
+
+
+def send_failure(sfn: Any, token: str, error: str, cause: str) -> None:
+    """Fail a waiter's acquire (an input the semaphore cannot place); a closed token has
+    nobody left to tell."""
+    try:
+        sfn.send_task_failure(taskToken=token, error=error, cause=cause[:32768])
+    except Exception as exc:
+        if aws_error_code(exc) not in CLOSED_TOKEN:
+            raise

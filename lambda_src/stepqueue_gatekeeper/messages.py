@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 OPS = frozenset({"acquire", "release", "reclaim", "redriven", "limit", "sweep", "tick"})
-BODY_MAX_BYTES = 16 * 1024  # an acquire carries a task token (<= 1024 chars); the rest is small
+# SQS's own maximum: an acquire's key is a value from the execution's input, of any size; it
+# is hashed before it becomes part of an item's key.
+BODY_MAX_BYTES = 256 * 1024
 TOKEN_MAX = 1024  # Step Functions task tokens are 1..1024 characters
 EXECUTION_ARN_MAX = 2048
 CURSOR_MAX = 4096
@@ -32,6 +34,9 @@ class Message:
     token: str | None = None
     limit: int | None = None
     cursor: str | None = None  # where a sweep continues
+    key: str | None = None  # an acquire's key value, as canonical JSON (per-key limits)
+    priority: Any = None  # an acquire's priority as sent; decide.py checks it (0..9)
+    at_ms: int | None = None  # a tick's due time: the rate's next token
 
 
 def parse(message_id: str, group: str | None, body: str) -> Message:
@@ -58,6 +63,17 @@ def parse(message_id: str, group: str | None, body: str) -> Message:
     if op == "acquire":
         fields["acquire"] = _string(data, "acquire", 128, re.compile(r"^[0-9a-f]{16,128}$"))
         fields["token"] = _string(data, "token", TOKEN_MAX)
+    if op == "acquire" and "key" in data:
+        # Any JSON value from the input: canonical text, so 1 and 1.0 or two key orders of
+        # one object are one key.
+        fields["key"] = json.dumps(data["key"], sort_keys=True, ensure_ascii=False)
+    if op == "acquire" and "priority" in data:
+        fields["priority"] = data["priority"]
+    if op == "tick" and data.get("at_ms") is not None:
+        at_ms = data["at_ms"]
+        if not isinstance(at_ms, int) or isinstance(at_ms, bool) or at_ms < 0:
+            raise MessageError("at_ms must be a whole number of milliseconds")
+        fields["at_ms"] = at_ms
     if op == "limit":
         limit = data.get("limit")
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= LIMIT_MAX:

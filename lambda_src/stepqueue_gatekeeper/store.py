@@ -4,8 +4,13 @@ constant size whatever the limit or the number waiting:
 - ``NAME``: the counter: limit, held, head and tail of the waiting line, version, the ids of
   the last messages applied (redelivery) and the grants not yet confirmed (a crash between
   the commit and SendTaskSuccess);
-- ``NAME#w#<seq>``: one waiter, in arrival order (seq = its place in line);
-- ``NAME#h#<execution ARN>``: one holder, found by the ``holders`` index through ``holder_of``.
+- ``NAME#w#<seq>``: one waiter, in arrival order (seq = its place in line); a priority p > 0
+  has a line of its own, ``NAME#w<p>#<seq>``, and every priority a front line
+  ``NAME#f<p>#<seq>`` for the waiters a key gave back (below);
+- ``NAME#h#<execution ARN>``: one holder, found by the ``holders`` index through ``holder_of``;
+- with a per-key limit, ``NAME#k#<key hash>``: the key's holders and where its parked waiters
+  are, and ``NAME#p#<key hash>#<n>``: a waiter parked because its key was full, in order.
+  A key's items exist only while it holds or parks someone.
 
 Writes are staged in an overlay (reads see them) and committed in one TransactWriteItems with
 the counter, conditional on the counter's version: all of a step lands, or none of it.
@@ -13,6 +18,7 @@ the counter, conditional on the counter's version: all of a step lands, or none 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +29,37 @@ HOLDERS_INDEX = "holders"
 APPLIED_KEEP = 20  # > the largest batch (10): a redelivered batch is always recognised
 TRANSACTION_MAX = 100  # TransactWriteItems' limit
 COMMIT_AT = 60  # staged writes that trigger a commit, leaving room for one more step
+KEY_VALUE_SHOWN = 200  # characters of a key's value kept for `stepqueue semaphore status`
+
+# A line is (kind, priority): "w" the arrivals, "f" the waiters their key gave back.
+Line = tuple[str, int]
+MAIN, FRONT = "w", "f"
+DEFAULT_LINE: Line = (MAIN, 0)
 
 
-def waiter_key(semaphore: str, seq: int) -> str:
-    return f"{semaphore}#w#{seq:016d}"
+def waiter_key(semaphore: str, seq: int, line: Line = DEFAULT_LINE) -> str:
+    kind, priority = line
+    # The default line keeps the key it had before priorities existed: a deployed semaphore's
+    # waiters are still found after an upgrade.
+    tag = kind if line == DEFAULT_LINE else f"{kind}{priority}"
+    return f"{semaphore}#{tag}#{seq:016d}"
 
 
 def holder_key(semaphore: str, execution: str) -> str:
     return f"{semaphore}#h#{execution}"
+
+
+def key_item_key(semaphore: str, key: str) -> str:
+    return f"{semaphore}#k#{key}"
+
+
+def parked_key(semaphore: str, key: str, n: int) -> str:
+    return f"{semaphore}#p#{key}#{n:016d}"
+
+
+def key_hash(value_json: str) -> str:
+    """Item keys from any key value: unicode or 100 KB, it becomes 32 hex characters."""
+    return hashlib.sha256(value_json.encode()).hexdigest()[:32]
 
 
 @dataclass
@@ -38,19 +67,42 @@ class Counter:
     semaphore: str
     limit: int
     held: int = 0
-    head: int = 0  # the next waiter to serve
-    tail: int = 0  # the place the next arrival takes
+    head: int = 0  # the next waiter to serve (default line)
+    tail: int = 0  # the place the next arrival takes (default line)
     version: int = 0
     applied: list[str] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
+    pending: list[tuple[Line, int]] = field(default_factory=list)
     exists: bool = True
+    # The other lines: "w3" -> [head, tail]; absent means empty and never used.
+    lines: dict[str, list[int]] = field(default_factory=dict)
+    arrivals: int = 0  # arrival order across lines (ties between priorities)
+    parked: int = 0  # waiters parked behind a full key, all keys together
+    tokens: float | None = None  # the rate's bucket; None: full
+    refilled_ms: int = 0
+    wake_ms: int = 0  # when the wake-up this counter sent is due (0: none outstanding)
+
+    def bounds(self, line: Line) -> list[int]:
+        if line == DEFAULT_LINE:
+            return [self.head, self.tail]
+        return self.lines.get(f"{line[0]}{line[1]}", [0, 0])
+
+    def set_bounds(self, line: Line, head: int, tail: int) -> None:
+        if line == DEFAULT_LINE:
+            self.head, self.tail = head, tail
+        else:
+            self.lines[f"{line[0]}{line[1]}"] = [head, tail]
+
+    def used_lines(self) -> list[Line]:
+        found = [DEFAULT_LINE] + [(tag[0], int(tag[1:])) for tag in self.lines]
+        return sorted(set(found))
 
     @property
     def waiting(self) -> int:
-        return self.tail - self.head
+        """Waiters in line (parked ones wait for their key, not for a slot)."""
+        return sum(t - h for h, t in (self.bounds(line) for line in self.used_lines()))
 
     def item(self) -> dict[str, Any]:
-        return {
+        item: dict[str, Any] = {
             "id": {"S": self.semaphore},
             "limit": {"N": str(self.limit)},
             "held": {"N": str(self.held)},
@@ -58,8 +110,37 @@ class Counter:
             "tail": {"N": str(self.tail)},
             "version": {"N": str(self.version)},
             "applied": {"L": [{"S": a} for a in self.applied[-APPLIED_KEEP:]]},
-            "pending": {"L": [{"N": str(p)} for p in self.pending]},
+            "pending": {"L": [_pending_item(line, seq) for line, seq in self.pending]},
         }
+        if self.lines:
+            item["lines"] = {
+                "M": {k: {"L": [{"N": str(n)} for n in v]} for k, v in sorted(self.lines.items())}
+            }
+        if self.arrivals:
+            item["arrivals"] = {"N": str(self.arrivals)}
+        if self.parked:
+            item["parked"] = {"N": str(self.parked)}
+        if self.tokens is not None:
+            item["tokens"] = {"N": repr(round(self.tokens, 6))}
+            item["refilled"] = {"N": str(self.refilled_ms)}
+        if self.wake_ms:
+            item["wake"] = {"N": str(self.wake_ms)}
+        return item
+
+
+def _pending_item(line: Line, seq: int) -> dict[str, Any]:
+    # A number for the default line, as before priorities: a counter written by an older
+    # gatekeeper reads the same.
+    if line == DEFAULT_LINE:
+        return {"N": str(seq)}
+    return {"S": f"{line[0]}{line[1]}:{seq}"}
+
+
+def _pending_from(value: dict[str, Any]) -> tuple[Line, int]:
+    if "N" in value:
+        return DEFAULT_LINE, int(value["N"])
+    tag, seq = value["S"].split(":", 1)
+    return (tag[0], int(tag[1:])), int(seq)
 
 
 @dataclass(frozen=True)
@@ -69,6 +150,15 @@ class Waiter:
     acquire: str
     token: str
     since_ms: int
+    priority: int = 0
+    arrived: int = 0  # order of arrival across lines
+    key: str | None = None  # the key's hash, with a per-key limit
+    key_value: str | None = None  # its value as JSON, cut to KEY_VALUE_SHOWN
+    returned: bool = False  # given back by its key: the key's room is reserved for it
+
+    @property
+    def line(self) -> Line:
+        return (FRONT if self.returned else MAIN, self.priority)
 
 
 @dataclass(frozen=True)
@@ -77,6 +167,28 @@ class Holder:
     run: str  # the acquire it was granted to
     seq: int
     granted_ms: int
+    key: str | None = None
+    key_value: str | None = None
+
+
+@dataclass
+class KeyState:
+    """One key value of a semaphore with a per-key limit."""
+
+    key: str
+    value: str
+    held: int = 0
+    returned: int = 0  # waiters given back to a front line, the key's room kept for them
+    parked_head: int = 0
+    parked_tail: int = 0
+
+    @property
+    def parked(self) -> int:
+        return self.parked_tail - self.parked_head
+
+    @property
+    def idle(self) -> bool:
+        return self.held == 0 and self.returned == 0 and self.parked == 0
 
 
 def _n(item: dict[str, Any], key: str, default: int = 0) -> int:
@@ -86,26 +198,47 @@ def _n(item: dict[str, Any], key: str, default: int = 0) -> int:
 def counter_from(item: dict[str, Any] | None, semaphore: str, default_limit: int) -> Counter:
     if item is None:
         return Counter(semaphore, default_limit, exists=False)
+    lines = {
+        k: [int(n["N"]) for n in v["L"]] for k, v in item.get("lines", {}).get("M", {}).items()
+    }
+    tail = _n(item, "tail")
     return Counter(
         semaphore,
         # An item made before limits lived in the table has none: the deployed default.
         limit=_n(item, "limit", default_limit),
         held=_n(item, "held"),
         head=_n(item, "head"),
-        tail=_n(item, "tail"),
+        tail=tail,
         version=_n(item, "version"),
         applied=[a["S"] for a in item.get("applied", {}).get("L", [])],
-        pending=[int(p["N"]) for p in item.get("pending", {}).get("L", [])],
+        pending=[_pending_from(p) for p in item.get("pending", {}).get("L", [])],
+        lines=lines,
+        # Before priorities the default line's seq was the arrival order.
+        arrivals=max(_n(item, "arrivals"), tail),
+        parked=_n(item, "parked"),
+        tokens=float(item["tokens"]["N"]) if "tokens" in item else None,
+        refilled_ms=_n(item, "refilled"),
+        wake_ms=_n(item, "wake"),
     )
 
 
+def _s(item: dict[str, Any], key: str) -> str | None:
+    return item[key]["S"] if key in item else None
+
+
 def waiter_from(item: dict[str, Any]) -> Waiter:
+    seq = _n(item, "seq")
     return Waiter(
-        seq=_n(item, "seq"),
+        seq=seq,
         execution=item["execution"]["S"],
         acquire=item["acquire"]["S"],
         token=item["token"]["S"],
         since_ms=_n(item, "since"),
+        priority=_n(item, "priority"),
+        arrived=_n(item, "arrived", seq),
+        key=_s(item, "key"),
+        key_value=_s(item, "key_value"),
+        returned="returned" in item,
     )
 
 
@@ -115,28 +248,67 @@ def holder_from(item: dict[str, Any]) -> Holder:
         run=item["run"]["S"],
         seq=_n(item, "seq"),
         granted_ms=_n(item, "granted"),
+        key=_s(item, "key"),
+        key_value=_s(item, "key_value"),
     )
 
 
-def waiter_item(semaphore: str, w: Waiter) -> dict[str, Any]:
-    return {
-        "id": {"S": waiter_key(semaphore, w.seq)},
+def key_state_from(key: str, item: dict[str, Any]) -> KeyState:
+    return KeyState(
+        key=key,
+        value=item["value"]["S"],
+        held=_n(item, "held"),
+        returned=_n(item, "returned"),
+        parked_head=_n(item, "parked_head"),
+        parked_tail=_n(item, "parked_tail"),
+    )
+
+
+def _keyed(item: dict[str, Any], key: str | None, value: str | None) -> dict[str, Any]:
+    if key is not None:
+        item["key"] = {"S": key}
+        item["key_value"] = {"S": value or ""}
+    return item
+
+
+def waiter_item(item_id: str, w: Waiter) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": {"S": item_id},
         "seq": {"N": str(w.seq)},
         "execution": {"S": w.execution},
         "acquire": {"S": w.acquire},
         "token": {"S": w.token},
         "since": {"N": str(w.since_ms)},
     }
+    if w.priority:
+        item["priority"] = {"N": str(w.priority)}
+    if w.arrived != w.seq:
+        item["arrived"] = {"N": str(w.arrived)}
+    if w.returned:
+        item["returned"] = {"BOOL": True}
+    return _keyed(item, w.key, w.key_value)
 
 
 def holder_item(semaphore: str, h: Holder) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         "id": {"S": holder_key(semaphore, h.execution)},
         "holder_of": {"S": semaphore},
         "execution": {"S": h.execution},
         "run": {"S": h.run},
         "seq": {"N": str(h.seq)},
         "granted": {"N": str(h.granted_ms)},
+    }
+    return _keyed(item, h.key, h.key_value)
+
+
+def key_item(semaphore: str, k: KeyState) -> dict[str, Any]:
+    return {
+        "id": {"S": key_item_key(semaphore, k.key)},
+        "value": {"S": k.value},
+        "held": {"N": str(k.held)},
+        "returned": {"N": str(k.returned)},
+        "parked_head": {"N": str(k.parked_head)},
+        "parked_tail": {"N": str(k.parked_tail)},
     }
 
 
@@ -146,6 +318,9 @@ class Store:
     def __init__(self, ddb: Any, table: str, semaphore: str, default_limit: int) -> None:
         self.ddb, self.table, self.semaphore = ddb, table, semaphore
         self._staged: dict[str, dict[str, Any] | None] = {}  # id -> item, or None: delete
+        # What this invocation read or committed: nothing else writes these items while it
+        # decides (the group is serialised; the version check catches anyone who does).
+        self._known: dict[str, dict[str, Any] | None] = {}
         raw = self._get(semaphore)
         self.counter = counter_from(raw, semaphore, default_limit)
         self._committed_version = self.counter.version
@@ -154,26 +329,50 @@ class Store:
     def _get(self, key: str) -> dict[str, Any] | None:
         if key in self._staged:
             return self._staged[key]
+        if key in self._known:
+            return self._known[key]
         reply = self.ddb.get_item(TableName=self.table, Key={"id": {"S": key}}, ConsistentRead=True)
         item: dict[str, Any] | None = reply.get("Item")
+        self._known[key] = item
         return item
 
-    def waiter(self, seq: int) -> Waiter | None:
-        item = self._get(waiter_key(self.semaphore, seq))
+    def waiter(self, seq: int, line: Line = DEFAULT_LINE) -> Waiter | None:
+        item = self._get(waiter_key(self.semaphore, seq, line))
         return None if item is None else waiter_from(item)
 
     def holder(self, execution: str) -> Holder | None:
         item = self._get(holder_key(self.semaphore, execution))
         return None if item is None else holder_from(item)
 
+    def key_state(self, key: str, value: str) -> KeyState:
+        item = self._get(key_item_key(self.semaphore, key))
+        return KeyState(key, value) if item is None else key_state_from(key, item)
+
+    def parked(self, key: str, n: int) -> Waiter | None:
+        item = self._get(parked_key(self.semaphore, key, n))
+        return None if item is None else waiter_from(item)
+
     def put_waiter(self, w: Waiter) -> None:
-        self._staged[waiter_key(self.semaphore, w.seq)] = waiter_item(self.semaphore, w)
+        item_id = waiter_key(self.semaphore, w.seq, w.line)
+        self._staged[item_id] = waiter_item(item_id, w)
+
+    def put_parked(self, key: str, n: int, w: Waiter) -> None:
+        item_id = parked_key(self.semaphore, key, n)
+        self._staged[item_id] = waiter_item(item_id, w)
 
     def put_holder(self, h: Holder) -> None:
         self._staged[holder_key(self.semaphore, h.execution)] = holder_item(self.semaphore, h)
 
-    def delete_waiter(self, seq: int) -> None:
-        self._staged[waiter_key(self.semaphore, seq)] = None
+    def put_key(self, k: KeyState) -> None:
+        """Written while the key holds or parks anyone, deleted once idle."""
+        item_id = key_item_key(self.semaphore, k.key)
+        self._staged[item_id] = None if k.idle else key_item(self.semaphore, k)
+
+    def delete_waiter(self, seq: int, line: Line = DEFAULT_LINE) -> None:
+        self._staged[waiter_key(self.semaphore, seq, line)] = None
+
+    def delete_parked(self, key: str, n: int) -> None:
+        self._staged[parked_key(self.semaphore, key, n)] = None
 
     def delete_holder(self, execution: str) -> None:
         self._staged[holder_key(self.semaphore, execution)] = None
@@ -223,6 +422,7 @@ class Store:
             if aws_error_code(exc) == "TransactionCanceledException":
                 raise ConcurrentWriter(self.semaphore) from exc
             raise
+        self._known.update(self._staged)
         self._staged.clear()
         self._committed_version = c.version
         self._counter_existed = True

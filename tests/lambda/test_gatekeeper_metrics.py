@@ -242,9 +242,6 @@ def test_metrics_that_cannot_be_built_never_fail_a_decided_batch(
         def process(self, semaphore: str, messages: list[Message]) -> Outcome:
             return Outcome()
 
-        def waiting_since_ms(self, semaphore: str, seq: int) -> int | None:
-            raise RuntimeError("throttled")
-
     monkeypatch.setattr(entry, "gatekeeper", lambda: Broken())
     monkeypatch.setattr(entry, "_decided_metrics", _raise)
     body = json.dumps({"op": "tick", "semaphore": "orders"})

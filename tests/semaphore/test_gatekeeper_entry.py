@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from stepqueue_gatekeeper import entry
+from stepqueue_gatekeeper.decide import Outcome
 
 
 class StubSqs:
@@ -25,16 +26,13 @@ class StubKeeper:
 
     def __init__(self) -> None:
         self.decided: list[str] = []
+        self.deferred: dict[str, int] = {}
 
     def process(self, semaphore: str, messages: list[Any]) -> Any:
         if semaphore == "broken":
             raise RuntimeError("DynamoDB unavailable")
         self.decided.append(semaphore)
-
-        class Outcome:
-            pass
-
-        return Outcome()
+        return Outcome(deferred=self.deferred)
 
 
 def _record(message_id: str, group: str, receives: int) -> dict[str, Any]:
@@ -92,3 +90,16 @@ def test_nothing_to_hasten_when_every_group_is_decided(stubs: tuple[StubSqs, Stu
 
 def test_retry_delay_doubles_and_is_capped() -> None:
     assert [entry.retry_delay(n) for n in (0, 1, 2, 3, 6, 100)] == [1, 1, 2, 4, 30, 30]
+
+
+def test_an_early_wake_up_sleeps_until_due_while_the_rest_is_done(
+    stubs: tuple[StubSqs, StubKeeper],
+) -> None:
+    """A rate-limited semaphore's wake-up that came early goes back, invisible for exactly
+    the seconds until its token: the group sleeps on it; nobody polls."""
+    sqs, keeper = stubs
+    keeper.deferred = {"b2": 7}
+    event = {"Records": [_record("b1", "fine", 1), _record("b2", "fine", 1)]}
+    assert entry.handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "b2"}]}
+    (call,) = sqs.calls
+    assert call["Entries"] == [{"Id": "0", "ReceiptHandle": "rh-b2", "VisibilityTimeout": 7}]

@@ -210,13 +210,26 @@ class Pump:
         self.inv.dead += outcome.dead
         self.inv.reclaimed += outcome.reclaimed
         self.inv.refused += outcome.refused
+        # An early wake-up (a rate limit's next token) sleeps until it is due, as the entry
+        # asks of SQS: the group waits behind it.
+        for m in raw:
+            if m["MessageId"] in outcome.deferred:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=m["ReceiptHandle"],
+                    VisibilityTimeout=outcome.deferred[m["MessageId"]],
+                )
         # One call, as Lambda's mapping deletes a batch: the pump's round trips are what the
         # next release waits behind.
-        reply = self.sqs.delete_message_batch(
-            QueueUrl=self.queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(raw)
-            ],
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+            for i, m in enumerate(raw)
+            if m["MessageId"] not in outcome.deferred
+        ]
+        reply = (
+            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            if entries
+            else {}
         )
         if reply.get("Failed"):
             raise RuntimeError(f"the pump could not delete decided messages: {reply['Failed']}")
