@@ -56,6 +56,8 @@ def render(workflows: Sequence[Workflow]) -> dict[str, str]:
         if wf.concurrency is not None:
             c = wf.concurrency
             semaphores[c.semaphore] = {"limit": c.limit, "mode": c.mode}
+            if rules := c.admission.rules():
+                semaphores[c.semaphore]["admission"] = rules
     tfvars = {"workflows": tf_workflows, "semaphores": semaphores}
     files[TFVARS_FILE] = renderer.text("tfvars.json.j2", tfvars=tfvars)
     return files

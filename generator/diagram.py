@@ -52,6 +52,8 @@ class _Writer:
             context = request["MessageBody"]["context"]
             worker = self.workflow.worker(context["worker"])
             queue = f"{self.workflow.name}-{worker.name}"
+            if "MessageGroupId.$" in request or "MessageGroupId" in request:
+                queue += " (fair: one message group per tenant)"  # the worker's group_by
             text = f"{name}<br/>queue: {queue}<br/>worker: {worker.name} ({worker.handler})"
             self.lines.append(f'{indent}{node_id}[/"{_label(text)}"/]')
         elif resource == _DYNAMODB and name.startswith((ACQUIRE, RELEASE)):

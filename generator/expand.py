@@ -9,6 +9,7 @@ from generator.model import WorkerTask, Workflow
 from generator.render import Renderer
 from generator.semaphore import wrap
 from generator.vocabulary import ERROR_ALL, JSONATA_FORMS
+from generator.workers import message_group_id
 
 # User keys a worker task keeps as they are; everything else is generated.
 _KEPT = (
@@ -81,7 +82,8 @@ class _Expander:
     def worker_task(self, state: dict[str, Any], worker_task: WorkerTask) -> dict[str, Any]:
         # The same message body in both languages (docs/contracts.md): the state's input, or
         # what its Parameters / Arguments make of it, with the token and the context.
-        if worker_task.jsonata:
+        jsonata = worker_task.jsonata
+        if jsonata:
             template, body_of = "worker_task_jsonata.json.j2", "Arguments"
             values = {"input_value": state.get("Arguments", JSONATA_FORMS["input"])}
         else:
@@ -91,12 +93,16 @@ class _Expander:
                 "input_key": "input" if has_params else "input.$",
                 "input_value": state["Parameters"] if has_params else "$",
             }
+        # Fair queues: the tenant's hash as the message group (user text: escaped like the rest).
+        group_by = worker_task.group_by
+        group_id = None if group_by is None else escape(message_group_id(group_by, jsonata))
         task: dict[str, Any] = self.renderer.fragment(
             template,
             queue_url=queue_url_placeholder(worker_task.worker),
             workflow=self.workflow,
             worker=worker_task.worker,
             timeout_seconds=worker_task.timeout_seconds,
+            group_id=group_id,
             **values,
         )
         if (heartbeat := worker_task.heartbeat_seconds) is not None:

@@ -6,7 +6,7 @@ errors, so rendering never meets a missing or malformed field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -42,6 +42,35 @@ class WorkerTask:
     timeout_seconds: int  # the spec's, or the default
     heartbeat_seconds: int | None
     jsonata: bool = False  # the state's query language: its expansion is written in it
+    # The worker's group_by (fair queues), in this state's language: a JSONPath into the
+    # state's input, or a JSONata `{% %}` expression; None = no message group.
+    group_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A waiting-room semaphore's admission controls beyond its limit (docs/design.md §4b).
+
+    `key` and `priority` are what the acquire state sends: a JSONPath (`$.tenant`) in a
+    JSONPath workflow, a `{% %}` expression in a JSONata one."""
+
+    key: str | None = None
+    key_limit: int | None = None
+    priority: str | None = None
+    rate: float | None = None
+    burst: int | None = None
+    aging_seconds: int | None = None
+
+    def rules(self) -> dict[str, Any]:
+        """The gatekeeper's rules (workflows.tfvars.json `semaphores.NAME.admission`): what
+        is shared by every workflow of the semaphore, not the per-workflow paths."""
+        found = {
+            "key_limit": self.key_limit,
+            "rate": self.rate,
+            "burst": self.burst,
+            "aging_seconds": self.aging_seconds,
+        }
+        return {k: v for k, v in found.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +79,7 @@ class Concurrency:
     limit: int
     max_wait_seconds: int
     mode: str = "waiting_room"  # vocabulary.SEMAPHORE_MODES; validation always sets it
+    admission: Admission = field(default_factory=Admission)
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,6 +128,8 @@ def wrap(definition: dict[str, Any], c: Concurrency, renderer: Renderer) -> dict
                 sqs_retry=renderer.fragment("sqs_retry.json.j2"),
                 timeout_state=ACQUIRE_TIMEOUT,
                 next=via_release(definition["StartAt"]),
+                key=c.admission.key,
+                priority=c.admission.priority,
                 **common,
             )
         }

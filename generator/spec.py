@@ -7,19 +7,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
+from generator.asl.jsonata import is_expression, syntax_error
+from generator.jsonpath import check_dynamic_value
 from generator.loader import Node
-from generator.model import Concurrency
-from generator.report import Reporter
+from generator.model import Admission, Concurrency
+from generator.report import Reporter, key_at
 from generator.vocabulary import (
+    AGING_MAX_SECONDS,
     ASL_SECONDS_MAX,
+    BURST_MAX,
     CONCURRENCY_KEYS,
     HOLDER_MAX_BYTES,
+    JSONATA,
     MAX_WAIT_DEFAULT,
     MAX_WAIT_MAX,
+    PER_KEY_KEYS,
     POLLING,
     POLLING_MAX_WAIT_MAX,
     QUERY_LANGUAGES,
+    RATE_KEYS,
+    RATE_MAX,
+    RATE_MIN,
     SEMAPHORE_LIMIT_MAX,
     SEMAPHORE_MODE_DEFAULT,
     SEMAPHORE_MODES,
@@ -46,6 +56,8 @@ class SpecFacts:
     limit: int | None = None
     max_wait_seconds: int | None = MAX_WAIT_DEFAULT
     mode: str = SEMAPHORE_MODE_DEFAULT
+    admission: Admission = field(default_factory=Admission)
+    admission_node: Node | None = None
 
     def concurrency(self) -> Concurrency | None:
         """The typed setting; only for a spec without errors."""
@@ -53,7 +65,9 @@ class SpecFacts:
             return None
         assert self.semaphore is not None and self.limit is not None
         assert self.max_wait_seconds is not None
-        return Concurrency(self.semaphore, self.limit, self.max_wait_seconds, self.mode)
+        return Concurrency(
+            self.semaphore, self.limit, self.max_wait_seconds, self.mode, self.admission
+        )
 
 
 def check_top(r: Reporter, root: Node) -> SpecFacts | None:
@@ -74,7 +88,9 @@ def check_top(r: Reporter, root: Node) -> SpecFacts | None:
     if (v := root.get("workers")) is not None:
         facts.workers = declare(r, v)
     if (v := root.get("concurrency")) is not None:
-        _concurrency(r, v, facts)
+        language = root.get("QueryLanguage")
+        jsonata = language is not None and language.scalar == JSONATA
+        _concurrency(r, v, facts, jsonata)
     return facts
 
 
@@ -86,11 +102,13 @@ def _name(r: Reporter, node: Node, path: str, what: str, pattern: str) -> str | 
     return name
 
 
-def _concurrency(r: Reporter, node: Node, facts: SpecFacts) -> None:
+def _concurrency(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> None:
     if not r.is_map(node, "concurrency", "concurrency"):
         return
     facts.has_concurrency = True
-    r.keys(node, "concurrency", CONCURRENCY_KEYS, ("limit",), what="concurrency")
+    # The global limit may be left out when a per-key limit is the point.
+    required = () if "per_key" in node.mapping else ("limit",)
+    r.keys(node, "concurrency", CONCURRENCY_KEYS, required, what="concurrency")
     if (v := node.get("mode")) is not None:
         facts.mode = r.choice(v, "concurrency.mode", "mode", SEMAPHORE_MODES) or facts.mode
     # Polling keeps every holder in one 400 KB item and every retry in the history.
@@ -111,3 +129,105 @@ def _concurrency(r: Reporter, node: Node, facts: SpecFacts) -> None:
             facts.semaphore, facts.semaphore_node = sem, v
     elif facts.name is not None:
         facts.semaphore, facts.semaphore_node = facts.name, node
+    _admission(r, node, facts, jsonata)
+
+
+def _admission(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> None:
+    """per_key, rate, priority, aging_seconds: the waiting room's gatekeeper decides them."""
+    present = [k for k in ("per_key", "rate", "priority", "aging_seconds") if k in node.mapping]
+    if not present:
+        return
+    facts.admission_node = node
+    if facts.mode == POLLING:
+        for k in present:
+            r.error(
+                *key_at(node, "concurrency", k),
+                f"concurrency.{k} needs the waiting room: a polling semaphore has no gatekeeper "
+                "to decide it",
+                "remove mode: polling (the waiting room is the default)",
+            )
+        return
+    fields: dict[str, Any] = {}
+    if (v := node.get("per_key")) is not None and r.is_map(v, "concurrency.per_key", "per_key"):
+        r.keys(v, "concurrency.per_key", PER_KEY_KEYS, ("key", "limit"), what="per_key")
+        if (key := v.get("key")) is not None:
+            fields["key"] = _input_value(r, key, "concurrency.per_key.key", jsonata, "tenant")
+        if (limit := v.get("limit")) is not None:
+            fields["key_limit"] = r.integer(
+                limit, "concurrency.per_key.limit", "limit", 1, WAITING_ROOM_LIMIT_MAX
+            )
+            key_limit = fields["key_limit"]
+            if facts.limit is not None and key_limit is not None and key_limit > facts.limit:
+                r.error(
+                    limit,
+                    "concurrency.per_key.limit",
+                    f"the per-key limit {key_limit} is above the semaphore's "
+                    f"limit {facts.limit}: no key could ever reach it",
+                    f"use a per-key limit from 1 to {facts.limit}, or raise concurrency.limit",
+                )
+        if "limit" not in node.mapping:
+            facts.limit = WAITING_ROOM_LIMIT_MAX  # only the per-key limit applies
+    if (v := node.get("rate")) is not None and r.is_map(v, "concurrency.rate", "rate"):
+        r.keys(v, "concurrency.rate", RATE_KEYS, ("per_second",), what="rate")
+        if (per_second := v.get("per_second")) is not None:
+            fields["rate"] = r.number(
+                per_second, "concurrency.rate.per_second", "per_second", RATE_MIN, RATE_MAX
+            )
+        if (burst := v.get("burst")) is not None:
+            fields["burst"] = r.integer(burst, "concurrency.rate.burst", "burst", 1, BURST_MAX)
+    if (v := node.get("priority")) is not None:
+        fields["priority"] = _input_value(r, v, "concurrency.priority", jsonata, "priority")
+    if (v := node.get("aging_seconds")) is not None:
+        fields["aging_seconds"] = r.integer(
+            v, "concurrency.aging_seconds", "aging_seconds", 1, AGING_MAX_SECONDS
+        )
+        if "priority" not in node.mapping:
+            r.error(
+                v,
+                "concurrency.aging_seconds",
+                "aging_seconds without priority: aging raises a waiter's priority",
+                "add priority: $.priority (the path of a number 0-9 in the input), or remove "
+                "aging_seconds",
+            )
+    facts.admission = Admission(**fields)
+
+
+def _input_value(r: Reporter, node: Node, path: str, jsonata: bool, example: str) -> str | None:
+    """What the acquire sends from the execution's input: a JSONPath in a JSONPath
+    workflow (`$.tenant`), a `{% %}` expression in a JSONata one."""
+    text = r.string(node, path, path.rsplit(".", 1)[-1])
+    if text is None:
+        return None
+    if jsonata:
+        if not is_expression(text):
+            r.error(
+                node,
+                path,
+                f"{text!r} is not a JSONata expression, and this workflow's QueryLanguage is "
+                "JSONata",
+                f"write an expression such as '{{% $states.input.{example} %}}' (the "
+                "execution's input is $states.input)",
+            )
+            return None
+        body = text.strip()[2:-2]
+        if (syntax := syntax_error(body)) is not None:
+            message, offset = syntax
+            r.error(
+                node,
+                path,
+                f"JSONata syntax error at character {offset + 1}: {message}",
+                "fix the expression between {% and %}",
+            )
+            return None
+        return text
+    problem = check_dynamic_value(text)
+    if problem is not None or is_expression(text):
+        why = problem or "a JSONata expression in a JSONPath workflow"
+        r.error(
+            node,
+            path,
+            f"{text!r} is not a JSONPath: {why}",
+            "write a path into the execution's input, such as $.tenant",
+        )
+        return None
+    return text

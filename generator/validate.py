@@ -119,6 +119,19 @@ def check_across(specs: list[CheckedSpec]) -> list[Diagnostic]:
                     f"{first.facts.limit} in {first.file}",
                     "a shared semaphore has one limit: use the same limit in both specs",
                 )
+            elif first.facts.admission.rules() != f.admission.rules() or (
+                first.facts.admission.key is None
+            ) != (f.admission.key is None):
+                error(
+                    spec,
+                    f.admission_node or f.semaphore_node or spec.root,
+                    "concurrency",
+                    f"semaphore {f.semaphore!r} has other admission rules here than in "
+                    f"{first.file} (per_key, rate, aging_seconds)",
+                    "a shared semaphore has one set of rules: write the same per_key limit, "
+                    "rate and aging_seconds in both specs (each spec keeps its own key and "
+                    "priority paths)",
+                )
     return out
 
 

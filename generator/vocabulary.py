@@ -30,7 +30,25 @@ NO_MATCH = RESERVED_PREFIX + "NoChoiceMatched"
 # The state machine part, copied into the definition as written.
 MACHINE_FIELDS = ("Comment", "QueryLanguage", "StartAt", "States", "TimeoutSeconds", "Version")
 TOP_LEVEL = frozenset({"name", "concurrency", "workers", *MACHINE_FIELDS})
-CONCURRENCY_KEYS = frozenset({"limit", "semaphore", "max_wait_seconds", "mode"})
+CONCURRENCY_KEYS = frozenset(
+    {
+        "limit",
+        "semaphore",
+        "max_wait_seconds",
+        "mode",
+        "per_key",
+        "rate",
+        "priority",
+        "aging_seconds",
+    }
+)
+# Admission controls of a waiting-room semaphore (docs/design.md §4b). The bounds are the
+# gatekeeper's (lambda_src/stepqueue_gatekeeper/rules.py), so no spec passes here and fails there.
+PER_KEY_KEYS = frozenset({"key", "limit"})
+RATE_KEYS = frozenset({"per_second", "burst"})
+RATE_MIN, RATE_MAX = 0.001, 10_000.0
+BURST_MAX = 100_000
+AGING_DEFAULT_SECONDS, AGING_MAX_SECONDS = 60, 86_400
 # How an execution waits for a slot (docs/design.md §4): parked in the waiting room (default),
 # or the first version's polling acquire, kept as an explicit option within its limits.
 WAITING_ROOM = "waiting_room"
@@ -229,7 +247,12 @@ WORKER_FIELDS: dict[str, tuple[int, int, int | None, str]] = {
     "delay_seconds": (0, 900, 0, "SQS delivery delay is 0..900 s"),
     "visibility_timeout_seconds": (0, 43200, None, "the SQS maximum is 12 hours"),
 }
-WORKER_KEYS = frozenset({"handler", *WORKER_FIELDS})
+WORKER_KEYS = frozenset({"handler", "group_by", *WORKER_FIELDS})
+# `group_by` (fair queues, docs/design.md §3a): SQS takes a MessageGroupId of 1..128 letters,
+# digits and punctuation, so the tenant is sent as the hex digest of its text, which always fits;
+# States.Hash hashes at most 10,000 characters (the JSONPath form's bound on the tenant's text).
+GROUP_BY_HASH = "MD5"
+GROUP_BY_TEXT_MAX_CHARS = 10000
 # Above 10 messages per batch AWS requires a batching window of at least 1 s.
 BATCH_SIZE_WITHOUT_WINDOW = 10
 # AWS guidance for SQS-triggered Lambda: visibility >= 6 x function timeout + batching window.

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator.asl.language import Language
 from generator.loader import Node
 from generator.model import WorkerTask
 from generator.report import Reporter, did_you_mean, join, key_at, value_at
 from generator.vocabulary import TASK_TIMEOUT_DEFAULT
-from generator.workers import DeclaredWorker
+from generator.workers import DeclaredWorker, check_group_by_syntax
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class WorkerTasks:
         self.r = r
         self.workers = workers
         self._uses: list[TaskUse] = []
+        # (worker, the variables a state sees) whose JSONata group_by is checked: once each.
+        self._group_by_checked: set[tuple[str, frozenset[str]]] = set()
 
     @property
     def uses(self) -> list[TaskUse]:
@@ -49,9 +52,9 @@ class WorkerTasks:
         timeout: int | None,
         heartbeat: int | None,
         express: bool,
-        jsonata: bool = False,
+        lang: Language,
     ) -> None:
-        r = self.r
+        r, jsonata = self.r, lang.jsonata
         for field in ("TimeoutSeconds", "HeartbeatSeconds"):
             v = node.get(field)
             if jsonata and v is not None and isinstance(v.scalar, str):  # an expression
@@ -99,13 +102,45 @@ class WorkerTasks:
                 did_you_mean(name, self.workers) or f"define it under workers: (known: {known})",
             )
             return
-        task = WorkerTask(name, timeout, heartbeat, jsonata)
+        group_by = self._group_by(state, node, path, self.workers[name], lang)
+        task = WorkerTask(name, timeout, heartbeat, jsonata, group_by)
         self._uses.append(TaskUse(state, node, path, express, task))
+
+    def _group_by(
+        self, state: str, node: Node, path: str, worker: DeclaredWorker, lang: Language
+    ) -> str | None:
+        """The worker's group_by, when it is written in the state's language (one worker's
+        group_by has one language: a JSONPath cannot be read in a JSONata state, nor the
+        reverse, and the generator does not translate between them)."""
+        group_by = worker.group_by
+        if group_by is None:
+            return None
+        if group_by.jsonata != lang.jsonata:
+            written, used = ("JSONata", "JSONPath") if group_by.jsonata else ("JSONPath", "JSONata")
+            self.r.error(
+                *key_at(node, path, "Worker"),
+                f"worker {worker.name!r} groups its messages by {group_by.text!r}, written in "
+                f"{written} (line {group_by.node.line}), but state {state!r} uses {used}",
+                f"declare a second worker with the same handler and a group_by written in {used} "
+                f"for the {used} states, or write state {state!r} in {written}",
+            )
+            return None
+        key = (worker.name, lang.variables)
+        if lang.jsonata and key not in self._group_by_checked:
+            self._group_by_checked.add(key)
+            place = lang.place(f"the group_by of worker {worker.name!r}")
+            # Reported in the worker's group_by, naming the state whose scope it is read in.
+            where = f"{join(join('workers', worker.name), 'group_by')}, read by {path}"
+            lang.expressions.expression(group_by.node, where, place)
+        return group_by.text
 
     def check_uses(self) -> None:
         r = self.r
         used = {u.task.worker for u in self._uses}
+        read = {name for name, _ in self._group_by_checked}
         for name, worker in self.workers.items():
+            if name not in read:  # no JSONata state reads its group_by: syntax at least
+                check_group_by_syntax(r, worker)
             if name not in used:
                 r.warning(
                     worker.node,

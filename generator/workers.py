@@ -11,11 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from generator import jsonpath
+from generator.asl.jsonata import CLOSE, OPEN, half_open, is_expression, syntax_error
 from generator.loader import Node
 from generator.model import Worker
 from generator.report import Reporter, join, value_at, whole_number
 from generator.vocabulary import (
     BATCH_SIZE_WITHOUT_WINDOW,
+    GROUP_BY_HASH,
     VISIBILITY_FACTOR,
     VISIBILITY_SLACK,
     WORKER_FIELDS,
@@ -35,6 +38,15 @@ def default_visibility_timeout(timeout_seconds: int, batching_window_seconds: in
     return minimum_visibility_timeout(timeout_seconds, batching_window_seconds) + VISIBILITY_SLACK
 
 
+@dataclass(frozen=True, slots=True)
+class GroupBy:
+    """A worker's `group_by` (fair queues): the tenant key of each message it is sent."""
+
+    text: str  # as written: a JSONPath ($.tenant) or a JSONata expression ({% ... %})
+    node: Node
+    jsonata: bool
+
+
 @dataclass(slots=True)
 class DeclaredWorker:
     """One entry of `workers:` while validating: where it is, and what it says."""
@@ -46,6 +58,7 @@ class DeclaredWorker:
     # Every setting, defaults filled in. A whole number outside its range is kept, so the
     # rules between settings still speak about what the user wrote; None = not a whole number.
     settings: dict[str, int | None]
+    group_by: GroupBy | None = None  # None when absent or malformed (already reported)
 
     def model(self) -> Worker:
         """The typed worker; only for a spec without errors, where every setting is valid."""
@@ -76,7 +89,12 @@ def declare(r: Reporter, node: Node) -> dict[str, DeclaredWorker]:
         r.keys(worker, path, WORKER_KEYS, ("handler",), what=f"worker {name!r}")
         handler, handler_node = _handler(r, worker, path)
         declared[name] = DeclaredWorker(
-            name, worker, handler, handler_node, _settings(r, worker, path)
+            name,
+            worker,
+            handler,
+            handler_node,
+            _settings(r, worker, path),
+            _group_by(r, worker, path),
         )
     return declared
 
@@ -96,6 +114,72 @@ def _handler(r: Reporter, worker: Node, path: str) -> tuple[str | None, Node | N
         )
         return None, None
     return handler, node
+
+
+_GROUP_BY_FIX = (
+    "write a JSONPath into the task state's input, such as $.tenant (JSONPath states), or a "
+    "JSONata expression such as '{% $states.input.tenant %}' (JSONata states)"
+)
+
+
+def _group_by(r: Reporter, worker: Node, path: str) -> GroupBy | None:
+    """The shape of `group_by`. A JSONata expression's syntax and names are checked where a
+    state reads it (the variables it may read are that state's); see `check_group_by_syntax`."""
+    if (node := worker.get("group_by")) is None:
+        return None
+    path = join(path, "group_by")
+    text = r.string(node, path, "group_by")
+    if text is None:
+        return None
+    if is_expression(text):
+        return GroupBy(text, node, jsonata=True)
+    if half_open(text):
+        r.error(
+            node,
+            path,
+            "group_by has only one of the JSONata delimiters {% and %}",
+            "write the whole expression as '{% expression %}', or a JSONPath such as $.tenant",
+        )
+        return None
+    problem = None if text.startswith("$.") else "it must start with '$.' (the state's input)"
+    problem = problem or jsonpath.check_path(text, reference=True, context=False)
+    if problem:
+        r.error(
+            node,
+            path,
+            f"group_by {text!r} is not a JSONPath to one value: {problem}",
+            _GROUP_BY_FIX,
+        )
+        return None
+    return GroupBy(text, node, jsonata=False)
+
+
+def check_group_by_syntax(r: Reporter, worker: DeclaredWorker) -> None:
+    """The syntax of a JSONata group_by that no JSONata state reads (no state, no scope: the
+    names an expression reads are checked where a state reads it)."""
+    group_by = worker.group_by
+    if group_by is None or not group_by.jsonata:
+        return
+    text = group_by.text
+    start = text.index(OPEN) + len(OPEN)
+    problem = syntax_error(text[start : text.rindex(CLOSE)])
+    if problem is not None:
+        message, offset = problem
+        r.error(
+            group_by.node,
+            join(join("workers", worker.name), "group_by"),
+            f"invalid JSONata: {message} (character {start + offset + 1} of the string)",
+            "fix the expression (JSONata 2.0 syntax: https://docs.jsonata.org)",
+        )
+
+
+def message_group_id(group_by: str, jsonata: bool) -> str:
+    """The MessageGroupId a Worker task sends: the hex digest of the tenant's text (SQS takes
+    1..128 letters, digits and punctuation; a tenant may be a number, any Unicode, or long)."""
+    if jsonata:
+        body = group_by[group_by.index(OPEN) + len(OPEN) : group_by.rindex(CLOSE)]
+        return f"{OPEN} $hash($string(({body.strip()})), '{GROUP_BY_HASH}') {CLOSE}"
+    return f"States.Hash(States.Format('{{}}', {group_by}), '{GROUP_BY_HASH}')"
 
 
 def _settings(r: Reporter, worker: Node, path: str) -> dict[str, int | None]:

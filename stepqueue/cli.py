@@ -4,6 +4,7 @@
     plan | apply | destroy             deploying, to AWS or (--env local) to the emulator
     semaphore set | status             a waiting-room semaphore's limit and state, at run time
     cost | drift | redrive             operating it: estimates, drift checks, DLQ redrive
+    submit                             start executions through the start queue (bounded rate)
     demo | emulator                    running everything on this machine
 
 This module only parses and dispatches: each package loads when its command runs, so `--help`
@@ -61,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     from stepqueue.ops import arguments as ops_arguments
 
     ops_arguments.add_commands(commands, _add_deployment_flags)
+    from stepqueue.ops import submit_command
+
+    submit_command.add_command(commands, _add_deployment_flags)
     for name, help_text in PASS_THROUGH.items():
         commands.add_parser(name, help=help_text, description=help_text, add_help=False)
     return parser
@@ -149,6 +153,10 @@ def _main(argv: Sequence[str] | None) -> int:
         from stepqueue.ops import deployed_command
 
         return deployed_command.run(args, lambda endpoint: _target(args, endpoint))
+    if args.command == "submit":
+        from stepqueue.ops import submit_command
+
+        return submit_command.run(args, lambda endpoint: _target(args, endpoint))
     return _deploy(args)
 
 

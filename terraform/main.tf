@@ -140,6 +140,7 @@ module "gatekeeper" {
   semaphores = {
     for name, s in local.room_semaphores : name => {
       limit              = s.limit
+      admission          = s.admission
       state_machine_arns = sort([for wf_name, wf in var.workflows : local.state_machine_arn[wf_name] if wf.semaphore == name])
     }
   }

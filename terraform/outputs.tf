@@ -136,3 +136,18 @@ output "monitoring_alarm_names" {
   description = "Monitoring alarm name by `<kind>/<subject>` (modules/monitoring `alarm_names`); {} when monitoring is off."
   value       = try(module.monitoring[0].alarm_names, {})
 }
+
+output "start_queue_url" {
+  description = "URL of the start queue (`stepqueue submit` sends there), or null when start_queue_enabled is false."
+  value       = try(module.start_queue[0].queue_url, null)
+}
+
+output "start_queue_dlq_url" {
+  description = "URL of the start DLQ (messages that could not start, with the reason in message attributes), or null."
+  value       = try(module.start_queue[0].dlq_url, null)
+}
+
+output "starter_function_name" {
+  description = "Name of the starter Lambda function, or null."
+  value       = try(module.start_queue[0].function_name, null)
+}

@@ -150,12 +150,24 @@ variable "workflows" {
 }
 
 variable "semaphores" {
-  description = "Semaphores by name, with their initial limit and their mode (workflows.tfvars.json; `polling` when absent, as in tfvars written before modes existed). Each workflow's `semaphore` must name one."
+  description = "Semaphores by name, with their initial limit, their mode (workflows.tfvars.json; `polling` when absent, as in tfvars written before modes existed) and, in the waiting room, their admission rules (per-key limit, rate, burst, aging). Each workflow's `semaphore` must name one."
   type = map(object({
     limit = number
     mode  = optional(string, "polling")
+    # Admission controls decided by the gatekeeper (docs/design.md §4b); waiting room only.
+    admission = optional(object({
+      key_limit     = optional(number)
+      rate          = optional(number)
+      burst         = optional(number)
+      aging_seconds = optional(number)
+    }))
   }))
   default = {}
+
+  validation {
+    condition     = alltrue([for s in values(var.semaphores) : s.admission == null || s.mode == "waiting_room"])
+    error_message = "Admission controls (admission) need a waiting-room semaphore: a polling one has no gatekeeper."
+  }
 
   validation {
     condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name))])
@@ -394,4 +406,37 @@ variable "payload_bucket_force_destroy" {
   type        = bool
   default     = false
   nullable    = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# The start queue (start_queue.tf)
+# ---------------------------------------------------------------------------------------------
+
+variable "start_queue_enabled" {
+  description = "Create the start queue, its DLQ and the starter (modules/start_queue), through which `stepqueue submit` starts executions at a bounded rate with idempotent names."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
+variable "start_queue_starts_per_second" {
+  description = "The start queue's bound on StartExecution calls per second. AWS's default quota for standard workflows refills 300 a second in us-east-1, us-west-2 and eu-west-1 and 150 elsewhere, per account and region, shared with every other caller."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.start_queue_starts_per_second >= 1 && var.start_queue_starts_per_second <= 10000
+    error_message = "start_queue_starts_per_second must be from 1 to 10000."
+  }
+}
+
+variable "start_queue_max_concurrency" {
+  description = "Starters at most (the start queue's event source mapping maximum concurrency, reserved for the starter); each paces itself at start_queue_starts_per_second / start_queue_max_concurrency."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.start_queue_max_concurrency >= 2 && var.start_queue_max_concurrency <= 1000 && floor(var.start_queue_max_concurrency) == var.start_queue_max_concurrency
+    error_message = "start_queue_max_concurrency must be a whole number from 2 to 1000."
+  }
 }

@@ -12,9 +12,9 @@ from generator.report import Reporter, join
 from generator.vocabulary import FLOW, JSONATA, TERMINAL
 
 # (state name, its node, its path, TimeoutSeconds, HeartbeatSeconds, inside an EXPRESS Map,
-# a JSONata state): called for each Task with `Worker:`, which the project's own rules check
-# instead of Resource.
-WorkerTaskHook = Callable[[str, Node, str, int | None, int | None, bool, bool], None]
+# the state's language and scope): called for each Task with `Worker:`, which the project's own
+# rules check instead of Resource.
+WorkerTaskHook = Callable[[str, Node, str, int | None, int | None, bool, language.Language], None]
 
 
 def check_machine(
@@ -104,7 +104,7 @@ class _Walker:
         if kind == "Task":
             timeout, heartbeat = states.task(r, node, path, lang)
             if "Worker" in node.mapping:
-                self.worker_task(name, node, path, timeout, heartbeat, express, lang.jsonata)
+                self.worker_task(name, node, path, timeout, heartbeat, express, lang)
             else:
                 states.resource(r, node, path)
         elif kind == "Choice":

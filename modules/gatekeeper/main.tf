@@ -163,6 +163,8 @@ module "function" {
     EXECUTION_ARN_PREFIXES = jsonencode(local.execution_prefixes)
     # The initial limits, for a counter item made before limits lived in the table.
     SEMAPHORE_LIMITS = jsonencode({ for name, s in var.semaphores : name => s.limit })
+    # Admission rules (per-key limit, rate, aging), only for the semaphores that have any.
+    SEMAPHORE_RULES = jsonencode({ for name, s in var.semaphores : name => s.admission if s.admission != null })
   }
   kms_key_arn = var.kms_key_arn
 

@@ -11,10 +11,16 @@ variable "name" {
 }
 
 variable "semaphores" {
-  description = "The waiting-room semaphores this gatekeeper serves, by name: the initial `limit` (the table's counter item holds the one in force) and the ARNs of the state machines whose executions wait for or hold it (they need not exist yet)."
+  description = "The waiting-room semaphores this gatekeeper serves, by name: the initial `limit` (the table's counter item holds the one in force), the optional `admission` rules (per-key limit, rate per second and burst, priority aging in seconds) and the ARNs of the state machines whose executions wait for or hold it (they need not exist yet)."
   type = map(object({
     limit              = number
     state_machine_arns = list(string)
+    admission = optional(object({
+      key_limit     = optional(number)
+      rate          = optional(number)
+      burst         = optional(number)
+      aging_seconds = optional(number)
+    }))
   }))
 
   validation {
@@ -32,6 +38,18 @@ variable "semaphores" {
     # group can serve does. The generator and the gatekeeper check the same 100000.
     condition     = alltrue([for s in values(var.semaphores) : s.limit >= 1 && s.limit <= 100000 && floor(s.limit) == s.limit])
     error_message = "Each waiting-room limit must be a whole number from 1 to 100000."
+  }
+
+  validation {
+    # The gatekeeper's own bounds (lambda_src/stepqueue_gatekeeper/rules.py): it refuses to
+    # start with rules outside them, so they are refused here, at plan time.
+    condition = alltrue([for s in values(var.semaphores) : s.admission == null ? true : alltrue([
+      s.admission.key_limit == null || try(s.admission.key_limit >= 1 && s.admission.key_limit <= s.limit && floor(s.admission.key_limit) == s.admission.key_limit, false),
+      s.admission.rate == null || try(s.admission.rate >= 0.001 && s.admission.rate <= 10000, false),
+      s.admission.burst == null || try(s.admission.burst >= 1 && s.admission.burst <= 100000 && floor(s.admission.burst) == s.admission.burst, false),
+      s.admission.aging_seconds == null || try(s.admission.aging_seconds >= 1 && s.admission.aging_seconds <= 86400 && floor(s.admission.aging_seconds) == s.admission.aging_seconds, false),
+    ])])
+    error_message = "admission: key_limit a whole number from 1 to the limit, rate 0.001..10000 per second, burst 1..100000, aging_seconds 1..86400."
   }
 
   validation {

@@ -3,8 +3,9 @@
 `set` never writes the table: it posts a limit change into the semaphore's message group of the
 gatekeeper's FIFO queue, so the change is decided in that semaphore's serial order like every
 acquire and release (a direct write would race the gatekeeper and be refused by its version
-check, or worse). `status` only reads: the counter item, and the first waiter for the oldest
-wait.
+check, or worse). `status` only reads: the counter item, the first waiter of each line for the
+oldest wait, and, for a semaphore with a per-key limit, its holders (through the `holders`
+index) for the busiest keys.
 
 The message body and the item keys are the gatekeeper's (docs/contracts.md, "Semaphore: the
 waiting room"); this module does not import the Lambda package, and a test checks both agree.
@@ -25,6 +26,9 @@ from typing import Any
 LIMIT_MIN = 1
 SEMAPHORE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 WAITER_SEPARATOR = "#w#"
+HOLDERS_INDEX = "holders"
+BUSIEST_SHOWN = 5
+HOLDERS_READ_MAX = 10_000  # holders counted for the busiest keys; past it the list says so
 KEY_SEPARATOR = "#"  # counter items are the only ones whose id has none
 OLDEST_PROBE = 10  # waiters looked at past the head when the head's item is gone
 TABLE_OUTPUT, QUEUE_OUTPUT = "semaphore_table_name", "gatekeeper_queue_url"
@@ -56,8 +60,11 @@ def check_limit(limit: int) -> None:
         )
 
 
-def waiter_key(semaphore: str, seq: int) -> str:
-    return f"{semaphore}{WAITER_SEPARATOR}{seq:016d}"
+def waiter_key(semaphore: str, seq: int, line: str = "w0") -> str:
+    """A waiter's item; `line` is the kind and priority ("w3", "f0"), the default line
+    keeping the key it had before priorities."""
+    tag = "w" if line == "w0" else line
+    return f"{semaphore}#{tag}#{seq:016d}"
 
 
 def limit_message(semaphore: str, limit: int) -> dict[str, Any]:
@@ -70,9 +77,11 @@ class Status:
     semaphore: str
     limit: int | None  # None: the item has none yet (the gatekeeper uses the deployed one)
     held: int
-    waiting: int  # tail - head: arrivals not yet served (dead ones included until reached)
+    waiting: int  # in line and parked: arrivals not yet served (dead ones until reached)
     pending: int  # grants committed, SendTaskSuccess not yet confirmed (a crash left them)
     oldest_wait_seconds: float | None
+    parked: int = 0  # of the waiting, those whose key is at its per-key limit
+    busiest_keys: tuple[tuple[str, int], ...] = ()  # (key value as JSON, holders), most first
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,30 +93,87 @@ def _n(item: dict[str, Any], key: str) -> int | None:
 
 def _status(ddb: Any, table: str, item: dict[str, Any], now: Callable[[], float]) -> Status:
     name = item["id"]["S"]
-    head, tail = _n(item, "head") or 0, _n(item, "tail") or 0
+    lines = _lines(item)
+    parked = _n(item, "parked") or 0
     return Status(
         semaphore=name,
         limit=_n(item, "limit"),
         held=_n(item, "held") or 0,
-        waiting=max(0, tail - head),
+        waiting=sum(max(0, tail - head) for head, tail in lines.values()) + parked,
         pending=len(item.get("pending", {}).get("L", [])),
-        oldest_wait_seconds=_oldest_wait(ddb, table, name, head, tail, now),
+        oldest_wait_seconds=_oldest_wait(ddb, table, name, lines, now),
+        parked=parked,
+        busiest_keys=_busiest_keys(ddb, table, name) if _keyed(ddb, table, item) else (),
     )
 
 
+def _lines(item: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Every line of the counter: the default one (head, tail) and those of priorities and
+    given-back waiters (`lines`)."""
+    found = {"w0": (_n(item, "head") or 0, _n(item, "tail") or 0)}
+    for tag, bounds in item.get("lines", {}).get("M", {}).items():
+        head, tail = (int(n["N"]) for n in bounds["L"])
+        found[tag] = (head, tail)
+    return found
+
+
 def _oldest_wait(
-    ddb: Any, table: str, name: str, head: int, tail: int, now: Callable[[], float]
+    ddb: Any,
+    table: str,
+    name: str,
+    lines: dict[str, tuple[int, int]],
+    now: Callable[[], float],
 ) -> float | None:
-    """Since when the first waiter waits. The head's item is normally there; if it is not (a
-    hand-deleted item), the next few are tried rather than reading the whole line."""
-    for seq in range(head, min(tail, head + OLDEST_PROBE)):
-        reply = ddb.get_item(
-            TableName=table, Key={"id": {"S": waiter_key(name, seq)}}, ConsistentRead=True
-        )
-        item = reply.get("Item")
-        if item is not None and "since" in item:
-            return round(max(0.0, now() - int(item["since"]["N"]) / 1000), 1)
-    return None
+    """Since when the first waiter of any line waits. A head's item is normally there; if it
+    is not (a hand-deleted item), the next few are tried rather than reading the whole line."""
+    oldest: float | None = None
+    for tag, (head, tail) in sorted(lines.items()):
+        for seq in range(head, min(tail, head + OLDEST_PROBE)):
+            reply = ddb.get_item(
+                TableName=table, Key={"id": {"S": waiter_key(name, seq, tag)}}, ConsistentRead=True
+            )
+            item = reply.get("Item")
+            if item is not None and "since" in item:
+                waited = round(max(0.0, now() - int(item["since"]["N"]) / 1000), 1)
+                oldest = waited if oldest is None else max(oldest, waited)
+                break
+    return oldest
+
+
+def _keyed(ddb: Any, table: str, item: dict[str, Any]) -> bool:
+    """Whether any holder carries a key (a per-key limit is in force). A polling semaphore's
+    item (its `holders` map) has no holder items to look at."""
+    if "holders" in item:
+        return False
+    page = ddb.query(**_holders_query(table, item["id"]["S"]), Limit=1)
+    return any("key_value" in item for item in page.get("Items", []))
+
+
+def _holders_query(table: str, name: str) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "IndexName": HOLDERS_INDEX,
+        "KeyConditionExpression": "holder_of = :s",
+        "ExpressionAttributeValues": {":s": {"S": name}},
+    }
+
+
+def _busiest_keys(ddb: Any, table: str, name: str) -> tuple[tuple[str, int], ...]:
+    counts: dict[str, int] = {}
+    kwargs = _holders_query(table, name)
+    read = 0
+    while read < HOLDERS_READ_MAX:
+        page = ddb.query(**kwargs)
+        for item in page.get("Items", []):
+            value = item.get("key_value", {}).get("S")
+            if value is not None:
+                counts[value] = counts.get(value, 0) + 1
+        read += len(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(ranked[:BUSIEST_SHOWN])
 
 
 def status(
@@ -206,7 +272,7 @@ def set_limit(
 
 
 def render_table(statuses: list[Status]) -> str:
-    headers = ("SEMAPHORE", "LIMIT", "HELD", "WAITING", "PENDING", "OLDEST WAIT")
+    headers = ("SEMAPHORE", "LIMIT", "HELD", "WAITING", "PENDING", "OLDEST WAIT", "BUSIEST KEYS")
     rows = [
         (
             s.semaphore,
@@ -215,6 +281,7 @@ def render_table(statuses: list[Status]) -> str:
             str(s.waiting),
             str(s.pending),
             "-" if s.oldest_wait_seconds is None else _duration(s.oldest_wait_seconds),
+            ", ".join(f"{_shown(key)}={held}" for key, held in s.busiest_keys) or "-",
         )
         for s in statuses
     ]
@@ -224,6 +291,10 @@ def render_table(statuses: list[Status]) -> str:
         for row in [headers, *rows]
     ]
     return "\n".join(lines)
+
+
+def _shown(key: str) -> str:
+    return key if len(key) <= 40 else key[:37] + "..."
 
 
 def _duration(seconds: float) -> str:

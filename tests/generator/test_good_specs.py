@@ -34,7 +34,9 @@ def test_generated_asl_passes_asl_validator(tmp_path: Path) -> None:
             for w in wf.workers
         }
         final = tmp_path / f"rendered-{template.name}"
-        final.write_text(render_definition(text, urls, "stepqueue-semaphores"), encoding="utf-8")
+        gatekeeper = "https://sqs.us-east-1.amazonaws.com/123456789012/stepqueue-gatekeeper.fifo"
+        rendered = render_definition(text, urls, "stepqueue-semaphores", gatekeeper)
+        final.write_text(rendered, encoding="utf-8")
         files += [template, final]
     result = asl_validator(files)
     assert result.returncode == 0, result.stdout + result.stderr

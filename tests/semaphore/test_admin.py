@@ -75,6 +75,9 @@ def test_limit_message_and_keys_are_the_gatekeepers() -> None:
     parsed = messages.parse("m1", "orders", body)
     assert (parsed.op, parsed.semaphore, parsed.limit) == ("limit", "orders", 7)
     assert admin.waiter_key("orders", 42) == store.waiter_key("orders", 42)
+    for line in (("w", 3), ("f", 0), ("f", 9)):
+        tag = f"{line[0]}{line[1]}"
+        assert admin.waiter_key("orders", 7, tag) == store.waiter_key("orders", 7, line)
     assert admin.limit_max() == messages.LIMIT_MAX
     assert admin.SEMAPHORE_NAME.pattern == messages.SEMAPHORE.pattern
     for bad in (0, messages.LIMIT_MAX + 1):
@@ -86,14 +89,24 @@ def test_limit_message_and_keys_are_the_gatekeepers() -> None:
 
 def test_table_rendering() -> None:
     rows = [
-        admin.Status("a", 5, 5, 120, 0, 7300.0),
+        admin.Status("a", 5, 5, 120, 0, 7300.0, 3, (('"acme"', 2), ("7", 1))),
         admin.Status("bb", None, 0, 0, 0, None),
     ]
     lines = admin.render_table(rows).splitlines()
-    headers = ["SEMAPHORE", "LIMIT", "HELD", "WAITING", "PENDING", "OLDEST", "WAIT"]
+    headers = [
+        "SEMAPHORE",
+        "LIMIT",
+        "HELD",
+        "WAITING",
+        "PENDING",
+        "OLDEST",
+        "WAIT",
+        "BUSIEST",
+        "KEYS",
+    ]
     assert lines[0].split() == headers
-    assert lines[1].split() == ["a", "5", "5", "120", "0", "2.0h"]
-    assert lines[2].split() == ["bb", "-", "0", "0", "0", "-"]
+    assert lines[1].split() == ["a", "5", "5", "120", "0", "2.0h", '"acme"=2,', "7=1"]
+    assert lines[2].split() == ["bb", "-", "0", "0", "0", "-", "-"]
 
 
 # -- on the emulator ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ MODULE_NAMES = (
     "monitoring",
     "payload_bucket",
     "watchdog",
+    "start_queue",
 )
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
 CHECKOV = Path(sys.executable).with_name("checkov")

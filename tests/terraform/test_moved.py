@@ -43,7 +43,7 @@ MOVED = (
 # STEPQUEUE_MAX_RECEIVE_COUNT (the runtime's last-receive rule at the deadline).
 WORKER_FUNCTION = 'module.worker["{key}"].module.function.aws_lambda_function.this'
 # Modules that did not exist at BEFORE: a plan may create (and then update) theirs, nothing else.
-NEW_SINCE_BEFORE = ("module.monitoring[0].", "module.watchdog[0].")
+NEW_SINCE_BEFORE = ("module.monitoring[0].", "module.watchdog[0].", "module.start_queue[0].")
 
 
 def _extract_before(dest: Path) -> Path:

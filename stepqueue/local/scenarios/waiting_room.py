@@ -25,7 +25,8 @@ from stepqueue.paths import LAMBDA_SRC
 if str(LAMBDA_SRC) not in sys.path:
     sys.path.insert(0, str(LAMBDA_SRC))
 
-from stepqueue_gatekeeper import Gatekeeper, MessageError, parse
+from stepqueue_gatekeeper import Gatekeeper, Message, MessageError, Outcome, parse
+from stepqueue_gatekeeper.rules import Rules
 from stepqueue_gatekeeper.store import HOLDERS_INDEX
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/stepqueue-waiting-room"
@@ -132,6 +133,7 @@ class Pump:
         *,
         own_prefixes: tuple[str, ...] = (),
         crash: Callable[[], bool] | None = None,
+        rules: dict[str, Rules] | None = None,
     ) -> None:
         self.ddb, self.sqs = emulator.client("dynamodb"), emulator.client("sqs")
         self.table, self.queue_url = table, queue_url
@@ -143,6 +145,7 @@ class Pump:
             table=table,
             queue_url=queue_url,
             own_prefixes=own_prefixes,
+            rules=rules,
             crash_after_commit=self._maybe_crash,
         )
         self.inv = Invariants()
@@ -233,7 +236,11 @@ class Pump:
         )
         if reply.get("Failed"):
             raise RuntimeError(f"the pump could not delete decided messages: {reply['Failed']}")
+        self.observe(parsed, outcome)
         self._check(group, before)
+
+    def observe(self, parsed: list[Message], outcome: Outcome) -> None:
+        """What a scenario measures from each decided batch (admission.py); nothing here."""
 
     def _check(self, group: str, before: dict[str, int]) -> None:
         after = counter(self.ddb, self.table, group)
