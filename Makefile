@@ -92,6 +92,7 @@ bench: install ## every benchmark, about 13 minutes (each prints one JSON object
 	$(PY) -m bench.semaphore --mode waiting_room --threads 32 --cycles 20
 	$(PY) -m bench.semaphore --mode polling --threads 32 --cycles 100
 	$(PY) -m bench.burst --executions 50 --limit 5 --work-seconds 2
+	$(PY) -m bench.admission
 	$(PY) -m bench.e2e --executions 200
 	$(PY) -m bench.terraform
 

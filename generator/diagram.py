@@ -38,6 +38,21 @@ class _Writer:
             self.edges(ids, ids[name], state, indent, end_id)
         return ids[start]
 
+    def _admission(self) -> str:
+        """The semaphore's admission controls, as one line of the Acquire node."""
+        c = self.workflow.concurrency
+        if c is None:
+            return ""
+        a = c.admission
+        parts = []
+        if a.key is not None:
+            parts.append(f"{a.key_limit} per {a.key}")
+        if a.rate is not None:
+            parts.append(f"{a.rate:g}/s (burst {a.burst or 1})")
+        if a.priority is not None:
+            parts.append(f"priority {a.priority}")
+        return ", ".join(parts)
+
     def node(self, node_id: str, name: str, state: dict[str, Any], indent: str) -> None:
         kind = state["Type"]
         resource = state.get("Resource", "")
@@ -47,6 +62,8 @@ class _Writer:
             sem = request["MessageGroupId"]
             verb = "wait in the waiting room of" if name == ACQUIRE else "release"
             text = f"{name}<br/>{verb} semaphore {sem}<br/>queue: gatekeeper (FIFO)"
+            if name == ACQUIRE and (rules := self._admission()):
+                text += f"<br/>{rules}"
             self.lines.append(f'{indent}{node_id}[/"{_label(text)}"/]')
         elif resource == _SQS:
             context = request["MessageBody"]["context"]
