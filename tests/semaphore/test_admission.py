@@ -433,3 +433,18 @@ def test_random_traffic_with_faults_keeps_every_invariant(harness: Any, seed: in
     decide({"op": "sweep", "semaphore": h.table})
     leftovers = [i["id"]["S"] for i in h.ddb.scan(TableName=h.table)["Items"]]
     assert leftovers == [h.table]
+
+
+def test_status_shows_the_parked_and_the_busiest_keys(harness: Any) -> None:
+    from stepqueue.deploy import semaphore_admin as admin
+
+    h = harness(10, Rules(key_limit=2))
+    h.decide(
+        *[h.acquire(f"a{i}", key="acme") for i in range(3)],
+        h.acquire("b0", key="bolt"),
+        h.acquire("c0", key={"region": "eu"}),
+    )
+    (status,) = admin.status(h.ddb, h.table, h.table)
+    assert (status.held, status.waiting, status.parked) == (4, 1, 1)
+    assert status.busiest_keys == (('"acme"', 2), ('"bolt"', 1), ('{"region": "eu"}', 1))
+    assert "acme" in admin.render_table([status])
