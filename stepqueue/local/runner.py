@@ -232,6 +232,44 @@ class Container:
                     stream.close()
 
 
+def sqs_event_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """A received SQS message as Lambda's event source mapping hands it to the function."""
+    attributes = message.get("Attributes", {})
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": {
+            key: attributes[key]
+            for key in (
+                "ApproximateReceiveCount",
+                "SentTimestamp",
+                "SenderId",
+                "ApproximateFirstReceiveTimestamp",
+                "MessageGroupId",
+                "MessageDeduplicationId",
+                "SequenceNumber",
+                "AWSTraceHeader",
+            )
+            if key in attributes
+        },
+        "messageAttributes": {
+            name: {
+                "stringValue": value.get("StringValue"),
+                "binaryValue": value.get("BinaryValue"),
+                "stringListValues": value.get("StringListValues", []),
+                "binaryListValues": value.get("BinaryListValues", []),
+                "dataType": value.get("DataType"),
+            }
+            for name, value in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody"),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
 class MappingRunner:
     """Polls one queue and invokes its function, at most `max_concurrency` batches at once."""
 
@@ -393,40 +431,7 @@ class MappingRunner:
     # -- invoking --------------------------------------------------------------------------
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
-        attributes = message.get("Attributes", {})
-        return {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message["Body"],
-            "attributes": {
-                key: attributes[key]
-                for key in (
-                    "ApproximateReceiveCount",
-                    "SentTimestamp",
-                    "SenderId",
-                    "ApproximateFirstReceiveTimestamp",
-                    "MessageGroupId",
-                    "MessageDeduplicationId",
-                    "SequenceNumber",
-                    "AWSTraceHeader",
-                )
-                if key in attributes
-            },
-            "messageAttributes": {
-                name: {
-                    "stringValue": value.get("StringValue"),
-                    "binaryValue": value.get("BinaryValue"),
-                    "stringListValues": value.get("StringListValues", []),
-                    "binaryListValues": value.get("BinaryListValues", []),
-                    "dataType": value.get("DataType"),
-                }
-                for name, value in message.get("MessageAttributes", {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.settings.queue_arn,
-            "awsRegion": REGION,
-        }
+        return sqs_event_record(message, self.settings.queue_arn)
 
     def _container(self) -> Container:
         with self._lock:

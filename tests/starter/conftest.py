@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from stepqueue_aws import inject_client
 from stepqueue_starter import entry
 
-from stepqueue.local.emulator import REGION, Emulator
+from stepqueue.local.emulator import Emulator
+from stepqueue.local.runner import sqs_event_record
 
 
 @dataclass
@@ -56,21 +57,7 @@ class StartQueue:
 
 def record(message: dict[str, Any], queue_arn: str = "arn:aws:sqs:x:1:start") -> dict[str, Any]:
     """An SQS message as the event source mapping hands it to Lambda."""
-    attributes = message.get("Attributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            k: attributes[k]
-            for k in ("ApproximateReceiveCount", "SentTimestamp")
-            if k in attributes
-        },
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
+    return sqs_event_record(message, queue_arn)
 
 
 @pytest.fixture

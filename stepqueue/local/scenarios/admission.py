@@ -35,7 +35,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepqueue.local.emulator import REGION, Emulator
+from stepqueue.local.emulator import ACCOUNT_ID, REGION, Emulator
+from stepqueue.local.runner import sqs_event_record
 from stepqueue.local.scenarios import waiting_room as room
 from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
 from stepqueue.local.scenarios.workflow_burst import TERMINAL, wait_until_ended
@@ -51,6 +52,7 @@ from stepqueue_gatekeeper.rules import Rules
 from stepqueue_starter import entry as starter
 
 HOLD_SECONDS = 1
+START_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:admsubmit-start"
 
 
 @dataclass
@@ -364,7 +366,7 @@ def _drain(sqs: Any, queue: str, deadline: float) -> None:
             time.sleep(0.2)
             continue
         idle_since = None
-        records = [_record(m) for m in messages]
+        records = [sqs_event_record(m, START_QUEUE_ARN) for m in messages]
         reply = starter.handler({"Records": records}, None)
         failed = {f["itemIdentifier"] for f in reply["batchItemFailures"]}
         done = [m for m in messages if m["MessageId"] not in failed]
@@ -376,23 +378,6 @@ def _drain(sqs: Any, queue: str, deadline: float) -> None:
                 ],
             )
     raise RuntimeError("the start queue did not drain within its deadline")
-
-
-def _record(message: dict[str, Any]) -> dict[str, Any]:
-    attributes = message.get("Attributes", {})
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message["Body"],
-        "attributes": {
-            k: attributes[k]
-            for k in ("ApproximateReceiveCount", "SentTimestamp")
-            if k in attributes
-        },
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "awsRegion": REGION,
-    }
 
 
 def _list_executions(sfn: Any, machine: str) -> list[dict[str, Any]]:
