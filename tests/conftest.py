@@ -29,18 +29,32 @@ def generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return generate(specs, tmp_path_factory.mktemp("generated") / "out")
 
 
+def _before_admission_controls() -> list[Path]:
+    """workflows/*.yaml without the specs that use admission controls: those need the
+    waiting room, so no deployment made before it had them."""
+    specs = sorted((REPO / "workflows").glob("*.yaml"))
+    keys = ("per_key", "rate", "priority")
+    return [s for s in specs if not any(f"\n  {k}:" in s.read_text() for k in keys)]
+
+
 @pytest.fixture(scope="session")
 def polling_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """workflows/*.yaml with every semaphore in the first version's `polling` mode: what a
-    deployment made before the waiting room looked like."""
+    """Every semaphore in the first version's `polling` mode: what a deployment made before
+    the waiting room looked like."""
     specs_dir = tmp_path_factory.mktemp("polling-specs")
-    for spec in sorted((REPO / "workflows").glob("*.yaml")):
+    for spec in _before_admission_controls():
         text = spec.read_text()
         (specs_dir / spec.name).write_text(
             text.replace("\nconcurrency:\n", "\nconcurrency:\n  mode: polling\n")
         )
     specs = sorted(specs_dir.glob("*.yaml"))
     return generate(specs, tmp_path_factory.mktemp("generated-polling") / "out")
+
+
+@pytest.fixture(scope="session")
+def room_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same workflows as `polling_generated_dir`, in the waiting room (the default)."""
+    return generate(_before_admission_controls(), tmp_path_factory.mktemp("generated-room") / "out")
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def _changes(tf: Terraform, plan_file: Path) -> list[dict[str, Any]]:
 def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambda_module(
     emulator: Emulator,
     polling_generated_dir: Path,
-    generated_dir: Path,
+    room_generated_dir: Path,
     lambda_zip: Path,
     tmp_path: Path,
 ) -> None:
@@ -144,7 +144,7 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
     room = local_deployment(
         emulator.endpoint,
         work_dir,
-        generated_dir=generated_dir,
+        generated_dir=room_generated_dir,
         lambda_zip=lambda_zip,
         name_prefix=prefix,
     )
