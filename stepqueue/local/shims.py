@@ -420,6 +420,75 @@ def _preprocessor_scopes_per_instance() -> None:
     setattr(Preprocessor, "__init__", __init__)  # noqa: B010
 
 
+def _dynamodb_transactions_back_up_touched_items() -> None:
+    # Cost, not correctness: to roll back a cancelled TransactWriteItems, moto deep-copies the
+    # whole table, once per item of the transaction, before applying any of it. A waiting room
+    # keeps one item per waiter, so each gatekeeper commit (up to 100 items) copied every
+    # waiter up to 100 times: 29% of the emulator's busy time at 400 executions, quadratic in
+    # the line's length. Only the items a transaction names can change, so the backup it
+    # takes keeps every other item as is (they are not touched until the next request) and
+    # deep-copies those items alone; a rollback restores exactly what moto's would.
+    import copy
+
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    backing_up = threading.local()  # table name -> keys the running transaction names
+
+    def deepcopy_table(self: Any, memo: dict[int, Any]) -> Any:
+        touched = getattr(backing_up, "keys", {}).get(self.name)
+        clone = copy.copy(self)
+        memo[id(self)] = clone
+        if touched is None:  # any other copy of a table: moto's, field by field
+            for name, value in self.__dict__.items():
+                setattr(clone, name, copy.deepcopy(value, memo))
+            return clone
+        items = copy.copy(self.items)  # the same defaultdict, its entries shared
+        if self.has_range_key:
+            for hash_key in items:
+                items[hash_key] = dict(items[hash_key])
+        for hash_key, range_key in touched:
+            if self.has_range_key:
+                if range_key in self.items.get(hash_key, {}):
+                    items[hash_key][range_key] = copy.deepcopy(self.items[hash_key][range_key])
+            elif hash_key in self.items:
+                items[hash_key] = copy.deepcopy(self.items[hash_key])
+        clone.items = items
+        return clone
+
+    Table.__deepcopy__ = deepcopy_table  # type: ignore[attr-defined]
+    original = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original)
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        keys: dict[str, set[tuple[Any, Any]]] = {}
+        for entry in transact_items:
+            for op in entry.values():
+                table = self.tables.get(op.get("TableName"))
+                if table is None:
+                    continue
+                named = op.get("Key") or op.get("Item") or {}
+                hash_value = named.get(table.hash_key_attr)
+                range_value = named.get(table.range_key_attr) if table.range_key_attr else None
+                if hash_value is None:
+                    continue
+                keys.setdefault(table.name, set()).add(
+                    (
+                        DynamoType(hash_value),
+                        DynamoType(range_value) if range_value is not None else None,
+                    )
+                )
+        backing_up.keys = keys
+        try:
+            return original(self, transact_items)
+        finally:
+            backing_up.keys = {}
+
+    transact_write_items.__stepqueue_backs_up_touched_items__ = True  # type: ignore[attr-defined]
+    setattr(DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010
+
+
 def _dynamodb_atomic() -> None:
     # Gap: moto's conditional writes are not atomic across server threads (measured: 6–10
     # acquires above the limit per run of 32 threads × 200 cycles). Real DynamoDB is atomic per
@@ -452,6 +521,12 @@ def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
     _once("stepfunctions.DefinitionParseCache", _stepfunctions_parse_cache)
     _once("stepfunctions.JsonPathCache", _stepfunctions_json_path_cache)
     _once("stepfunctions.JSONataEvaluation", _stepfunctions_jsonata)
+    # Without atomicity the emulator's DynamoDB is moto's as shipped, slow transactions
+    # included: that mode exists to show the races moto allows (tests/semaphore), and a
+    # faster transaction narrows the window they need.
     if atomic_dynamodb:
         _once("dynamodb.AtomicItemOperations", _dynamodb_atomic)
+        _once(
+            "dynamodb.TransactionsBackUpTouchedItems", _dynamodb_transactions_back_up_touched_items
+        )
     return sorted(_applied)
