@@ -41,6 +41,7 @@ from stepqueue_gatekeeper.store import (
     FRONT,
     KEY_VALUE_SHOWN,
     MAIN,
+    Counter,
     Holder,
     KeyState,
     Line,
@@ -289,11 +290,7 @@ class Gatekeeper:
         how many were served and how many parked behind a full key."""
         c = store.counter
         now = self.now_ms()
-        bucket = None
-        if rules.rate is not None:
-            tokens = float(rules.burst) if c.tokens is None else c.tokens
-            bucket = Bucket(tokens, c.refilled_ms or now)
-            bucket.refill(rules, now)
+        bucket = _bucket(c, rules, now) if rules.rate is not None else None
         served = moved = 0
         while c.held < c.limit and served < GRANTS_PER_ROUND and store.staged < COMMIT_AT:
             if bucket is not None and bucket.tokens < 1:
@@ -414,8 +411,7 @@ class Gatekeeper:
         if rules.rate is None or not c.waiting or c.held >= c.limit:
             return
         now = self.now_ms()
-        bucket = Bucket(float(rules.burst) if c.tokens is None else c.tokens, c.refilled_ms or now)
-        bucket.refill(rules, now)
+        bucket = _bucket(c, rules, now)
         if bucket.tokens >= 1:
             return  # not waiting for a token: the rounds ran out, and their tick carries on
         if c.wake_ms and now < c.wake_ms + WAKE_GRACE_MS:
@@ -440,6 +436,13 @@ class Gatekeeper:
             MessageDeduplicationId=dedup,
         )
         out.continued.append(body["op"])
+
+
+def _bucket(c: Counter, rules: Rules, now_ms: int) -> Bucket:
+    """The rate's bucket as the counter keeps it, refilled to now (full when never used)."""
+    bucket = Bucket(float(rules.burst) if c.tokens is None else c.tokens, c.refilled_ms or now_ms)
+    bucket.refill(rules, now_ms)
+    return bucket
 
 
 def _is_priority(value: Any) -> bool:

@@ -99,27 +99,12 @@ class AdmissionPump(room.Pump):
         super()._check(group, before)
         per_key: Counter[str] = Counter()
         total = 0
-        for item in _holders(self.ddb, self.table, group):
+        for item in room.holders(self.ddb, self.table, group):
             total += 1
             if "key" in item:
                 per_key[item["key"]["S"]] += 1
         self.max_holders = max(self.max_holders, total)
         self.max_per_key = max(self.max_per_key, max(per_key.values(), default=0))
-
-
-def _holders(ddb: Any, table: str, semaphore: str) -> Iterator[dict[str, Any]]:
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": "holders",
-        "KeyConditionExpression": "holder_of = :s",
-        "ExpressionAttributeValues": {":s": {"S": semaphore}},
-    }
-    while True:
-        page = ddb.query(**kwargs)
-        yield from page.get("Items", [])
-        if "LastEvaluatedKey" not in page:
-            return
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def busiest_second(times: list[float]) -> int:
@@ -170,7 +155,7 @@ def _start(sfn: Any, part: Part, inputs: list[dict[str, Any]], gap_s: float = 0.
 
 def _until_holding(part: Part, count: int, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
-    while len(list(_holders(part.pump.ddb, part.name, part.name))) < count:
+    while len(list(room.holders(part.pump.ddb, part.name, part.name))) < count:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{part.name}: {count} holders not reached in {timeout_s} s")
         time.sleep(0.1)
@@ -381,11 +366,5 @@ def _drain(sqs: Any, queue: str, deadline: float) -> None:
 
 
 def _list_executions(sfn: Any, machine: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"stateMachineArn": machine, "maxResults": 1000}
-    while True:
-        page = sfn.list_executions(**kwargs)
-        found += page.get("executions", [])
-        if not page.get("nextToken"):
-            return found
-        kwargs["nextToken"] = page["nextToken"]
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)
+    return [e for page in pages for e in page.get("executions", [])]

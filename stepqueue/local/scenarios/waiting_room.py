@@ -13,7 +13,7 @@ import itertools
 import json
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +79,8 @@ def counter(ddb: Any, table: str, semaphore: str) -> dict[str, int]:
     return {k: int(item[k]["N"]) if k in item else 0 for k in ("limit", "held", "head", "tail")}
 
 
-def holder_items(ddb: Any, table: str, semaphore: str) -> list[str]:
-    found: list[str] = []
+def holders(ddb: Any, table: str, semaphore: str) -> Iterator[dict[str, Any]]:
+    """Every holder item of a semaphore, through the `holders` index, page after page."""
     kwargs: dict[str, Any] = {
         "TableName": table,
         "IndexName": HOLDERS_INDEX,
@@ -89,10 +89,14 @@ def holder_items(ddb: Any, table: str, semaphore: str) -> list[str]:
     }
     while True:
         page = ddb.query(**kwargs)
-        found += [item["execution"]["S"] for item in page.get("Items", [])]
+        yield from page.get("Items", [])
         if "LastEvaluatedKey" not in page:
-            return found
+            return
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def holder_items(ddb: Any, table: str, semaphore: str) -> list[str]:
+    return [item["execution"]["S"] for item in holders(ddb, table, semaphore)]
 
 
 @dataclass
