@@ -46,6 +46,10 @@ def handler(event, context):
                 [json.loads(r["body"])["n"], int(r["attributes"]["ApproximateReceiveCount"])]
                 for r in event["Records"]
             ],
+            "failed": [
+                json.loads(r["body"])["n"] for r in event["Records"]
+                if {"itemIdentifier": r["messageId"]} in failures
+            ],
         }) + "\\n")
     return {"batchItemFailures": failures}
 """

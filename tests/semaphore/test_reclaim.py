@@ -17,7 +17,7 @@ from stepqueue.local.scenarios.semaphore_requests import (
     requests_for_limit,
 )
 
-from .conftest import ROLE_ARN, create_table, holders
+from .conftest import ROLE_ARN, create_table, holders, wait_until_ended
 
 pytestmark = pytest.mark.emulator
 
@@ -156,7 +156,8 @@ def test_sweep_against_real_executions(
     ddb.update_item(**semaphore.acquire_kwargs(ghost, START))
     try:
         sfn.stop_execution(executionArn=arns[1], error="Test.Stop", cause="stopped")
-        assert sfn.describe_execution(executionArn=arns[1])["status"] == "ABORTED"
+        # The emulator's execution thread reflects a stop a moment later, not in the call.
+        assert wait_until_ended(sfn, arns[1])["status"] == "ABORTED"
         summary = sweep(ddb, sfn, semaphore.table)
         assert summary["errors"] == []
         assert {r["execution"] for r in summary["reclaimed"]} == {arns[1], ghost}

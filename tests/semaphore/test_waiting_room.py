@@ -6,6 +6,7 @@ checks the invariants of docs/design.md §4 on the items at rest."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -156,6 +157,16 @@ def test_limit_lowered_then_raised_takes_effect_at_once(
     assert room.counter(ddb, unique_name, unique_name)["limit"] == 4
 
 
+def _settles(read: Callable[[], Any], expected: Any, timeout: float = 30.0) -> bool:
+    """Whether read() reaches expected before the deadline (the pump works on its own thread)."""
+    deadline = time.monotonic() + timeout
+    while read() != expected:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def test_reclaim_frees_only_a_stopped_run(emulator: Emulator, unique_name: str) -> None:
     """A FAILED-style event for a RUNNING holder frees nothing; after the execution is
     stopped, the event (or one sweep) frees it and the next waiter gets the slot."""
@@ -169,14 +180,13 @@ def test_reclaim_frees_only_a_stopped_run(emulator: Emulator, unique_name: str) 
         time.sleep(1.5)
         assert room.holder_items(ddb, unique_name, unique_name) == [holder]  # still RUNNING
         sfn.stop_execution(executionArn=holder)  # ends without releasing (abort)
-        time.sleep(0.5)
+        wait_until_ended(sfn, holder)  # the emulator shows the stop a moment later
         room.send(sqs, url, {"op": "sweep", "semaphore": unique_name}, "sweep-1")
-        time.sleep(2)
-        assert room.holder_items(ddb, unique_name, unique_name) == [waiter]
+        assert _settles(lambda: room.holder_items(ddb, unique_name, unique_name), [waiter])
         sfn.stop_execution(executionArn=waiter)
-        time.sleep(0.5)
+        wait_until_ended(sfn, waiter)  # the emulator shows the stop a moment later
         room.send(sqs, url, {"op": "reclaim", "semaphore": unique_name, "execution": waiter}, "r2")
-        time.sleep(2)
+        assert _settles(lambda: room.holder_items(ddb, unique_name, unique_name), [])
     assert [r["execution"] for r in pump.inv.reclaimed] == [holder, waiter]
     assert room.holder_items(ddb, unique_name, unique_name) == []
     assert room.counter(ddb, unique_name, unique_name)["held"] == 0
