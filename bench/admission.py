@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         and result["max_grants_in_any_second"] <= result["rate_per_second"] + result["rate_burst"]
         and result["priority_inversions"] == 0
         and result["started"] == result["distinct_submissions"]
+        # Every submission accounted for: started once, or a repeat the starter recognised.
+        and result["started"] + result["recognised_duplicates"] == result["submitted"]
+        and result["dead_lettered"] == 0
+        and result["succeeded"] == result["executions"]
         and result["duplicate_starts"] == 0
         and result["lost"] == 0
         and result["holder_violations"] == 0

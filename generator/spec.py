@@ -108,7 +108,18 @@ def _concurrency(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> No
     facts.has_concurrency = True
     # The global limit may be left out when a per-key limit is the point.
     required = () if "per_key" in node.mapping else ("limit",)
-    r.keys(node, "concurrency", CONCURRENCY_KEYS, required, what="concurrency")
+    # `concurrency: {key: $.tenant, limit: 3}` reads naturally but would make 3 the global
+    # limit: the per-key limit is its own mapping, and the error says how to write it.
+    if "key" in node.mapping:
+        r.error(
+            *key_at(node, "concurrency", "key"),
+            "concurrency.key is not a key of concurrency: a limit per key is its own mapping, "
+            "and concurrency.limit is the limit over all keys",
+            "write per_key: {key: $.tenant, limit: 3} under concurrency (and limit: N beside it "
+            "for a global limit too)",
+        )
+    allowed = CONCURRENCY_KEYS | {"key"}
+    r.keys(node, "concurrency", allowed, required, what="concurrency")
     if (v := node.get("mode")) is not None:
         facts.mode = r.choice(v, "concurrency.mode", "mode", SEMAPHORE_MODES) or facts.mode
     # Polling keeps every holder in one 400 KB item and every retry in the history.

@@ -439,4 +439,10 @@ variable "start_queue_max_concurrency" {
     condition     = var.start_queue_max_concurrency >= 2 && var.start_queue_max_concurrency <= 1000 && floor(var.start_queue_max_concurrency) == var.start_queue_max_concurrency
     error_message = "start_queue_max_concurrency must be a whole number from 2 to 1000."
   }
+  # The start queue module's own check, in this configuration's terms: a batch of 10 (the
+  # module's default) must fit a starter's 45 s (timeout 60 s, 15 s kept back) at its pace.
+  validation {
+    condition     = var.start_queue_max_concurrency <= var.start_queue_starts_per_second * 4.5
+    error_message = "start_queue_max_concurrency must be at most start_queue_starts_per_second × 4.5: each starter paces itself at start_queue_starts_per_second / start_queue_max_concurrency, and a batch of 10 must fit its 45 s. Lower start_queue_max_concurrency or raise start_queue_starts_per_second."
+  }
 }

@@ -63,6 +63,7 @@ WAKE_MAX_MS = 10_000
 # A wake-up overdue by this much is taken as lost and sent again.
 WAKE_GRACE_MS = 60_000
 INVALID_PRIORITY = "Semaphore.InvalidPriority"
+MISSING_KEY = "Semaphore.MissingKey"
 
 
 @dataclass
@@ -74,7 +75,7 @@ class Outcome:
     released: list[str] = field(default_factory=list)
     reclaimed: list[dict[str, str]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-    rejected: list[str] = field(default_factory=list)  # acquires failed: a bad priority
+    rejected: list[str] = field(default_factory=list)  # acquires failed: _refusal's reasons
     skipped: list[str] = field(default_factory=list)  # message ids already applied
     continued: list[str] = field(default_factory=list)  # messages sent to carry on
     # Wake-ups that came early, with the seconds to sleep on them: the entry hands them back
@@ -210,20 +211,14 @@ class Gatekeeper:
 
     def _arrive(self, store: Store, rules: Rules, m: Message, out: Outcome) -> None:
         """The acquire joins the line of its priority, keyed when the semaphore has a
-        per-key limit."""
+        per-key limit; one it cannot place is failed at once rather than left to wait."""
         assert m.execution and m.acquire and m.token
-        priority = 0
-        if m.priority is not None:
-            if not _is_priority(m.priority):
-                cause = (
-                    f"priority {json.dumps(m.priority)[:100]} for semaphore {m.semaphore} is "
-                    f"not a whole number from 0 to {PRIORITY_MAX}; fix the value at the "
-                    "spec's concurrency.priority path in the execution's input"
-                )
-                send_failure(self.sfn, m.token, INVALID_PRIORITY, cause)
-                out.rejected.append(m.execution)
-                return
-            priority = m.priority
+        refusal = _refusal(rules, m)
+        if refusal is not None:
+            send_failure(self.sfn, m.token, *refusal)
+            out.rejected.append(m.execution)
+            return
+        priority: int = 0 if m.priority is None else m.priority  # checked by _refusal
         key = value = None
         if rules.key_limit is not None and m.key is not None:
             key, value = key_hash(m.key), m.key[:KEY_VALUE_SHOWN]
@@ -443,6 +438,25 @@ def _bucket(c: Counter, rules: Rules, now_ms: int) -> Bucket:
     bucket = Bucket(float(rules.burst) if c.tokens is None else c.tokens, c.refilled_ms or now_ms)
     bucket.refill(rules, now_ms)
     return bucket
+
+
+def _refusal(rules: Rules, m: Message) -> tuple[str, str] | None:
+    """The error and cause that fail an acquire the semaphore cannot place, if any."""
+    if m.priority is not None and not _is_priority(m.priority):
+        return INVALID_PRIORITY, (
+            f"priority {json.dumps(m.priority)[:100]} for semaphore {m.semaphore} is "
+            f"not a whole number from 0 to {PRIORITY_MAX}; fix the value at the "
+            "spec's concurrency.priority path in the execution's input"
+        )
+    if rules.key_limit is not None and m.key is None:
+        # Admitting it unkeyed would bypass the per-key limit; only a hand-written or old
+        # definition sends no key (the generated Acquire state always does).
+        return MISSING_KEY, (
+            f"semaphore {m.semaphore} has a per-key limit ({rules.key_limit} per key), so its "
+            "rules need a key, but the acquire sent none; send the spec's "
+            "concurrency.per_key.key value as the acquire's key (regenerate the definition)"
+        )
+    return None
 
 
 def _is_priority(value: Any) -> bool:

@@ -16,8 +16,13 @@ TOKEN_MAX = 1024  # Step Functions task tokens are 1..1024 characters
 EXECUTION_ARN_MAX = 2048
 CURSOR_MAX = 4096
 LIMIT_MAX = 100_000  # the same bound as the generator's, kept so a typo cannot admit millions
+# json's parser and encoder recurse once per level: a key nested a few thousand levels deep
+# fits in a few KB yet would overflow the stack and fail the whole batch. The starter's bound.
+MAX_DEPTH = 200
 SEMAPHORE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 _EXECUTION = re.compile(r"^arn:aws[a-z-]*:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$")
+# A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 class MessageError(ValueError):
@@ -40,8 +45,19 @@ class Message:
 
 
 def parse(message_id: str, group: str | None, body: str) -> Message:
-    if len(body.encode()) > BODY_MAX_BYTES:
+    try:
+        return _parse(message_id, group, body)
+    except RecursionError:
+        # A backstop: the depth bound should make this unreachable, but an escaped
+        # RecursionError would fail the batch and block the semaphore's group.
+        raise MessageError("body nests too deep to parse") from None
+
+
+def _parse(message_id: str, group: str | None, body: str) -> Message:
+    if len(body.encode(errors="surrogatepass")) > BODY_MAX_BYTES:
         raise MessageError(f"body over {BODY_MAX_BYTES} bytes")
+    if _nests_deeper(body, MAX_DEPTH):
+        raise MessageError(f"body nests deeper than {MAX_DEPTH} levels")
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -64,9 +80,7 @@ def parse(message_id: str, group: str | None, body: str) -> Message:
         fields["acquire"] = _string(data, "acquire", 128, re.compile(r"^[0-9a-f]{16,128}$"))
         fields["token"] = _string(data, "token", TOKEN_MAX)
     if op == "acquire" and "key" in data:
-        # Any JSON value from the input: canonical text, so 1 and 1.0 or two key orders of
-        # one object are one key.
-        fields["key"] = json.dumps(data["key"], sort_keys=True, ensure_ascii=False)
+        fields["key"] = _canonical_key(data["key"])
     if op == "acquire" and "priority" in data:
         fields["priority"] = data["priority"]
     if op == "tick" and data.get("at_ms") is not None:
@@ -84,6 +98,18 @@ def parse(message_id: str, group: str | None, body: str) -> Message:
     return Message(**fields)
 
 
+def _canonical_key(value: Any) -> str:
+    """Any JSON value from the input as canonical text, so two key orders of one object are
+    one key. A lone surrogate (a valid JSON escape, not valid Unicode) could be neither hashed
+    nor stored, failing the group on every delivery: such a key keeps its escapes instead."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, sort_keys=True)
+    return text
+
+
 def _string(
     data: dict[str, Any], key: str, max_len: int, pattern: re.Pattern[str] | None = None
 ) -> str:
@@ -93,3 +119,18 @@ def _string(
     if pattern is not None and not pattern.match(value):
         raise MessageError(f"{key} {value[:80]!r} is not valid")
     return value
+
+
+def _nests_deeper(text: str, bound: int) -> bool:
+    """Whether brackets outside strings nest deeper than `bound`: a cheap check before the
+    recursive parser. It stops at the first level too deep, so a hostile body costs little."""
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > bound:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
+    return False

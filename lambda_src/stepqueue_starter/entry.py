@@ -3,15 +3,17 @@
 Per record: parse and bound the body, wait for the pace (a token bucket of
 ``STARTS_PER_SECOND``), StartExecution with the message's name, then:
 
-- started, or a duplicate (ExecutionAlreadyExists, or the running execution returned for a
-  repeated name and input): done, the mapping deletes the record;
+- started, or a duplicate (ExecutionAlreadyExists from an execution with the same input, or
+  the running execution returned for a repeated name and input): done, the mapping deletes the
+  record;
 - a transient failure (throttling, the open-execution quota, 5xx, timeouts): reported in
   ``batchItemFailures`` and made visible again after 1, 2, 4 ... s (at most
   ``MAX_RETRY_DELAY_SECONDS``), so a burst waits in the queue instead of being refused; on its
   last attempt (``MAX_RECEIVE_COUNT`` - 1 receives, one kept in reserve for an invocation that
   dies) it goes to the DLQ with the reason instead;
 - a permanent failure (a malformed body, an unknown workflow, a name or input Step Functions
-  refuses, a missing state machine): to the DLQ with the reason, at once.
+  refuses, a missing state machine, a name already used for another input): to the DLQ with
+  the reason, at once.
 
 A record the pace leaves no time for before the function's deadline is not started: it goes
 back like a transient failure (``Stepqueue.Deferred``).
@@ -32,7 +34,16 @@ from stepqueue_aws import Retries, cached_client, change_visibility, doubling_ba
 
 from stepqueue_starter import dead_letter
 from stepqueue_starter.messages import BodyError, StartRequest, parse
-from stepqueue_starter.outcome import Outcome, classify, started
+from stepqueue_starter.outcome import (
+    DUPLICATE_CODE,
+    Outcome,
+    classify,
+    execution_arn,
+    name_holder,
+    name_holder_unread,
+    once_per_batch,
+    started,
+)
 from stepqueue_starter.pacing import TokenBucket
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-starter"))
@@ -116,6 +127,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     failures: list[dict[str, str]] = []
     come_back: list[tuple[str, int]] = []
+    started_here: set[str] = set()  # execution ARNs this batch started
     for record in event.get("Records") or []:
         receives = _receive_count(record)
         outcome, workflow = _start(record, settings, bucket, seconds_left)
@@ -142,6 +154,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 },
             )
             continue
+        outcome = once_per_batch(outcome, started_here)
         counts["Started" if outcome.kind == "started" else "DuplicateSubmissions"] += 1
     if come_back:
         change_visibility(client("sqs"), settings.queue_url, come_back, logger.warning)
@@ -174,8 +187,22 @@ def _start(
             stateMachineArn=arn, name=request.name, input=request.input
         )
     except Exception as exc:
-        return classify(exc), request.workflow
+        outcome = classify(exc)
+        if outcome.code == DUPLICATE_CODE:
+            outcome = _judge_name_holder(arn, request)
+        return outcome, request.workflow
     return started(reply, _sent_ms(record)), request.workflow
+
+
+def _judge_name_holder(state_machine_arn: str, request: StartRequest) -> Outcome:
+    """ExecutionAlreadyExists does not say whether the name's execution had this input (a
+    duplicate) or another one (a reused name: this submission would silently never start)."""
+    arn = execution_arn(state_machine_arn, request.name)
+    try:
+        described = client("stepfunctions").describe_execution(executionArn=arn)
+    except Exception as exc:
+        return name_holder_unread(exc, arn)
+    return name_holder(described, request.input, arn)
 
 
 def _move_to_dlq(

@@ -108,6 +108,14 @@ data "aws_iam_policy_document" "this" {
     actions   = ["states:StartExecution"]
     resources = sort(distinct(values(var.state_machine_arns)))
   }
+
+  # Told the name is taken, the starter reads that execution's input: the same input is a
+  # repeat (done), another input is a name collision (to the DLQ). Their executions only.
+  statement {
+    sid       = "DescribeOwnExecutions"
+    actions   = ["states:DescribeExecution"]
+    resources = sort(distinct([for arn in values(var.state_machine_arns) : "${replace(arn, ":stateMachine:", ":execution:")}:*"]))
+  }
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

@@ -28,7 +28,7 @@ SEMAPHORE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 WAITER_SEPARATOR = "#w#"
 HOLDERS_INDEX = "holders"
 BUSIEST_SHOWN = 5
-HOLDERS_READ_MAX = 10_000  # holders counted for the busiest keys; past it the list says so
+HOLDERS_READ_MAX = 10_000  # holders counted for the busiest keys; past it the status says so
 KEY_SEPARATOR = "#"  # counter items are the only ones whose id has none
 OLDEST_PROBE = 10  # waiters looked at past the head when the head's item is gone
 TABLE_OUTPUT, QUEUE_OUTPUT = "semaphore_table_name", "gatekeeper_queue_url"
@@ -82,6 +82,7 @@ class Status:
     oldest_wait_seconds: float | None
     parked: int = 0  # of the waiting, those whose key is at its per-key limit
     busiest_keys: tuple[tuple[str, int], ...] = ()  # (key value as JSON, holders), most first
+    busiest_keys_partial: bool = False  # counted over the first HOLDERS_READ_MAX holders only
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +96,7 @@ def _status(ddb: Any, table: str, item: dict[str, Any], now: Callable[[], float]
     name = item["id"]["S"]
     lines = _lines(item)
     parked = _n(item, "parked") or 0
+    busiest, partial = _busiest_keys(ddb, table, name) if _keyed(ddb, table, item) else ((), False)
     return Status(
         semaphore=name,
         limit=_n(item, "limit"),
@@ -103,7 +105,8 @@ def _status(ddb: Any, table: str, item: dict[str, Any], now: Callable[[], float]
         pending=len(item.get("pending", {}).get("L", [])),
         oldest_wait_seconds=_oldest_wait(ddb, table, name, lines, now),
         parked=parked,
-        busiest_keys=_busiest_keys(ddb, table, name) if _keyed(ddb, table, item) else (),
+        busiest_keys=busiest,
+        busiest_keys_partial=partial,
     )
 
 
@@ -158,22 +161,32 @@ def _holders_query(table: str, name: str) -> dict[str, Any]:
     }
 
 
-def _busiest_keys(ddb: Any, table: str, name: str) -> tuple[tuple[str, int], ...]:
+def _busiest_keys(ddb: Any, table: str, name: str) -> tuple[tuple[tuple[str, int], ...], bool]:
+    """The busiest keys by holders, and whether more holders were left uncounted. Counted by
+    the key's hash (the gatekeeper's identity of a key): values kept only in part for display
+    may share their first characters."""
     counts: dict[str, int] = {}
+    shown: dict[str, str] = {}
     kwargs = _holders_query(table, name)
     read = 0
-    while read < HOLDERS_READ_MAX:
+    partial = False
+    while True:
         page = ddb.query(**kwargs)
         for item in page.get("Items", []):
             value = item.get("key_value", {}).get("S")
             if value is not None:
-                counts[value] = counts.get(value, 0) + 1
+                key = item.get("key", {}).get("S", value)
+                counts[key] = counts.get(key, 0) + 1
+                shown.setdefault(key, value)
         read += len(page.get("Items", []))
         if "LastEvaluatedKey" not in page:
             break
+        if read >= HOLDERS_READ_MAX:
+            partial = True
+            break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-    return tuple(ranked[:BUSIEST_SHOWN])
+    ranked = sorted(((shown[k], n) for k, n in counts.items()), key=lambda kv: (-kv[1], kv[0]))
+    return tuple(ranked[:BUSIEST_SHOWN]), partial
 
 
 def status(
@@ -281,7 +294,7 @@ def render_table(statuses: list[Status]) -> str:
             str(s.waiting),
             str(s.pending),
             "-" if s.oldest_wait_seconds is None else _duration(s.oldest_wait_seconds),
-            ", ".join(f"{_shown(key)}={held}" for key, held in s.busiest_keys) or "-",
+            _busiest_cell(s),
         )
         for s in statuses
     ]
@@ -291,6 +304,11 @@ def render_table(statuses: list[Status]) -> str:
         for row in [headers, *rows]
     ]
     return "\n".join(lines)
+
+
+def _busiest_cell(s: Status) -> str:
+    cell = ", ".join(f"{_shown(key)}={held}" for key, held in s.busiest_keys) or "-"
+    return f"{cell} (of the first {HOLDERS_READ_MAX} holders)" if s.busiest_keys_partial else cell
 
 
 def _shown(key: str) -> str:

@@ -1,11 +1,13 @@
 """The starter against moto: a submission starts exactly once however often it arrives,
 throttling and the open-execution quota put records back with a doubling visibility backoff
-(never lost), and what can never start lands in the DLQ with its reason, deleted from the
-start queue by the starter itself."""
+(never lost), and what can never start (a name already used for another input among it) lands
+in the DLQ with its reason, deleted from the start queue by the starter itself."""
 
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from botocore.exceptions import ReadTimeoutError
 from stepqueue_aws import inject_client
 from stepqueue_starter import entry
 from stepqueue_starter.dead_letter import CAUSE, ERROR, RECEIVES, SOURCE_MESSAGE, WORKFLOW
-from stepqueue_starter.outcome import classify
+from stepqueue_starter.outcome import NAME_TAKEN, classify, execution_arn
 
 from .conftest import Deliver, StartQueue, body, client_error, record
 
@@ -32,6 +34,10 @@ def _metrics(out: str) -> dict[str, float]:
     return totals
 
 
+def _outcomes(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: metrics[k] for k in ("Started", "DuplicateSubmissions", "DeadLettered")}
+
+
 def _drain(deliver: Deliver, start_queue: StartQueue, rounds: int = 10) -> None:
     for _ in range(rounds):
         if start_queue.depth() == 0:
@@ -45,24 +51,162 @@ def test_a_submission_made_several_times_starts_once(
 ) -> None:
     for _ in range(3):
         start_queue.send(body("order-1", {"id": 1}))
-    # The same name with another input is the same submission to Step Functions: refused.
-    start_queue.send(body("order-1", {"id": 2}))
     start_queue.send(body("order-2", {"id": 2}))
     _drain(deliver, start_queue)
 
-    names = sorted(e["name"] for e in start_queue.executions("orders"))
-    assert names == ["order-1", "order-2"]
-    described = start_queue.sfn.describe_execution(
-        executionArn=next(
-            e["executionArn"] for e in start_queue.executions("orders") if e["name"] == "order-1"
-        )
-    )
-    assert json.loads(described["input"]) == {"id": 1}
+    assert sorted(e["name"] for e in start_queue.executions("orders")) == ["order-1", "order-2"]
     metrics = _metrics(capsys.readouterr().out)
-    assert metrics["Started"] == 2
-    assert metrics["DuplicateSubmissions"] == 3
-    assert metrics["DeadLettered"] == 0
+    assert _outcomes(metrics) == {"Started": 2, "DuplicateSubmissions": 2, "DeadLettered": 0}
     assert start_queue.depth(start_queue.dlq_url) == 0
+
+
+def _ended(start_queue: StartQueue, arn: str, timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while start_queue.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, f"{arn} still running"
+        time.sleep(0.05)
+
+
+def test_the_same_name_and_input_after_the_execution_ended_is_a_duplicate(
+    start_queue: StartQueue, deliver: Deliver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Started by another caller with other spacing and key order: the same JSON value.
+    arn = start_queue.sfn.start_execution(
+        stateMachineArn=start_queue.machines["orders"], name="order-1", input='{ "b": [1], "a": 2 }'
+    )["executionArn"]
+    _ended(start_queue, arn)  # no longer RUNNING: Step Functions answers ExecutionAlreadyExists
+    start_queue.send(body("order-1", {"a": 2, "b": [1]}))
+    assert deliver() == {"batchItemFailures": []}
+
+    assert [e["executionArn"] for e in start_queue.executions("orders")] == [arn]
+    metrics = _metrics(capsys.readouterr().out)
+    assert _outcomes(metrics) == {"Started": 0, "DuplicateSubmissions": 1, "DeadLettered": 0}
+    assert start_queue.depth() == 0
+    assert start_queue.depth(start_queue.dlq_url) == 0
+
+
+def test_a_name_reused_for_another_input_lands_in_the_dlq_with_the_reason(
+    start_queue: StartQueue,
+    deliver: Deliver,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    start_queue.send(body("order-1", {"id": 1}))
+    deliver()
+    start_queue.send(body("order-1", {"id": 2}))
+    assert deliver() == {"batchItemFailures": []}
+
+    [execution] = start_queue.executions("orders")
+    described = start_queue.sfn.describe_execution(executionArn=execution["executionArn"])
+    assert json.loads(described["input"]) == {"id": 1}  # the first one, untouched
+    [dead] = _dead_letters(start_queue)
+    assert json.loads(dead["Body"])["input"] == {"id": 2}
+    attributes = _attributes(dead)
+    assert attributes[ERROR] == NAME_TAKEN
+    assert execution["executionArn"] in attributes[CAUSE]
+    assert "already used for another input" in attributes[CAUSE]
+    assert "--name" in attributes[CAUSE]
+    assert start_queue.depth() == 0
+    metrics = _metrics(capsys.readouterr().out)
+    assert _outcomes(metrics) == {"Started": 1, "DuplicateSubmissions": 0, "DeadLettered": 1}
+    [logged] = [r for r in caplog.records if r.getMessage() == "moved to the DLQ"]
+    assert logged.levelname == "ERROR"
+    assert (logged.__dict__["error_code"], logged.__dict__["workflow"]) == (NAME_TAKEN, "orders")
+
+
+class TakenName:
+    """Step Functions whose every StartExecution answers ExecutionAlreadyExists, and whose
+    DescribeExecution fails with the given error."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.described: list[str] = []
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        raise client_error("ExecutionAlreadyExists", "StartExecution")
+
+    def describe_execution(self, executionArn: str) -> Any:
+        self.described.append(executionArn)
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "failed", "metric"),
+    [
+        (client_error("ThrottlingException", "DescribeExecution"), 1, "StartRetries"),
+        (client_error("InternalFailure", "DescribeExecution", status=500), 1, "StartRetries"),
+        (ReadTimeoutError(endpoint_url="https://states"), 1, "StartRetries"),
+        # Its history expired between the two calls: nothing to compare with.
+        (client_error("ExecutionDoesNotExist", "DescribeExecution"), 0, "DuplicateSubmissions"),
+        # No permission to read it: said loudly rather than guessed.
+        (client_error("AccessDeniedException", "DescribeExecution"), 0, "DeadLettered"),
+    ],
+    ids=["throttled", "5xx", "timeout", "expired", "denied"],
+)
+def test_a_failed_describe_is_retried_taken_for_a_duplicate_or_dead_lettered(
+    start_queue: StartQueue,
+    deliver: Deliver,
+    capsys: pytest.CaptureFixture[str],
+    error: Exception,
+    failed: int,
+    metric: str,
+) -> None:
+    sfn = TakenName(error)
+    inject_client(entry._clients, "stepfunctions", sfn)
+    start_queue.send(body("order-1"))
+    assert len(deliver()["batchItemFailures"]) == failed
+    machine = start_queue.machines["orders"]
+    assert sfn.described == [machine.replace(":stateMachine:", ":execution:") + ":order-1"]
+    assert _metrics(capsys.readouterr().out)[metric] == 1
+    assert start_queue.depth(start_queue.dlq_url) == (metric == "DeadLettered")
+
+
+class RunningReplies:
+    """Step Functions answering StartExecution with the RUNNING execution of that name, started
+    after the records were sent: what a repeat of name and input gets while it runs."""
+
+    def __init__(self) -> None:
+        self.start = datetime.now(UTC) + timedelta(seconds=1)
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        return {
+            "executionArn": f"arn:aws:states:x:1:execution:m:{kwargs['name']}",
+            "startDate": self.start,
+        }
+
+
+def test_a_repeat_within_one_batch_of_a_running_execution_counts_as_a_duplicate(
+    start_queue: StartQueue, deliver: Deliver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inject_client(entry._clients, "stepfunctions", RunningReplies())
+    for _ in range(2):
+        start_queue.send(body("order-1", {"id": 1}))
+    start_queue.send(body("order-2", {"id": 2}))
+    deliver()  # one batch: the three records together
+    assert start_queue.depth() == 0
+    metrics = _metrics(capsys.readouterr().out)
+    assert (metrics["Started"], metrics["DuplicateSubmissions"]) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("machine", "execution"),
+    [
+        ("arn:aws:states:eu-west-1:1:stateMachine:sm", "arn:aws:states:eu-west-1:1:execution:sm:n"),
+        (
+            "arn:aws:states:eu-west-1:1:stateMachine:sm:3",
+            "arn:aws:states:eu-west-1:1:execution:sm:n",
+        ),
+        (
+            "arn:aws-us-gov:states:us-gov-west-1:1:stateMachine:sm:prod",
+            "arn:aws-us-gov:states:us-gov-west-1:1:execution:sm:n",
+        ),
+    ],
+    ids=["plain", "version", "alias"],
+)
+def test_the_execution_arn_is_built_from_the_state_machine_arn(
+    machine: str, execution: str
+) -> None:
+    assert execution_arn(machine, "n") == execution
 
 
 class FlakySfn:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stepqueue_gatekeeper.rules import rules_from, rules_from_env
 
 from generator import render_definition
 from stepqueue.deploy.terraform import Terraform
@@ -274,6 +275,25 @@ def test_state_machine_policies(deployment: Deployment) -> None:
         assert not any(a.endswith("*") for st in statements.values() for a in st["Action"])
 
 
+def test_starter_policy(deployment: Deployment) -> None:
+    """The starter starts this deployment's state machines and reads their executions (to tell
+    a repeat from a name collision), nothing else of Step Functions."""
+    out = deployment.outputs
+    fn = deployment.emu.client("lambda").get_function_configuration(
+        FunctionName=out["starter_function_name"]
+    )
+    statements = _policy(deployment, fn["Role"].rsplit("/", 1)[1])
+    machines = sorted(set(out["state_machine_arns"].values()))
+    assert statements["StartOwnWorkflows"]["Action"] == ["states:StartExecution"]
+    assert sorted(statements["StartOwnWorkflows"]["Resource"]) == machines
+    assert statements["DescribeOwnExecutions"]["Action"] == ["states:DescribeExecution"]
+    assert sorted(statements["DescribeOwnExecutions"]["Resource"]) == sorted(
+        arn.replace(":stateMachine:", ":execution:") + ":*" for arn in machines
+    )
+    states = [a for st in statements.values() for a in st["Action"] if a.startswith("states:")]
+    assert sorted(states) == ["states:DescribeExecution", "states:StartExecution"]
+
+
 def _queue_arn(dep: Deployment, url: str) -> str:
     attributes = dep.emu.client("sqs").get_queue_attributes(
         QueueUrl=url, AttributeNames=["QueueArn"]
@@ -336,6 +356,11 @@ def test_gatekeeper(deployment: Deployment) -> None:
     assert env["SEMAPHORE_TABLE"] == out["semaphore_table_name"]
     assert env["GATEKEEPER_QUEUE_URL"] == url
     assert json.loads(env["SEMAPHORE_LIMITS"]) == {k: v["limit"] for k, v in semaphores.items()}
+    # The admission rules reach the gatekeeper as the generator wrote them (partner-api.yaml has
+    # a per-key limit, a rate and priorities: the check is not vacuous).
+    admission = {name: s["admission"] for name, s in semaphores.items() if s.get("admission")}
+    written = {name: rules_from(name, rules) for name, rules in admission.items()}
+    assert written and rules_from_env(env["SEMAPHORE_RULES"]) == written
     every = sorted(arn for arns in machines.values() for arn in arns)
     assert json.loads(env["EXECUTION_ARN_PREFIXES"]) == [
         arn.replace(":stateMachine:", ":execution:") + ":" for arn in every

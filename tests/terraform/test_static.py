@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from stepqueue.deploy.terraform import Terraform, fmt_check
+from stepqueue.deploy.terraform import Terraform, TerraformError, fmt_check
 from tests.terraform.readme import documented_dirs, rendered
 from tests.terraform.support import (
     EXAMPLES,
@@ -38,6 +38,26 @@ def test_validate(config: str, tmp_path: Path) -> None:
     tf.init()
     result = tf.validate()
     assert result["valid"] is True, result["diagnostics"]
+
+
+def test_start_queue_pace_is_refused_at_the_root(tmp_path: Path) -> None:
+    """Settings the start queue module would refuse (a batch cannot fit a starter's time at its
+    pace) are refused by the root's own variables, in the root's terms, before any resource."""
+    copy = copy_configuration(tmp_path) / "terraform"
+    offline = {
+        "AWS_ACCESS_KEY_ID": "unused",
+        "AWS_SECRET_ACCESS_KEY": "unused",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_REGION": "us-east-1",
+    }
+    pace = {"start_queue_starts_per_second": 100}
+    tf = Terraform(root=copy, env=offline, variables={**pace, "start_queue_max_concurrency": 451})
+    tf.init()
+    with pytest.raises(TerraformError) as refused:
+        tf.plan()
+    text = " ".join(str(refused.value).split())
+    assert "Invalid value for variable" in text
+    assert "start_queue_max_concurrency must be at most start_queue_starts_per_second × 4.5" in text
 
 
 @pytest.mark.parametrize("directory", [ROOT, MODULES], ids=["terraform", "modules"])

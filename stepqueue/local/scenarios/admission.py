@@ -15,7 +15,8 @@ Four parts, each on its own semaphore or queue, run side by side on one emulator
 - **start queue**: a burst of submissions, some repeated, through `stepqueue submit`'s sending
   code into a start queue, drained by the starter (the packaged Lambda code, in this process,
   as the event source mapping would run it) with StartExecution throttled at random: every
-  distinct submission starts exactly once, nothing is lost or dead-lettered.
+  distinct submission starts exactly once, each deliberate repeat is one the starter itself
+  counts as a duplicate (its ``DuplicateSubmissions`` metric), nothing is lost or dead-lettered.
 
 The gatekeeper is the real one, pumped with FIFO semantics (waiting_room.Pump).
 """
@@ -275,7 +276,7 @@ def _start_queue_part(emu: Emulator, config: Config, rng: random.Random) -> dict
     ]
     submitting.send(sqs, queue, made, lambda s, mid: None)
     throttling = Throttling(sfn, config.throttle_share, rng)
-    with _starter_env(queue, dlq, {"admsubmit": machine}):
+    with _starter_env(queue, dlq, {"admsubmit": machine}), _starter_metrics() as reported:
         inject_client(starter._clients, "sqs", sqs)
         inject_client(starter._clients, "stepfunctions", throttling)
         try:
@@ -294,7 +295,9 @@ def _start_queue_part(emu: Emulator, config: Config, rng: random.Random) -> dict
     return {
         "submitted": len(made),
         "distinct_submissions": len(expected),
+        "repeated_submissions": len(made) - len(expected),
         "started": len(names),
+        "recognised_duplicates": reported["DuplicateSubmissions"],
         "duplicate_starts": sum(n - 1 for n in names.values()),
         "throttled_starts": throttling.throttled,
         "dead_lettered": dead,
@@ -323,6 +326,24 @@ def _starter_env(queue: str, dlq: str, machines: dict[str, str]) -> Iterator[Non
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextmanager
+def _starter_metrics() -> Iterator[Counter[str]]:
+    """The counts the starter emits as metrics, summed over its invocations: what it says it
+    did with each record, beside what the emulator shows was started."""
+    totals: Counter[str] = Counter()
+    emit = starter._emit
+
+    def tee(counts: Counter[str]) -> None:
+        totals.update(counts)
+        emit(counts)
+
+    starter._emit = tee
+    try:
+        yield totals
+    finally:
+        starter._emit = emit
 
 
 def _drain(sqs: Any, queue: str, deadline: float) -> None:
