@@ -72,6 +72,14 @@ module "monitoring" {
   reclaimer_function_name  = try(module.reclaimer[0].function_name, null)
   watchdog_function_name   = try(module.watchdog[0].function_name, null)
 
+  # The start queue (start_queue.tf), when there is one.
+  start_queue = try({
+    queue_name        = module.start_queue[0].queue_name
+    dlq_name          = module.start_queue[0].dlq_name
+    function_name     = module.start_queue[0].function_name
+    starts_per_second = module.start_queue[0].starts_per_second
+  }, null)
+
   alarms                           = var.monitoring_alarms
   alarm_sns_topic_arn              = var.alarm_sns_topic_arn
   queue_age_share                  = var.queue_age_alarm_share

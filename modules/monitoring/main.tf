@@ -5,8 +5,9 @@
 # fails without Lambda counting an error, and slots that leaked until a sweep freed them.
 #
 # The semaphore figures are the ones the gatekeeper and the reclaimer log in CloudWatch's
-# embedded metric format (lambda_src/stepqueue_gatekeeper/metrics.py), and the running
-# executions the watchdog's (modules/watchdog): namespace `Stepqueue`, dimensioned by the
+# embedded metric format (lambda_src/stepqueue_gatekeeper/metrics.py), the running executions
+# the watchdog's (modules/watchdog), and the starts the start queue's starter's
+# (lambda_src/stepqueue_starter/entry.py `_emit`): namespace `Stepqueue`, dimensioned by the
 # emitting function's name, so stages sharing an account stay apart.
 
 data "aws_caller_identity" "current" {}
@@ -23,6 +24,7 @@ locals {
   has_gatekeeper     = var.gatekeeper_function_name != null && length(local.room_semaphores) > 0
   has_reclaimer      = var.reclaimer_function_name != null && length(local.polling_semaphores) > 0
   has_watchdog       = var.watchdog_function_name != null
+  start_queues       = var.start_queue == null ? [] : [var.start_queue] # zero or one
 
   # ---- Alarms: one map, one resource. Each entry is a whole alarm; its key is
   # "<kind>/<subject>" so `var.alarms` can switch a kind off and an address names both. -------
@@ -143,6 +145,22 @@ locals {
         period      = var.sweep_alarm_period_seconds
         threshold   = 0
       } if local.has_watchdog
+    },
+    # A starter that raises (its environment is wrong, a call it cannot survive) gives its whole
+    # batch back: nothing starts, and after the queue's receives SQS moves the messages to the
+    # start DLQ with no reason. What it refuses or retries itself it counts (DeadLettered,
+    # StartRetries): the start DLQ has modules/queue's alarm, and retries are the burst waiting.
+    {
+      for sq in local.start_queues : "errors/starter" => {
+        name        = "${var.name}-starter-errors"
+        description = "The starter ${sq.function_name} failed invocations (Lambda Errors): their batches go back to ${sq.queue_name} unstarted."
+        namespace   = "AWS/Lambda"
+        metric      = "Errors"
+        dimensions  = { FunctionName = sq.function_name }
+        statistic   = "Sum"
+        period      = var.alarm_period_seconds
+        threshold   = 0
+      }
     },
     local.has_reclaimer ? {
       "errors/reclaimer" = {
@@ -317,6 +335,59 @@ locals {
     ]
   ])
 
+  # The start queue: its backlog, and the starts against the deployment's pace. The pace is per
+  # second, and a dashboard may widen a graph's period over a long range, so the starts are
+  # drawn per second (Started / PERIOD), not as sums against a bound that holds for one period.
+  start_queue_widgets = flatten([
+    for sq in local.start_queues : [
+      {
+        type = "metric", width = 8, height = 6
+        properties = {
+          title = "${sq.queue_name}: queue and DLQ depth", region = local.region, view = "timeSeries"
+          stat  = "Maximum", period = var.alarm_period_seconds
+          metrics = [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", sq.queue_name, { label = "visible" }],
+            ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", sq.queue_name, { label = "in flight" }],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", sq.dlq_name, { label = "DLQ" }],
+          ]
+        }
+      },
+      {
+        type = "metric", width = 8, height = 6
+        properties = {
+          title = "${sq.queue_name}: oldest message (s)", region = local.region, view = "timeSeries"
+          stat  = "Maximum", period = var.alarm_period_seconds
+          metrics = [
+            ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", sq.queue_name, { label = "age" }],
+          ]
+        }
+      },
+      {
+        type = "metric", width = 8, height = 6
+        properties = {
+          title = "${sq.function_name}: starts per second", region = local.region, view = "timeSeries"
+          stat  = "Sum", period = var.alarm_period_seconds
+          metrics = [
+            [{ id = "rate", expression = "started / PERIOD(started)", label = "started per second" }],
+            [local.namespace, "Started", "Function", sq.function_name, { id = "started", visible = false }],
+          ]
+          annotations = { horizontal = [{ label = "starts_per_second (pace bound)", value = sq.starts_per_second }] }
+        }
+      },
+      {
+        type = "metric", width = 12, height = 6
+        properties = {
+          title = "${sq.function_name}: starts, duplicates, retries, dead-lettered", region = local.region, view = "timeSeries"
+          stat  = "Sum", period = var.alarm_period_seconds
+          metrics = [
+            for m in ["Started", "DuplicateSubmissions", "StartRetries", "DeadLettered"] :
+            [local.namespace, m, "Function", sq.function_name, { label = m }]
+          ]
+        }
+      },
+    ]
+  ])
+
   semaphore_widgets = flatten([
     for name, s in local.room_semaphores : [
       {
@@ -360,6 +431,7 @@ locals {
       local.has_gatekeeper ? var.gatekeeper_function_name : null,
       local.has_reclaimer ? var.reclaimer_function_name : null,
       local.has_watchdog ? var.watchdog_function_name : null,
+      one(local.start_queues[*].function_name),
       ]) : {
       type = "metric", width = 12, height = 6
       properties = {
@@ -395,6 +467,7 @@ resource "aws_cloudwatch_dashboard" "this" {
       local.alarm_widgets,
       local.workflow_widgets,
       local.worker_widgets,
+      local.start_queue_widgets,
       local.semaphore_widgets,
       local.function_widgets,
     )

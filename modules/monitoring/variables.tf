@@ -111,6 +111,31 @@ variable "watchdog_function_name" {
   }
 }
 
+variable "start_queue" {
+  description = "The start queue (modules/start_queue), or null when there is none: the names of its queue, its DLQ and the starter function (the `Function` dimension of its metrics), and `starts_per_second`, the deployment's bound on StartExecution calls, drawn on the dashboard against the starts made. The start DLQ's alarm is modules/queue's, not repeated here."
+  type = object({
+    queue_name        = string
+    dlq_name          = string
+    function_name     = string
+    starts_per_second = number
+  })
+  default = null
+
+  validation {
+    condition = var.start_queue == null || try(
+      can(regex("^[A-Za-z0-9_-]{1,80}$", var.start_queue.queue_name)) && can(regex("^[A-Za-z0-9_-]{1,80}$", var.start_queue.dlq_name)) &&
+      can(regex("^[A-Za-z0-9_-]{1,64}$", var.start_queue.function_name)) && var.start_queue.queue_name != var.start_queue.dlq_name,
+      false,
+    )
+    error_message = "start_queue's queue_name and dlq_name must be two different SQS queue names, its function_name a Lambda function name."
+  }
+
+  validation {
+    condition     = var.start_queue == null || try(var.start_queue.starts_per_second >= 1 && var.start_queue.starts_per_second <= 10000, false)
+    error_message = "start_queue's starts_per_second must be from 1 to 10000 (modules/start_queue's range)."
+  }
+}
+
 variable "alarms" {
   description = "The kinds of alarm to create: executions_failed, executions_timed_out, executions_aborted, queue_age, running_too_long, semaphore_wait, errors, leaked_slots. Default: all of them."
   type        = set(string)

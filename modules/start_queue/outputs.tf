@@ -13,6 +13,11 @@ output "queue_name" {
   value       = module.queue.queue_name
 }
 
+output "dlq_name" {
+  description = "Name of the start DLQ."
+  value       = module.queue.dlq_name
+}
+
 output "dlq_url" {
   description = "URL of the start DLQ: messages that could not start, each with its reason in message attributes."
   value       = module.queue.dlq_url

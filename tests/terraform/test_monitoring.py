@@ -4,7 +4,9 @@ alarm, each routed to the topic, with the thresholds derived from the specs (a q
 alarm from the TimeoutSeconds of the Worker tasks in the generated definitions, parsed here as
 JSON rather than matched as the root does), and a dashboard naming every workflow, worker and
 semaphore, and the watchdog (modules/watchdog) whose OldestRunningSeconds the running-too-long
-alarms read, allowed to list the executions of the deployment's state machines only. Plus the
+alarms read, allowed to list the executions of the deployment's state machines only; the start
+queue (modules/start_queue) on the dashboard, its starter's Lambda errors alarmed and its DLQ
+alarmed once, by modules/queue; a second plan with the `errors` kind switched off. Plus the
 module's own conventions. checkov on the root's plan (monitoring included)
 is test_emulator.py's; on the module's files, and its README's tables, test_static.py's."""
 
@@ -29,6 +31,7 @@ PREFIX = "mon-"
 TOPIC = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:stepqueue-alarms"
 MODULE = "module.monitoring[0]"
 WATCHDOG = "module.watchdog[0]"
+START = "module.start_queue[0]"
 KINDS = (
     "executions_failed",
     "executions_timed_out",
@@ -46,15 +49,15 @@ def tfvars(generated_dir: Path) -> dict[str, Any]:
     return dict(json.loads((generated_dir / "workflows.tfvars.json").read_text()))
 
 
-@pytest.fixture(scope="module")
-def plan(
+def _plan_root(
     emulator: Emulator,
     generated_dir: Path,
     lambda_zip: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp: Path,
+    **variables: Any,
 ) -> dict[str, Any]:
-    """The root's plan, as `terraform show -json` prints it."""
-    tmp = tmp_path_factory.mktemp("monitoring")
+    """The root's plan with the test's variables (and `variables`), as `terraform show -json`
+    prints it."""
     root = copy_configuration(tmp / "config") / "terraform"
     tf = Terraform(
         root=root,
@@ -67,6 +70,7 @@ def plan(
             "name_prefix": PREFIX,
             "alarm_sns_topic_arn": TOPIC,
             "execution_time_bounds": {"glue": 7200},
+            **variables,
         },
         env=emulator.env(),
     )
@@ -76,15 +80,46 @@ def plan(
     return dict(json.loads(tf.show_plan(plan_file)))
 
 
-@pytest.fixture(scope="module")
-def planned(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The plan as {address: planned values} of its monitoring and watchdog resources."""
-    changes = plan["resource_changes"]
+def _created(plan: dict[str, Any], *modules: str) -> dict[str, dict[str, Any]]:
+    """{address: planned values} of the resources the plan creates in `modules`."""
     return {
         c["address"]: c["change"]["after"]
-        for c in changes
-        if c["address"].startswith((f"{MODULE}.", f"{WATCHDOG}."))
+        for c in plan["resource_changes"]
+        if c["address"].startswith(tuple(f"{m}." for m in modules))
         and c["change"]["actions"] == ["create"]
+    }
+
+
+@pytest.fixture(scope="module")
+def plan(
+    emulator: Emulator,
+    generated_dir: Path,
+    lambda_zip: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
+    """The root's plan, as `terraform show -json` prints it."""
+    tmp = tmp_path_factory.mktemp("monitoring")
+    return _plan_root(emulator, generated_dir, lambda_zip, tmp)
+
+
+@pytest.fixture(scope="module")
+def planned(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The plan as {address: planned values} of its monitoring, watchdog and start queue
+    resources."""
+    return _created(plan, MODULE, WATCHDOG, START)
+
+
+@pytest.fixture(scope="module")
+def start_queue(plan: dict[str, Any], planned: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The deployment's start queue as the plan makes it: the names of its queue, its DLQ and
+    its starter (the root's `starter_function_name` output), and its pace."""
+    function = plan["planned_values"]["outputs"]["starter_function_name"]["value"]
+    assert function == planned[f"{START}.module.function.aws_lambda_function.this"]["function_name"]
+    return {
+        "queue": planned[f"{START}.module.queue.aws_sqs_queue.this"]["name"],
+        "dlq": planned[f"{START}.module.queue.aws_sqs_queue.dlq"]["name"],
+        "function": function,
+        "starts_per_second": plan["variables"]["start_queue_starts_per_second"]["value"],
     }
 
 
@@ -135,6 +170,7 @@ def test_every_alarm_is_planned_and_routed_to_the_topic(
         "errors/gatekeeper",
         *(f"errors/watchdog-{wf}" for wf in workflows),
         "errors/watchdog",
+        "errors/starter",
     }
     assert set(alarms) == expected
     for key, alarm in alarms.items():
@@ -282,7 +318,7 @@ def test_the_dashboard_shows_every_workflow_worker_semaphore_and_alarm(
     widgets = json.loads(dashboard["dashboard_body"])["widgets"]
     metrics: set[tuple[str, str, str]] = set()
     for widget in widgets:
-        for line in widget["properties"].get("metrics", []):
+        for line in _metric_lines(widget):
             # [namespace, name, dimension, value, ..., {options}]: the last dimension's value.
             metrics.add((line[0], line[1], line[-2]))
     for wf in tfvars["workflows"]:
@@ -312,6 +348,112 @@ def test_the_dashboard_shows_every_workflow_worker_semaphore_and_alarm(
     names = {a["alarm_name"] for a in _alarms(planned).values()}
     prefix = f"arn:aws:cloudwatch:us-east-1:{ACCOUNT_ID}:alarm:"
     assert {arn.removeprefix(prefix) for arn in status["properties"]["alarms"]} == names
+
+
+def _metric_lines(widget: dict[str, Any]) -> list[list[Any]]:
+    """A widget's metric lines, without its metric math lines (`[{"expression": ...}]`)."""
+    lines = widget["properties"].get("metrics", [])
+    return [line for line in lines if isinstance(line[0], str)]
+
+
+def _widget(widgets: list[dict[str, Any]], title: str) -> dict[str, Any]:
+    [widget] = [w for w in widgets if w["properties"].get("title") == title]
+    return widget
+
+
+def test_the_starters_errors_are_alarmed_and_its_dlq_once(
+    planned: dict[str, dict[str, Any]], start_queue: dict[str, Any]
+) -> None:
+    assert start_queue["queue"] == f"{PREFIX}stepqueue-start"
+    assert start_queue["dlq"] == f"{start_queue['queue']}-dlq"  # as the root names it
+    assert start_queue["function"] == f"{PREFIX}stepqueue-starter"
+    alarms = _alarms(planned)
+    errors = alarms["errors/starter"]
+    assert errors["alarm_name"] == f"{PREFIX}stepqueue-starter-errors"
+    assert (errors["namespace"], errors["metric_name"]) == ("AWS/Lambda", "Errors")
+    assert errors["dimensions"] == {"FunctionName": start_queue["function"]}
+    assert errors["statistic"] == "Sum"
+    assert errors["period"] == 300
+    assert errors["threshold"] == 0
+    # The start DLQ's alarm is modules/queue's, routed to the topic like the rest; monitoring
+    # adds none on either start queue.
+    dlq_alarm = planned[f"{START}.module.queue.aws_cloudwatch_metric_alarm.dlq[0]"]
+    assert dlq_alarm["metric_name"] == "ApproximateNumberOfMessagesVisible"
+    assert dlq_alarm["dimensions"] == {"QueueName": start_queue["dlq"]}
+    assert dlq_alarm["threshold"] == 0
+    assert dlq_alarm["alarm_actions"] == [TOPIC]
+    queues = {start_queue["queue"], start_queue["dlq"]}
+    assert [k for k, a in alarms.items() if a["dimensions"].get("QueueName") in queues] == []
+
+
+def test_the_dashboard_shows_the_start_queue_and_the_starts_against_the_pace(
+    planned: dict[str, dict[str, Any]], start_queue: dict[str, Any]
+) -> None:
+    widgets = json.loads(planned[f"{MODULE}.aws_cloudwatch_dashboard.this"]["dashboard_body"])[
+        "widgets"
+    ]
+    queue, dlq, function = start_queue["queue"], start_queue["dlq"], start_queue["function"]
+
+    depth = _widget(widgets, f"{queue}: queue and DLQ depth")
+    assert [line[:4] for line in _metric_lines(depth)] == [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue],
+        ["AWS/SQS", "ApproximateNumberOfMessagesNotVisible", "QueueName", queue],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq],
+    ]
+    age = _widget(widgets, f"{queue}: oldest message (s)")
+    assert [line[:4] for line in _metric_lines(age)] == [
+        ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", queue]
+    ]
+    assert age["properties"]["stat"] == "Maximum"
+
+    counts = _widget(widgets, f"{function}: starts, duplicates, retries, dead-lettered")
+    assert counts["properties"]["stat"] == "Sum"
+    assert [line[:4] for line in _metric_lines(counts)] == [
+        ["Stepqueue", name, "Function", function]
+        for name in ("Started", "DuplicateSubmissions", "StartRetries", "DeadLettered")
+    ]
+
+    # Per second against the pace: Started's Sum over the graph's period, whatever it is.
+    rate = _widget(widgets, f"{function}: starts per second")
+    [math_line] = [line for line in rate["properties"]["metrics"] if isinstance(line[0], dict)]
+    [started] = _metric_lines(rate)
+    assert started[:4] == ["Stepqueue", "Started", "Function", function]
+    assert started[4]["visible"] is False
+    assert math_line[0]["expression"] == f"{started[4]['id']} / PERIOD({started[4]['id']})"
+    assert rate["properties"]["stat"] == "Sum"
+    [bound] = rate["properties"]["annotations"]["horizontal"]
+    assert bound["value"] == start_queue["starts_per_second"] == 100
+
+    lam = _widget(widgets, f"{function}: errors, throttles, duration (ms)")
+    assert {line[1] for line in _metric_lines(lam)} == {"Errors", "Throttles", "Duration"}
+    assert {line[3] for line in _metric_lines(lam)} == {function}
+
+
+def test_the_errors_kind_switches_off_with_the_starters_alarm(
+    emulator: Emulator,
+    generated_dir: Path,
+    lambda_zip: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    planned: dict[str, dict[str, Any]],
+) -> None:
+    """`monitoring_alarms` without `errors`: no errors/... alarm, the starter's included, every
+    other alarm as before; the dashboard still shows the start queue, and its alarm widget only
+    the alarms that exist."""
+    kinds = [kind for kind in KINDS if kind != "errors"]
+    tmp = tmp_path_factory.mktemp("monitoring-no-errors")
+    plan = _plan_root(emulator, generated_dir, lambda_zip, tmp, monitoring_alarms=kinds)
+    without = _created(plan, MODULE)
+    alarms, before = _alarms(without), _alarms(planned)
+    assert "errors/starter" in before
+    assert set(alarms) == {key for key in before if not key.startswith("errors/")}
+    widgets = json.loads(without[f"{MODULE}.aws_cloudwatch_dashboard.this"]["dashboard_body"])[
+        "widgets"
+    ]
+    titles = {w["properties"].get("title") for w in widgets}
+    assert f"{PREFIX}stepqueue-starter: starts per second" in titles
+    [status] = [w for w in widgets if w["type"] == "alarm"]
+    assert f"{PREFIX}stepqueue-starter-errors" not in " ".join(status["properties"]["alarms"])
+    assert len(status["properties"]["alarms"]) == len(alarms)
 
 
 def test_the_module_has_its_four_files_and_describes_and_validates_every_variable() -> None:

@@ -16,6 +16,7 @@ locals {
   watchdog     = "${local.prefix}-watchdog"
   enrich_queue = "${local.prefix}-orders-enrich"
   render_queue = "${local.prefix}-reports-render"
+  start_queue  = "${local.prefix}-start"
 }
 
 resource "aws_sns_topic" "alarms" {
@@ -27,7 +28,8 @@ resource "aws_sns_topic" "alarms" {
 # alarms stay in INSUFFICIENT_DATA until the metrics arrive. Here, two workflows of one worker
 # each: orders waits for semaphore `orders` in the gatekeeper's waiting room, reports polls
 # semaphore `reports`, whose leaked slots the reclaimer sweeps; the watchdog (modules/watchdog)
-# measures both workflows' RUNNING executions.
+# measures both workflows' RUNNING executions; the start queue (modules/start_queue) starts both
+# at 100 a second at most.
 module "monitoring" {
   source = "../.."
 
@@ -74,6 +76,13 @@ module "monitoring" {
   gatekeeper_function_name = local.gatekeeper
   reclaimer_function_name  = local.reclaimer
   watchdog_function_name   = local.watchdog
+
+  start_queue = {
+    queue_name        = local.start_queue
+    dlq_name          = "${local.start_queue}-dlq"
+    function_name     = "${local.prefix}-starter"
+    starts_per_second = 100
+  }
 
   alarm_sns_topic_arn              = aws_sns_topic.alarms.arn
   queue_age_share                  = 0.5
