@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -27,6 +28,15 @@ def create_table(ddb: Any, table: str, *semaphores: str) -> None:
 def holders(ddb: Any, table: str, semaphore: str) -> dict[str, Any]:
     item = ddb.get_item(TableName=table, Key={"id": {"S": semaphore}}, ConsistentRead=True)
     return dict(item["Item"]["holders"]["M"])
+
+
+def until(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
+    """Waits until check() holds; fails naming what did not happen in time."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(0.1)
 
 
 def wait_until_ended(sfn: Any, arn: str, timeout: float = 60.0) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from stepqueue.local.emulator import Emulator
 from stepqueue.local.scenarios import waiting_room as room
 from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
 
+from .conftest import until
+
 HOLD = "StartAt: Hold\nStates:\n  Hold: {{Type: Wait, Seconds: {seconds}, End: true}}\n"
 
 
@@ -38,14 +40,6 @@ def _start(sfn: Any, machine: str, n: int) -> list[str]:
         arns.append(sfn.start_execution(stateMachineArn=machine, name=f"e{i:03d}")["executionArn"])
         time.sleep(0.05)
     return arns
-
-
-def _until(what: str, check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -190,23 +184,23 @@ def test_set_lowers_then_raises_the_limit(
 
     with room.Pump(emulator, unique_name, url) as pump:
         arns = _start(sfn, machine, 6)
-        _until("3 hold, 3 wait", lambda: sample()["held"] == 3 and sample()["tail"] == 6)
+        until("3 hold, 3 wait", lambda: sample()["held"] == 3 and sample()["tail"] == 6)
         code, out, err = run_cli("set", unique_name, "--limit", "1", *where)
         assert code == 0, err
         assert "3 -> 1" in out and "none is revoked" in out
-        _until("limit 1 applied", lambda: sample()["limit"] == 1)
+        until("limit 1 applied", lambda: sample()["limit"] == 1)
         assert sample()["held"] == 3  # nothing revoked
         # The three finish; one waiter at a time is served from then on.
-        _until("the first waiter served", lambda: sample()["head"] == 4, timeout=20)
+        until("the first waiter served", lambda: sample()["head"] == 4, timeout=20)
         time.sleep(1)
         assert sample()["held"] == 1 and sample()["tail"] - sample()["head"] == 2
         code, out, err = run_cli("set", unique_name, "--limit", "4", *where)
         assert code == 0 and "1 -> 4" in out, err
-        _until("the rest admitted at once", lambda: sample()["head"] == 6, timeout=5)
+        until("the rest admitted at once", lambda: sample()["head"] == 6, timeout=5)
         described = [room_wait(sfn, a) for a in arns]
         # A release is posted before its execution ends and served after: under load the
         # last one can still be in the queue when every execution reads SUCCEEDED.
-        _until("the last release served", lambda: sample()["held"] == 0, timeout=20)
+        until("the last release served", lambda: sample()["held"] == 0, timeout=20)
     assert pump.error is None
     assert [d["status"] for d in described] == ["SUCCEEDED"] * 6
     inv = pump.inv

@@ -6,7 +6,6 @@ checks the invariants of docs/design.md §4 on the items at rest."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from stepqueue.local.emulator import Emulator
 from stepqueue.local.scenarios import waiting_room as room
 from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
 
-from .conftest import wait_until_ended
+from .conftest import until, wait_until_ended
 
 pytestmark = pytest.mark.emulator
 
@@ -157,16 +156,6 @@ def test_limit_lowered_then_raised_takes_effect_at_once(
     assert room.counter(ddb, unique_name, unique_name)["limit"] == 4
 
 
-def _settles(read: Callable[[], Any], expected: Any, timeout: float = 30.0) -> bool:
-    """Whether read() reaches expected before the deadline (the pump works on its own thread)."""
-    deadline = time.monotonic() + timeout
-    while read() != expected:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def test_reclaim_frees_only_a_stopped_run(emulator: Emulator, unique_name: str) -> None:
     """A FAILED-style event for a RUNNING holder frees nothing; after the execution is
     stopped, the event (or one sweep) frees it and the next waiter gets the slot."""
@@ -174,6 +163,10 @@ def test_reclaim_frees_only_a_stopped_run(emulator: Emulator, unique_name: str) 
     sfn, ddb, sqs = (emulator.client(s) for s in ("stepfunctions", "dynamodb", "sqs"))
     with room.Pump(emulator, unique_name, url) as pump:
         holder, waiter = _start(sfn, machine, 2)
+
+        def held() -> list[str]:
+            return room.holder_items(ddb, unique_name, unique_name)
+
         time.sleep(1.5)
         stale = {"op": "reclaim", "semaphore": unique_name, "execution": holder}
         room.send(sqs, url, stale, "stale")
@@ -182,11 +175,11 @@ def test_reclaim_frees_only_a_stopped_run(emulator: Emulator, unique_name: str) 
         sfn.stop_execution(executionArn=holder)  # ends without releasing (abort)
         wait_until_ended(sfn, holder)  # the emulator shows the stop a moment later
         room.send(sqs, url, {"op": "sweep", "semaphore": unique_name}, "sweep-1")
-        assert _settles(lambda: room.holder_items(ddb, unique_name, unique_name), [waiter])
+        until("the sweep gives the slot to the waiter", lambda: held() == [waiter])
         sfn.stop_execution(executionArn=waiter)
         wait_until_ended(sfn, waiter)  # the emulator shows the stop a moment later
         room.send(sqs, url, {"op": "reclaim", "semaphore": unique_name, "execution": waiter}, "r2")
-        assert _settles(lambda: room.holder_items(ddb, unique_name, unique_name), [])
+        until("the reclaim frees the waiter's slot", lambda: held() == [])
     assert [r["execution"] for r in pump.inv.reclaimed] == [holder, waiter]
     assert room.holder_items(ddb, unique_name, unique_name) == []
     assert room.counter(ddb, unique_name, unique_name)["held"] == 0
