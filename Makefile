@@ -50,7 +50,7 @@ generate: install ## render workflows/*.yaml into build/generated (all or nothin
 	$(PY) -m stepqueue generate $(WORKFLOWS) --out $(GENERATED)
 
 regen: install ## rewrite the golden files of the generator tests
-	$(PY) -m tests.generator.regen_golden
+	$(PY) -m tests.unit.generator.regen_golden
 
 diagram: install ## print a Mermaid diagram: make diagram SPEC=workflows/orders.yaml
 	$(PY) -m stepqueue diagram $(SPEC)
@@ -79,11 +79,13 @@ lint: install ## ruff, mypy, terraform fmt
 	$(VENV)/bin/mypy
 	terraform fmt -check -recursive terraform modules
 
-test: lint ## lint, then every test (unit, golden, bad specs, terraform, end to end)
-	$(PY) -m pytest -n 2 --dist loadgroup
+# Two workers: one takes the deployed stack (tests/system/stack), the other Terraform's own tests
+# (tests/system/terraform); the rest goes to whichever is free (tests/scheduling.py).
+test: lint ## lint, then every tier: unit, emulator, system (Terraform and end to end)
+	$(PY) -m pytest -n 2
 
-test-fast: install ## the tests that need neither terraform nor the emulator
-	$(PY) -m pytest -m "not emulator and not terraform" -n 2
+test-fast: install ## the unit tier: no emulator, no Terraform (a test that starts either fails)
+	$(PY) -m pytest tests/unit -n 2
 
 bench: install ## every benchmark, about 13 minutes (each prints one JSON object last)
 	$(PY) -m bench.generator

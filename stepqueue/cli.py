@@ -184,7 +184,7 @@ def _deploy(args: argparse.Namespace) -> int:
         if args.command == "destroy":
             # Before anything touches AWS: no terminal and no --yes is a refusal.
             ask = commands.confirmation(yes=args.yes, local=args.env == "local")
-        from stepqueue.deploy.deployed import endpoint_for
+        from stepqueue.environment import endpoint_for
 
         # Checked first: building the inputs is wasted without an emulator or credentials.
         endpoint = endpoint_for(args.env)

@@ -3,7 +3,9 @@ AWS with credentials), its Terraform outputs, boto3 clients for it, and one-line
 
 `stepqueue semaphore`, `stepqueue drift` and `stepqueue redrive` find a deployment the way
 `plan` and `apply` do (`--env`, `--stage`, the backend flags) and report every failure as one
-line on stderr with exit status 1.
+line on stderr with exit status 1. Where the deployment runs (the emulator's endpoint, or AWS)
+is decided by the command line (stepqueue/environment.py) and handed in: nothing here knows
+the emulator.
 """
 
 from __future__ import annotations
@@ -20,19 +22,6 @@ if TYPE_CHECKING:
 TargetFor = Callable[[str | None], "Target"]  # emulator endpoint (or None) -> the deployment
 
 
-def endpoint_for(env: str) -> str | None:
-    """The running emulator's endpoint for `--env local`; None for AWS, once credentials are
-    known to exist (checked before anything is built or asked)."""
-    if env == "local":
-        from stepqueue.local.deployment import running_emulator_endpoint
-
-        return running_emulator_endpoint()
-    from stepqueue.deploy.inputs import require_aws_credentials
-
-    require_aws_credentials()
-    return None
-
-
 def deployment_outputs(target: Target) -> dict[str, Any]:
     from stepqueue.deploy.backend import backend_override
 
@@ -41,16 +30,6 @@ def deployment_outputs(target: Target) -> dict[str, Any]:
     with backend_override(tf.root, target.backend):
         tf.init()
         return tf.output()
-
-
-def aws_clients(endpoint: str | None, region: str | None) -> Callable[[str], Any]:
-    if endpoint is not None:
-        from stepqueue.local.emulator import make_client
-
-        return lambda service: make_client(endpoint, service)
-    import boto3
-
-    return lambda service: boto3.client(service, region_name=region)
 
 
 def client_error(error: Any) -> str:

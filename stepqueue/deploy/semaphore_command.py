@@ -13,13 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stepqueue.deploy.deployed import (
-    TargetFor,
-    aws_clients,
-    deployment_outputs,
-    endpoint_for,
-    reporting_failures,
-)
+from stepqueue.deploy.deployed import TargetFor, deployment_outputs, reporting_failures
 from stepqueue.deploy.semaphore_admin import (
     QUEUE_OUTPUT,
     TABLE_OUTPUT,
@@ -28,6 +22,7 @@ from stepqueue.deploy.semaphore_admin import (
     set_limit,
     status,
 )
+from stepqueue.environment import aws_clients, endpoint_for
 
 
 @dataclass

@@ -9,12 +9,11 @@ backend). What each environment passes in is decided by `stepqueue.deploy.inputs
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,24 +63,23 @@ def cli_config_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {"TF_CLI_CONFIG_FILE": os.devnull}
 
 
-# python-terraform 0.10.1 takes no environment argument: it copies os.environ at each command.
-# So the per-run variables (TF_DATA_DIR, credentials) are set around the call, under one lock.
-_ENV_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _environ(extra: Mapping[str, str]) -> Iterator[None]:
-    with _ENV_LOCK:
-        saved = {key: os.environ.get(key) for key in extra}
-        os.environ.update(extra)
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+def _run(
+    command: list[str], *, cwd: Path, extra_env: Mapping[str, str], capture: bool
+) -> tuple[int, str]:
+    """One Terraform process with its own environment. python-terraform 0.10.1 would copy
+    os.environ instead, so per-run variables (TF_DATA_DIR, credentials) would have to be set
+    process-wide, and two runs in two threads (the stages of one deploy, the deployments of
+    a test stack) could not overlap."""
+    result = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **extra_env},
+        stdin=subprocess.DEVNULL,
+        capture_output=capture,
+        text=True,
+        check=False,
+    )
+    return result.returncode, (result.stdout or "") + (result.stderr or "")
 
 
 @dataclass
@@ -105,6 +103,9 @@ class Terraform:
     backend_config: Path | None = None
     # One workspace per stage: the same backend holds each stage's state apart.
     workspace: str = DEFAULT_WORKSPACE
+    # Terraform's -parallelism (its default is 10). Locally every SQS queue costs the provider
+    # ~25 s of polling whatever the load, so a root of ~40 queues wants them all in flight.
+    parallelism: int | None = None
 
     def __post_init__(self) -> None:
         self.root = Path(self.root).resolve()
@@ -159,9 +160,17 @@ class Terraform:
         workspace: bool = True,
         **options: Any,
     ) -> tuple[int, str]:
-        with _environ(self._run_env(workspace=workspace)):
-            code, out, err = self._tf.cmd(name, *args, capture_output=not self.stream, **options)
-        text = (out or "") + (err or "")
+        # python-terraform spells the options; the process is ours (see _run).
+        command = self._tf.generate_cmd_string(name, *args, **options)
+        try:
+            code, text = _run(
+                command,
+                cwd=self.root,
+                extra_env=self._run_env(workspace=workspace),
+                capture=not self.stream,
+            )
+        finally:
+            self._tf.temp_var_files.clean_up()  # the -var values it wrote to a temp file
         if check and code != 0:
             raise TerraformError(f"terraform {name} failed (exit {code})\n{text.strip()}")
         return code, text
@@ -200,6 +209,8 @@ class Terraform:
         # python-terraform's defaults: -state, -var (as a temp var file), -var-file, -input=false,
         # -no-color.
         options: dict[str, Any] = self._tf._generate_default_options({})
+        if self.parallelism is not None:
+            options["parallelism"] = self.parallelism
         options.update(extra)
         return options
 
@@ -246,7 +257,14 @@ class Terraform:
         """Apply exactly a saved plan: no variables (they are in the plan), nothing re-planned.
         Terraform itself refuses a plan made against a state that has changed since."""
         state = str(self.state_path) if self.work_dir is not None else None
-        return self._cmd("apply", str(plan_file), input=False, no_color=IsFlagged, state=state)[1]
+        return self._cmd(
+            "apply",
+            str(plan_file),
+            input=False,
+            no_color=IsFlagged,
+            state=state,
+            parallelism=self.parallelism,
+        )[1]
 
     def show_plan(self, plan_file: Path) -> str:
         """The saved plan as Terraform's JSON text (what checkov reads)."""
@@ -276,11 +294,13 @@ class Terraform:
 
 def fmt_check(cwd: Path, *paths: str) -> tuple[bool, str]:
     """`terraform fmt -check -recursive -diff` on `paths` (relative to `cwd`): (clean, diff)."""
-    with _environ({"CHECKPOINT_DISABLE": "1", **cli_config_env()}):
-        code, out, err = _PythonTerraform(working_dir=str(cwd)).cmd(
-            "fmt", *paths, check=IsFlagged, recursive=IsFlagged, diff=IsFlagged
-        )
-    return code == 0, (out or "") + (err or "")
+    command = _PythonTerraform().generate_cmd_string(
+        "fmt", *paths, check=IsFlagged, recursive=IsFlagged, diff=IsFlagged
+    )
+    code, text = _run(
+        command, cwd=cwd, extra_env={"CHECKPOINT_DISABLE": "1", **cli_config_env()}, capture=True
+    )
+    return code == 0, text
 
 
 def file_digest(path: Path) -> str:

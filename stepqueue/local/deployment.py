@@ -14,6 +14,9 @@ from stepqueue.paths import GENERATED, LAMBDA_ZIP, PORT_FILE, TERRAFORM_ROOT
 # Low locally: with the shims nothing should fail, and a gap must fail fast, not after minutes
 # of the provider's default 25 retries.
 LOCAL_MAX_RETRIES = 2
+# Every resource of a root in flight at once: the emulator answers at once, and the provider's
+# fixed ~25 s of polling per SQS queue would otherwise queue up ten at a time.
+LOCAL_PARALLELISM = 64
 
 
 def local_deployment(
@@ -50,6 +53,7 @@ def local_deployment(
         var_files=[tfvars],
         env=aws_env(endpoint),
         stream=stream,
+        parallelism=LOCAL_PARALLELISM,
     )
 
 

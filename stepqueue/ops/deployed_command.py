@@ -12,14 +12,9 @@ import json
 import sys
 from typing import Any
 
-from stepqueue.deploy.deployed import (
-    TargetFor,
-    aws_clients,
-    deployment_outputs,
-    endpoint_for,
-    reporting_failures,
-)
+from stepqueue.deploy.deployed import TargetFor, deployment_outputs, reporting_failures
 from stepqueue.deploy.terraform import TerraformError
+from stepqueue.environment import aws_clients, endpoint_for
 from stepqueue.ops.redrive import Place, RedriveError
 
 MAX_MESSAGES = 100_000

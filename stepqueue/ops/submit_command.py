@@ -134,9 +134,10 @@ def _submit(
 
 def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[str, Any], Any]:
     """The deployment's Terraform outputs and a client factory (tests replace this)."""
-    from stepqueue.deploy.deployed import aws_clients, deployment_outputs, endpoint_for
+    from stepqueue.deploy.deployed import deployment_outputs
     from stepqueue.deploy.inputs import check_stage
     from stepqueue.deploy.terraform import TerraformError
+    from stepqueue.environment import aws_clients, endpoint_for
 
     check_stage(args.stage)
     endpoint = endpoint_for(args.env)
