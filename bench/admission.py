@@ -2,7 +2,7 @@
 
     python -m bench.admission [--submissions N] [--seed S]
 
-What each part runs and how it is measured: `stepqueue/local/scenarios/admission.py`. Prints
+What each part runs and how it is measured: `testkit/admission.py`. Prints
 ONE JSON object as its last stdout line; exits 1 when a promise is broken.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from stepqueue.local.scenarios.admission import Config, run
+from testkit.admission import Config, run
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
     python -m bench.burst --executions N --limit L --work-seconds W
 
 The workload and how efficiency and billed transitions are counted are described in
-`stepqueue/local/scenarios/semaphore_burst.py`. Prints ONE JSON object as its last stdout line.
+`testkit/semaphore_burst.py`. Prints ONE JSON object as its last stdout line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import math
 import sys
 
-from stepqueue.local.scenarios import semaphore_burst, waiting_room
+from testkit import semaphore_burst, waiting_room
 
 
 def main(argv: list[str] | None = None) -> int:

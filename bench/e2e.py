@@ -16,8 +16,8 @@ import json
 import sys
 
 from stepqueue.deploy.artifacts import build_all
+from stepqueue.local.burst import deployed, run_burst
 from stepqueue.local.runner import Runner
-from stepqueue.local.scenarios.workflow_burst import deployed, run_burst
 from stepqueue.paths import BUILD
 
 

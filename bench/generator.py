@@ -15,7 +15,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from stepqueue.local.scenarios.synthetic_specs import spec_text
+from testkit.synthetic_specs import spec_text
 
 
 def run(paths: list[Path], root: Path) -> dict[str, str]:

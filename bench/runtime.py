@@ -192,8 +192,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--import-runs", type=int, default=7)
     args = parser.parse_args(argv)
-    if str(LAMBDA_SRC) not in sys.path:
-        sys.path.insert(0, str(LAMBDA_SRC))
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
     events = make_events(args.records)

@@ -4,8 +4,8 @@
     python -m bench.semaphore --mode polling --threads 32 --cycles 5000 [--no-atomic-shim]
 
 The workloads, the faults they inject and the invariants they check are described in
-`stepqueue/local/scenarios/waiting_room_stress.py` (the waiting room, the default) and
-`stepqueue/local/scenarios/semaphore_stress.py` (the polling acquire). Prints ONE JSON object
+`testkit/waiting_room_stress.py` (the waiting room, the default) and
+`testkit/semaphore_stress.py` (the polling acquire). Prints ONE JSON object
 as its last stdout line; exits non-zero on any violation, leak or protocol error.
 """
 
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios import semaphore_stress, waiting_room_stress
-from stepqueue.local.scenarios.semaphore_stress import (
+from testkit import semaphore_stress, waiting_room_stress
+from testkit.semaphore_stress import (
     STANDIN_ABOVE,
     TABLE,
     Config,

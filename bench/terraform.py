@@ -28,8 +28,8 @@ from stepqueue.deploy.artifacts import build_lambda_zip, generate
 from stepqueue.deploy.terraform import Terraform
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios.synthetic_specs import renamed_copies
 from stepqueue.paths import WORKFLOWS
+from testkit.synthetic_specs import renamed_copies
 
 _PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
 

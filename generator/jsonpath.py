@@ -79,30 +79,48 @@ def _bracket(text: str, i: int, reference: bool) -> tuple[int | None, str]:
     """Parse `[...]` starting at text[i] == '['. Returns (end, problem)."""
     j = i + 1
     if j < len(text) and text[j] in "'\"":
-        end = _quoted(text, j)
+        return _quoted_names(text, j, reference)
+    if j < len(text) and text[j] in "?(":
+        return _filter(text, j, reference)
+    return _subscript(text, j, reference)
+
+
+def _closing(text: str, end: int, problem: str) -> tuple[int | None, str]:
+    """Past the `]` expected at text[end], or `problem` when it is not there."""
+    if end >= len(text) or text[end] != "]":
+        return None, problem
+    return end + 1, ""
+
+
+def _quoted_names(text: str, j: int, reference: bool) -> tuple[int | None, str]:
+    """`['name']`, or a union `['a','b']` where more than one node is allowed."""
+    end = _quoted(text, j)
+    if end is None:
+        return None, "unterminated quoted name"
+    while not reference and end < len(text) and text[end] == ",":
+        if end + 1 >= len(text) or text[end + 1] not in "'\"":
+            return None, "expected a quoted name after ','"
+        end = _quoted(text, end + 1)
         if end is None:
             return None, "unterminated quoted name"
-        while not reference and end < len(text) and text[end] == ",":
-            if end + 1 >= len(text) or text[end + 1] not in "'\"":
-                return None, "expected a quoted name after ','"
-            end = _quoted(text, end + 1)
-            if end is None:
-                return None, "unterminated quoted name"
-        if end >= len(text) or text[end] != "]":
-            return None, "expected ']'"
-        return end + 1, ""
-    if j < len(text) and text[j] in "?(":
-        if reference:
-            return None, "filters and scripts are not allowed in a reference path"
-        start = j + 1 if text[j] == "?" else j
-        if start >= len(text) or text[start] != "(":
-            return None, "expected '(' after '?'"
-        end = _balanced(text, start)
-        if end is None:
-            return None, "unbalanced parentheses in a filter"
-        if end >= len(text) or text[end] != "]":
-            return None, "expected ']' after the filter"
-        return end + 1, ""
+    return _closing(text, end, "expected ']'")
+
+
+def _filter(text: str, j: int, reference: bool) -> tuple[int | None, str]:
+    """`[?(...)]` or `[(...)]`, starting at text[j] in '?('."""
+    if reference:
+        return None, "filters and scripts are not allowed in a reference path"
+    start = j + 1 if text[j] == "?" else j
+    if start >= len(text) or text[start] != "(":
+        return None, "expected '(' after '?'"
+    end = _balanced(text, start)
+    if end is None:
+        return None, "unbalanced parentheses in a filter"
+    return _closing(text, end, "expected ']' after the filter")
+
+
+def _subscript(text: str, j: int, reference: bool) -> tuple[int | None, str]:
+    """`[0]`, and where more than one node is allowed `[*]`, `[1:3]` or `[0,2]`."""
     close = text.find("]", j)
     if close < 0:
         return None, "missing ']'"
@@ -120,46 +138,48 @@ def _bracket(text: str, i: int, reference: bool) -> tuple[int | None, str]:
 
 def check_path(text: str, *, reference: bool = False, context: bool = True) -> str | None:
     """None when `text` is a valid path; otherwise what is wrong with it."""
-    if not text.startswith("$"):
-        return "a path must start with '$'"
-    i = 1
-    if text.startswith("$$"):
-        if not context:
-            return "the context object ('$$') is not allowed here"
-        i = 2
-    elif (variable := _VARIABLE.match(text, 1)) is not None:
-        if reference:
-            return "a variable ('$name') is not allowed in a reference path"
-        i = variable.end()
-    while i < len(text):
+    i, problem = _root(text, reference, context)
+    while i is not None and i < len(text):
         ch = text[i]
         if ch == ".":
-            if text.startswith("..", i):
-                if reference:
-                    return "'..' (deep scan) is not allowed in a reference path"
-                i += 2
-                if i < len(text) and text[i] == "*":
-                    i += 1
-                    continue
-            else:
-                i += 1
-                if i < len(text) and text[i] == "*":
-                    if reference:
-                        return "'*' is not allowed in a reference path"
-                    i += 1
-                    continue
-            match = _NAME.match(text, i)
-            if not match:
-                return f"expected a field name at position {i + 1}"
-            i = match.end()
+            i, problem = _member(text, i, reference)
         elif ch == "[":
-            end, problem = _bracket(text, i, reference)
-            if end is None:
-                return problem
-            i = end
+            i, problem = _bracket(text, i, reference)
         else:
             return f"unexpected {ch!r} at position {i + 1}"
-    return None
+    return None if i is not None else problem
+
+
+def _root(text: str, reference: bool, context: bool) -> tuple[int | None, str]:
+    """Past the path's root: `$`, the context object `$$` or a workflow variable `$name`."""
+    if not text.startswith("$"):
+        return None, "a path must start with '$'"
+    if text.startswith("$$"):
+        if not context:
+            return None, "the context object ('$$') is not allowed here"
+        return 2, ""
+    variable = _VARIABLE.match(text, 1)
+    if variable is None:
+        return 1, ""
+    if reference:
+        return None, "a variable ('$name') is not allowed in a reference path"
+    return variable.end(), ""
+
+
+def _member(text: str, i: int, reference: bool) -> tuple[int | None, str]:
+    """`.name`, `.*`, `..name` or `..*` starting at text[i] == '.'. Returns (end, problem)."""
+    deep = text.startswith("..", i)
+    if deep and reference:
+        return None, "'..' (deep scan) is not allowed in a reference path"
+    i += 2 if deep else 1
+    if i < len(text) and text[i] == "*":
+        if reference:  # a deep scan in a reference path was refused above
+            return None, "'*' is not allowed in a reference path"
+        return i + 1, ""
+    match = _NAME.match(text, i)
+    if not match:
+        return None, f"expected a field name at position {i + 1}"
+    return match.end(), ""
 
 
 def check_intrinsic(text: str) -> str | None:

@@ -12,6 +12,7 @@ the reclaimer's job.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from generator.model import Concurrency
@@ -70,105 +71,133 @@ def wrap(definition: dict[str, Any], c: Concurrency, renderer: Renderer) -> dict
     states: dict[str, Any] = definition["States"]
     top = definition.get("QueryLanguage", JSONPATH)
     form = _JSONATA if top == JSONATA else _JSONPATH
-    terminals = {n for n, s in states.items() if s["Type"] in TERMINAL}
-    releases: dict[str, str] = {}  # terminal -> its release state, created when first used
+    exits = _Exits(terminals={n for n, s in states.items() if s["Type"] in TERMINAL})
+    body = {name: _reroute(state, exits, top, renderer) for name, state in states.items()}
+    # Only after the body: a StartAt that is a terminal gets its release after the body's.
+    generated = _acquire(c, renderer, exits.via_release(definition["StartAt"]), form)
+    generated.update(_releases(c, renderer, form, exits))
+    return {**definition, "StartAt": ACQUIRE, "States": {**body, **generated}}
 
-    def via_release(target: str) -> str:
-        if target not in terminals:
+
+@dataclass
+class _Exits:
+    """The ways out of the body that must give the slot back, gathered while rerouting it."""
+
+    terminals: set[str]
+    releases: dict[str, str] = field(default_factory=dict)  # terminal -> its release state
+    end: bool = False  # some state had End: true
+    error: bool = False  # some state got the catcher that releases on any error
+    no_match: bool = False  # some Choice had no Default
+
+    def via_release(self, target: str) -> str:
+        """The state to go to instead of `target`; a terminal's release is created when first
+        used, so the release states come out in the order the body first reaches them."""
+        if target not in self.terminals:
             return target
-        return releases.setdefault(target, RELEASE_BEFORE + target)
+        return self.releases.setdefault(target, RELEASE_BEFORE + target)
 
-    needs_end_release = needs_error_release = needs_no_match = False
-    body: dict[str, Any] = {}
-    for name, state in states.items():
-        state = dict(state)
-        if "Next" in state:
-            state["Next"] = via_release(state["Next"])
-        if "Default" in state:
-            state["Default"] = via_release(state["Default"])
-        elif state["Type"] == "Choice":
-            # Without a Default, no match fails the execution with States.NoChoiceMatched and
-            # the slot would wait for the reclaimer; release first, then fail the same way.
-            state["Default"] = RELEASE_NO_MATCH
-            needs_no_match = True
-        if "Choices" in state:
-            state["Choices"] = [{**r, "Next": via_release(r["Next"])} for r in state["Choices"]]
-        catchers = [{**r, "Next": via_release(r["Next"])} for r in state.get("Catch", [])]
-        if state.get("End") is True:
-            del state["End"]
-            state["Next"] = RELEASE
-            needs_end_release = True
-        if state["Type"] in FALLIBLE and not any(ERROR_ALL in r["ErrorEquals"] for r in catchers):
-            catch_form = _JSONATA if state.get("QueryLanguage", top) == JSONATA else _JSONPATH
-            catchers.append(
-                renderer.fragment(catch_form["release_on_error_catch"], next=RELEASE_ON_ERROR)
-            )
-            needs_error_release = True
-        if catchers:
-            state["Catch"] = catchers
-        body[name] = state
 
-    common = {"semaphore": c.semaphore}
+def _reroute(state: dict[str, Any], exits: _Exits, top: str, renderer: Renderer) -> dict[str, Any]:
+    """A copy of one body state whose every way out goes through a release."""
+    state = dict(state)
+    if "Next" in state:
+        state["Next"] = exits.via_release(state["Next"])
+    if "Default" in state:
+        state["Default"] = exits.via_release(state["Default"])
+    elif state["Type"] == "Choice":
+        # Without a Default, no match fails the execution with States.NoChoiceMatched and
+        # the slot would wait for the reclaimer; release first, then fail the same way.
+        state["Default"] = RELEASE_NO_MATCH
+        exits.no_match = True
+    if "Choices" in state:
+        state["Choices"] = [{**r, "Next": exits.via_release(r["Next"])} for r in state["Choices"]]
+    catchers = _catchers(state, exits, top, renderer)
+    if state.get("End") is True:
+        del state["End"]
+        state["Next"] = RELEASE
+        exits.end = True
+    if catchers:
+        state["Catch"] = catchers
+    return state
+
+
+def _catchers(
+    state: dict[str, Any], exits: _Exits, top: str, renderer: Renderer
+) -> list[dict[str, Any]]:
+    """The state's catchers rerouted, and one that releases on any error if it can fail and
+    nothing already catches everything."""
+    catchers = [{**r, "Next": exits.via_release(r["Next"])} for r in state.get("Catch", [])]
+    if state["Type"] in FALLIBLE and not any(ERROR_ALL in r["ErrorEquals"] for r in catchers):
+        catch_form = _JSONATA if state.get("QueryLanguage", top) == JSONATA else _JSONPATH
+        catchers.append(
+            renderer.fragment(catch_form["release_on_error_catch"], next=RELEASE_ON_ERROR)
+        )
+        exits.error = True
+    return catchers
+
+
+def _acquire(
+    c: Concurrency, renderer: Renderer, next_state: str, form: dict[str, str]
+) -> dict[str, Any]:
+    """The acquire state of the chosen mode, and where it goes when no slot comes in time."""
+    generated: dict[str, Any]
+    if c.mode == POLLING:
+        generated = _polling_acquire(c, renderer, next_state, form)
+    else:
+        generated = _room_acquire(c, renderer, next_state, form)
     timeout_cause = (
         f"No slot of semaphore {c.semaphore} (limit {c.limit}) became free within "
         f"about {c.max_wait_seconds} s; raise concurrency.max_wait_seconds or the limit."
     )
-    generated: dict[str, Any]
-    if c.mode == POLLING:
-        generated = _polling_acquire(c, renderer, via_release(definition["StartAt"]), form)
-    else:
-        generated = {
-            ACQUIRE: renderer.fragment(
-                form["room_acquire"],
-                comment="Generated by stepqueue: wait for a slot of semaphore "
-                f"{c.semaphore} in its waiting room, up to {c.max_wait_seconds} s, "
-                "at no cost while waiting.",
-                entry_hash=ENTRY_HASH,
-                max_wait_seconds=c.max_wait_seconds,
-                sqs_retry=renderer.fragment("sqs_retry.json.j2"),
-                timeout_state=ACQUIRE_TIMEOUT,
-                next=via_release(definition["StartAt"]),
-                key=c.admission.key,
-                priority=c.admission.priority,
-                **common,
-            )
-        }
     generated[ACQUIRE_TIMEOUT] = renderer.fragment("acquire_timeout.json.j2", cause=timeout_cause)
-    release_comment = f"Generated by stepqueue: give back the slot of semaphore {c.semaphore}."
-    needs_release_failed = False
+    return generated
 
-    def release_state(**transition: Any) -> dict[str, Any]:
-        nonlocal needs_release_failed
-        if c.mode == POLLING:
-            fragment = renderer.fragment(form["release"], comment=release_comment, **common)
-            return {**fragment, **transition}
-        # The waiting room's release never fails the execution: once its retries are spent
-        # it carries on where it was going, and the sweep frees the slot after the end.
-        carry_on = transition.get("Next", RELEASE_FAILED)
-        needs_release_failed |= carry_on == RELEASE_FAILED
-        fragment = renderer.fragment(
-            form["room_release"],
-            comment=release_comment,
-            entry_hash=ENTRY_HASH,
-            max_attempts=RELEASE_MAX_ATTEMPTS,
-            carry_on=carry_on,
-            **common,
-        )
-        return {**fragment, **transition}
 
-    if needs_end_release:
-        generated[RELEASE] = release_state(End=True)
-    for target, release in releases.items():
-        generated[release] = release_state(Next=target)
-    if needs_error_release:
-        generated[RELEASE_ON_ERROR] = release_state(Next=RERAISE)
+def _releases(
+    c: Concurrency, renderer: Renderer, form: dict[str, str], exits: _Exits
+) -> dict[str, Any]:
+    """The release states the body's exits asked for, and the states that follow them."""
+
+    def release(**transition: Any) -> dict[str, Any]:
+        return _release_state(c, renderer, form, **transition)
+
+    generated: dict[str, Any] = {}
+    if exits.end:
+        generated[RELEASE] = release(End=True)
+    for target, release_name in exits.releases.items():
+        generated[release_name] = release(Next=target)
+    if exits.error:
+        generated[RELEASE_ON_ERROR] = release(Next=RERAISE)
         generated[RERAISE] = renderer.fragment(form["reraise"])
-    if needs_no_match:
-        generated[RELEASE_NO_MATCH] = release_state(Next=NO_MATCH)
+    if exits.no_match:
+        generated[RELEASE_NO_MATCH] = release(Next=NO_MATCH)
         generated[NO_MATCH] = renderer.fragment("no_choice_matched.json.j2")
-    if needs_release_failed:
+    # The waiting room's release that ends the execution is the only one without a Next, so
+    # the only one that carries on to RELEASE_FAILED when it gives up (state names cannot
+    # take the reserved prefix, so no terminal is named like it).
+    if exits.end and c.mode != POLLING:
         generated[RELEASE_FAILED] = renderer.fragment("release_not_posted.json.j2")
-    return {**definition, "StartAt": ACQUIRE, "States": {**body, **generated}}
+    return generated
+
+
+def _release_state(
+    c: Concurrency, renderer: Renderer, form: dict[str, str], **transition: Any
+) -> dict[str, Any]:
+    comment = f"Generated by stepqueue: give back the slot of semaphore {c.semaphore}."
+    if c.mode == POLLING:
+        fragment = renderer.fragment(form["release"], comment=comment, semaphore=c.semaphore)
+        return {**fragment, **transition}
+    # The waiting room's release never fails the execution: once its retries are spent
+    # it carries on where it was going, and the sweep frees the slot after the end.
+    fragment = renderer.fragment(
+        form["room_release"],
+        comment=comment,
+        entry_hash=ENTRY_HASH,
+        max_attempts=RELEASE_MAX_ATTEMPTS,
+        carry_on=transition.get("Next", RELEASE_FAILED),
+        semaphore=c.semaphore,
+    )
+    return {**fragment, **transition}
 
 
 # The templates of the generated states, in each query language (JSONATA_FORMS: the
@@ -188,6 +217,27 @@ _JSONATA = {name: f"{name}_jsonata.json.j2" for name in _TEMPLATES}
 # deduplication id. A retried send of the same entry is dropped by SQS as a duplicate; a new
 # entry (a redriven run that waits again) is a new arrival.
 ENTRY_HASH = "States.Hash(States.Format('{} {}', $$.Execution.Id, $$.State.EnteredTime), 'SHA-256')"
+
+
+def _room_acquire(
+    c: Concurrency, renderer: Renderer, next_state: str, form: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        ACQUIRE: renderer.fragment(
+            form["room_acquire"],
+            comment="Generated by stepqueue: wait for a slot of semaphore "
+            f"{c.semaphore} in its waiting room, up to {c.max_wait_seconds} s, "
+            "at no cost while waiting.",
+            entry_hash=ENTRY_HASH,
+            max_wait_seconds=c.max_wait_seconds,
+            sqs_retry=renderer.fragment("sqs_retry.json.j2"),
+            timeout_state=ACQUIRE_TIMEOUT,
+            next=next_state,
+            key=c.admission.key,
+            priority=c.admission.priority,
+            semaphore=c.semaphore,
+        )
+    }
 
 
 def _polling_acquire(

@@ -145,62 +145,89 @@ def _concurrency(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> No
 
 def _admission(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> None:
     """per_key, rate, priority, aging_seconds: the waiting room's gatekeeper decides them."""
-    present = [k for k in ("per_key", "rate", "priority", "aging_seconds") if k in node.mapping]
+    present: list[str] = [
+        k for k in ("per_key", "rate", "priority", "aging_seconds") if k in node.mapping
+    ]
     if not present:
         return
     facts.admission_node = node
     if facts.mode == POLLING:
-        for k in present:
-            r.error(
-                *key_at(node, "concurrency", k),
-                f"concurrency.{k} needs the waiting room: a polling semaphore has no gatekeeper "
-                "to decide it",
-                "remove mode: polling (the waiting room is the default)",
-            )
+        _no_gatekeeper(r, node, present)
         return
     fields: dict[str, Any] = {}
     if (v := node.get("per_key")) is not None and r.is_map(v, "concurrency.per_key", "per_key"):
-        r.keys(v, "concurrency.per_key", PER_KEY_KEYS, ("key", "limit"), what="per_key")
-        if (key := v.get("key")) is not None:
-            fields["key"] = _input_value(r, key, "concurrency.per_key.key", jsonata, "tenant")
-        if (limit := v.get("limit")) is not None:
-            fields["key_limit"] = r.integer(
-                limit, "concurrency.per_key.limit", "limit", 1, WAITING_ROOM_LIMIT_MAX
-            )
-            key_limit = fields["key_limit"]
-            if facts.limit is not None and key_limit is not None and key_limit > facts.limit:
-                r.error(
-                    limit,
-                    "concurrency.per_key.limit",
-                    f"the per-key limit {key_limit} is above the semaphore's "
-                    f"limit {facts.limit}: no key could ever reach it",
-                    f"use a per-key limit from 1 to {facts.limit}, or raise concurrency.limit",
-                )
-        if "limit" not in node.mapping:
-            facts.limit = WAITING_ROOM_LIMIT_MAX  # only the per-key limit applies
+        fields.update(_per_key(r, v, node, facts, jsonata))
     if (v := node.get("rate")) is not None and r.is_map(v, "concurrency.rate", "rate"):
-        r.keys(v, "concurrency.rate", RATE_KEYS, ("per_second",), what="rate")
-        if (per_second := v.get("per_second")) is not None:
-            fields["rate"] = r.number(
-                per_second, "concurrency.rate.per_second", "per_second", RATE_MIN, RATE_MAX
-            )
-        if (burst := v.get("burst")) is not None:
-            fields["burst"] = r.integer(burst, "concurrency.rate.burst", "burst", 1, BURST_MAX)
+        fields.update(_rate(r, v))
     if (v := node.get("priority")) is not None:
         fields["priority"] = _input_value(r, v, "concurrency.priority", jsonata, "priority")
     if (v := node.get("aging_seconds")) is not None:
-        fields["aging_seconds"] = r.integer(
-            v, "concurrency.aging_seconds", "aging_seconds", 1, AGING_MAX_SECONDS
-        )
-        if "priority" not in node.mapping:
-            r.error(
-                v,
-                "concurrency.aging_seconds",
-                "aging_seconds without priority: aging raises a waiter's priority",
-                "add priority: $.priority (the path of a number 0-9 in the input), or remove "
-                "aging_seconds",
-            )
+        fields["aging_seconds"] = _aging_seconds(r, v, node)
     facts.admission = Admission(**fields)
+
+
+def _no_gatekeeper(r: Reporter, node: Node, present: list[str]) -> None:
+    for k in present:
+        r.error(
+            *key_at(node, "concurrency", k),
+            f"concurrency.{k} needs the waiting room: a polling semaphore has no gatekeeper "
+            "to decide it",
+            "remove mode: polling (the waiting room is the default)",
+        )
+
+
+def _per_key(
+    r: Reporter, per_key: Node, node: Node, facts: SpecFacts, jsonata: bool
+) -> dict[str, Any]:
+    """concurrency.per_key: what names a waiter's key, and the limit each key has."""
+    fields: dict[str, Any] = {}
+    r.keys(per_key, "concurrency.per_key", PER_KEY_KEYS, ("key", "limit"), what="per_key")
+    if (key := per_key.get("key")) is not None:
+        fields["key"] = _input_value(r, key, "concurrency.per_key.key", jsonata, "tenant")
+    if (limit := per_key.get("limit")) is not None:
+        fields["key_limit"] = _key_limit(r, limit, facts)
+    if "limit" not in node.mapping:
+        facts.limit = WAITING_ROOM_LIMIT_MAX  # only the per-key limit applies
+    return fields
+
+
+def _key_limit(r: Reporter, limit: Node, facts: SpecFacts) -> int | None:
+    key_limit = r.integer(limit, "concurrency.per_key.limit", "limit", 1, WAITING_ROOM_LIMIT_MAX)
+    if facts.limit is not None and key_limit is not None and key_limit > facts.limit:
+        r.error(
+            limit,
+            "concurrency.per_key.limit",
+            f"the per-key limit {key_limit} is above the semaphore's "
+            f"limit {facts.limit}: no key could ever reach it",
+            f"use a per-key limit from 1 to {facts.limit}, or raise concurrency.limit",
+        )
+    return key_limit
+
+
+def _rate(r: Reporter, rate: Node) -> dict[str, Any]:
+    """concurrency.rate: starts per second, and how many may start at once."""
+    fields: dict[str, Any] = {}
+    r.keys(rate, "concurrency.rate", RATE_KEYS, ("per_second",), what="rate")
+    if (per_second := rate.get("per_second")) is not None:
+        fields["rate"] = r.number(
+            per_second, "concurrency.rate.per_second", "per_second", RATE_MIN, RATE_MAX
+        )
+    if (burst := rate.get("burst")) is not None:
+        fields["burst"] = r.integer(burst, "concurrency.rate.burst", "burst", 1, BURST_MAX)
+    return fields
+
+
+def _aging_seconds(r: Reporter, aging: Node, node: Node) -> int | None:
+    seconds = r.integer(aging, "concurrency.aging_seconds", "aging_seconds", 1, AGING_MAX_SECONDS)
+    if "priority" not in node.mapping:
+        r.error(
+            aging,
+            "concurrency.aging_seconds",
+            "aging_seconds without priority: aging raises a waiter's priority",
+            "add priority: $.priority (the path of a number 0-9 in the input), or remove "
+            "aging_seconds",
+        )
+    return seconds
 
 
 def _input_value(r: Reporter, node: Node, path: str, jsonata: bool, example: str) -> str | None:

@@ -3,5 +3,5 @@
 The `stepqueue` command (stepqueue.cli) dispatches to three packages, each for one audience:
 `generator` (specs → ASL and Terraform inputs), `stepqueue.deploy` (build the inputs, run
 Terraform against AWS) and `stepqueue.local` (the emulator, the local event-source runner, the
-demo and the scenarios the tests and benchmarks drive).
+demo).
 """

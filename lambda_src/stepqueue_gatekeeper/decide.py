@@ -171,43 +171,58 @@ class Gatekeeper:
             assert m.execution and m.acquire and m.token
             self._arrive(store, rules, m, out)
         elif m.op == "release":
-            assert m.execution
-            holder = store.holder(m.execution)
-            if holder is not None:
-                self._free(store, rules, holder)
-                out.released.append(m.execution)
+            self._release(store, rules, m, out)
         elif m.op == "reclaim":
             assert m.execution
             holder = store.holder(m.execution)
             if holder is not None:
                 self._reclaim(store, rules, holder, out)
         elif m.op == "redriven":
-            assert m.execution
-            # A redriven execution keeps the slot it still holds; one whose slot was reclaimed
-            # restarts where it stopped, maybe inside the body, so it is refused (stopped):
-            # the body never goes on without a slot (docs/design.md §4, "Redrive").
-            if store.holder(m.execution) is None:
-                refuse(self.sfn, m.execution, f"its slot of semaphore {m.semaphore} was reclaimed")
-                out.refused.append(m.execution)
+            self._redriven(store, m, out)
         elif m.op == "limit":
             assert m.limit is not None
             c.limit = m.limit
         elif m.op == "sweep":
-            holders, cursor = store.holders_page(m.cursor, SWEEP_PAGE)
-            for holder in holders:
-                if store.holder(holder.execution) is not None:  # not freed earlier in the batch
-                    before = len(out.reclaimed)
-                    self._reclaim(store, rules, holder, out)
-                    if len(out.reclaimed) > before:
-                        out.swept.append(out.reclaimed[-1])
-                    else:
-                        out.kept_since[holder.execution] = holder.granted_ms
-            if cursor is not None:
-                body = {"op": "sweep", "semaphore": m.semaphore, "cursor": cursor}
-                self._continue(m.semaphore, body, c.version, out)
+            self._sweep(store, rules, m, out)
         elif m.op == "tick" and m.at_ms is not None and m.at_ms == c.wake_ms:
             c.wake_ms = 0  # the wake-up this counter waited for: another may be sent
         # A tick has nothing else to apply; the grants after the batch are the point.
+
+    def _release(self, store: Store, rules: Rules, m: Message, out: Outcome) -> None:
+        assert m.execution
+        holder = store.holder(m.execution)
+        if holder is not None:
+            self._free(store, rules, holder)
+            out.released.append(m.execution)
+
+    def _redriven(self, store: Store, m: Message, out: Outcome) -> None:
+        # A redriven execution keeps the slot it still holds; one whose slot was reclaimed
+        # restarts where it stopped, maybe inside the body, so it is refused (stopped):
+        # the body never goes on without a slot (docs/design.md §4, "Redrive").
+        assert m.execution
+        if store.holder(m.execution) is None:
+            refuse(self.sfn, m.execution, f"its slot of semaphore {m.semaphore} was reclaimed")
+            out.refused.append(m.execution)
+
+    def _sweep(self, store: Store, rules: Rules, m: Message, out: Outcome) -> None:
+        """One page of holders; a message with the cursor carries on with the next."""
+        holders, cursor = store.holders_page(m.cursor, SWEEP_PAGE)
+        for holder in holders:
+            if store.holder(holder.execution) is not None:  # not freed earlier in the batch
+                self._sweep_holder(store, rules, holder, out)
+        if cursor is not None:
+            body = {"op": "sweep", "semaphore": m.semaphore, "cursor": cursor}
+            self._continue(m.semaphore, body, store.counter.version, out)
+
+    def _sweep_holder(self, store: Store, rules: Rules, holder: Holder, out: Outcome) -> None:
+        """Reclaims the holder if its execution ended; the metrics count it as swept if so,
+        else as kept since its grant."""
+        before = len(out.reclaimed)
+        self._reclaim(store, rules, holder, out)
+        if len(out.reclaimed) > before:
+            out.swept.append(out.reclaimed[-1])
+        else:
+            out.kept_since[holder.execution] = holder.granted_ms
 
     def _arrive(self, store: Store, rules: Rules, m: Message, out: Outcome) -> None:
         """The acquire joins the line of its priority, keyed when the semaphore has a

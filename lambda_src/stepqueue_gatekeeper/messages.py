@@ -54,6 +54,15 @@ def parse(message_id: str, group: str | None, body: str) -> Message:
 
 
 def _parse(message_id: str, group: str | None, body: str) -> Message:
+    data = _decode(body)
+    op, semaphore = _addressee(data, group)
+    fields: dict[str, Any] = {"op": op, "semaphore": semaphore, "message_id": message_id}
+    fields.update(_op_fields(op, data))
+    return Message(**fields)
+
+
+def _decode(body: str) -> dict[str, Any]:
+    """The body as a JSON object, refused before parsing when it is too big or too deep."""
     if len(body.encode(errors="surrogatepass")) > BODY_MAX_BYTES:
         raise MessageError(f"body over {BODY_MAX_BYTES} bytes")
     if _nests_deeper(body, MAX_DEPTH):
@@ -64,6 +73,11 @@ def _parse(message_id: str, group: str | None, body: str) -> Message:
         raise MessageError(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MessageError("body is not a JSON object")
+    return data
+
+
+def _addressee(data: dict[str, Any], group: str | None) -> tuple[str, str]:
+    """The op and the semaphore it is for."""
     op, semaphore = data.get("op"), data.get("semaphore")
     if op not in OPS:
         raise MessageError(f"unknown op {op!r}")
@@ -73,29 +87,47 @@ def _parse(message_id: str, group: str | None, body: str) -> Message:
         # The group is what serialises a semaphore: a body naming another one would be decided
         # outside that semaphore's order.
         raise MessageError(f"semaphore {semaphore!r} sent in message group {group!r}")
-    fields: dict[str, Any] = {"op": op, "semaphore": semaphore, "message_id": message_id}
+    return op, semaphore
+
+
+def _op_fields(op: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields this op carries beyond the semaphore, each checked."""
+    fields: dict[str, Any] = {}
     if op in ("acquire", "release", "reclaim", "redriven"):
         fields["execution"] = _string(data, "execution", EXECUTION_ARN_MAX, _EXECUTION)
     if op == "acquire":
-        fields["acquire"] = _string(data, "acquire", 128, re.compile(r"^[0-9a-f]{16,128}$"))
-        fields["token"] = _string(data, "token", TOKEN_MAX)
-    if op == "acquire" and "key" in data:
-        fields["key"] = _canonical_key(data["key"])
-    if op == "acquire" and "priority" in data:
-        fields["priority"] = data["priority"]
+        fields.update(_acquire_fields(data))
     if op == "tick" and data.get("at_ms") is not None:
-        at_ms = data["at_ms"]
-        if not isinstance(at_ms, int) or isinstance(at_ms, bool) or at_ms < 0:
-            raise MessageError("at_ms must be a whole number of milliseconds")
-        fields["at_ms"] = at_ms
+        fields["at_ms"] = _at_ms(data["at_ms"])
     if op == "limit":
-        limit = data.get("limit")
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= LIMIT_MAX:
-            raise MessageError(f"limit must be a whole number from 1 to {LIMIT_MAX}")
-        fields["limit"] = limit
+        fields["limit"] = _limit(data.get("limit"))
     if op == "sweep" and data.get("cursor") is not None:
         fields["cursor"] = _string(data, "cursor", CURSOR_MAX)
-    return Message(**fields)
+    return fields
+
+
+def _acquire_fields(data: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "acquire": _string(data, "acquire", 128, re.compile(r"^[0-9a-f]{16,128}$")),
+        "token": _string(data, "token", TOKEN_MAX),
+    }
+    if "key" in data:
+        fields["key"] = _canonical_key(data["key"])
+    if "priority" in data:
+        fields["priority"] = data["priority"]
+    return fields
+
+
+def _at_ms(at_ms: Any) -> int:
+    if not isinstance(at_ms, int) or isinstance(at_ms, bool) or at_ms < 0:
+        raise MessageError("at_ms must be a whole number of milliseconds")
+    return at_ms
+
+
+def _limit(limit: Any) -> int:
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= LIMIT_MAX:
+        raise MessageError(f"limit must be a whole number from 1 to {LIMIT_MAX}")
+    return limit
 
 
 def _canonical_key(value: Any) -> str:

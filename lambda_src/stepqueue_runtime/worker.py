@@ -84,6 +84,28 @@ def run_task(
         return probe
     if deadline is not None and not deadline.start(message_id):
         return Result(Outcome.DEFERRED)
+    beat = _beat(client, msg, heartbeats)
+    # Positional: keyword construction costs measurably more on this per-record path.
+    ctx = TaskContext(
+        msg.workflow, msg.worker, msg.state, msg.execution, message_id, token, beat, remaining_ms
+    )
+    try:
+        report, unread = _handle(msg.input, ctx, user_fn, payloads, resolve_input, token)
+    finally:
+        # Finished first: untrack may wait for a heartbeat in flight (seconds, if the SDK
+        # retries), and a margin reached meanwhile must not fail a task whose handler returned.
+        late = deadline.finish(message_id) if deadline is not None else None
+        # Before the callback: no heartbeat may follow it.
+        if heartbeats is not None:
+            heartbeats.untrack(token)
+    if late is not None:  # reported at the margin; this outcome comes too late
+        return late
+    return _call_back(client, token, report, unread)
+
+
+def _beat(client: Any, msg: TaskMessage, heartbeats: Heartbeater | None) -> Callable[[], bool]:
+    """The context's heartbeat: False once the task is known to be closed."""
+    token = msg.task_token
 
     def beat() -> bool:
         if heartbeats is not None and heartbeats.is_finished(token):
@@ -94,32 +116,33 @@ def run_task(
             return not _closed(exc, msg)
         return True
 
-    # Positional: keyword construction costs measurably more on this per-record path.
-    ctx = TaskContext(
-        msg.workflow, msg.worker, msg.state, msg.execution, message_id, token, beat, remaining_ms
-    )
-    report: str | Failure = ""
-    unread: PayloadError | None = None
+    return beat
+
+
+def _handle(
+    payload: Any,
+    ctx: TaskContext,
+    user_fn: UserHandler,
+    payloads: PayloadStore | None,
+    resolve_input: bool,
+    token: str,
+) -> tuple[str | Failure, PayloadError | None]:
+    """What the handler made of the input: its output as JSON, or the task failure to send.
+    An input whose payload cannot be read comes back as its error, the handler not run."""
+    if resolve_input and payloads is not None:
+        payload, unread = _resolve(payloads, payload)
+        if unread is not None:
+            return "", unread
     try:
-        payload = msg.input
-        if resolve_input and payloads is not None:
-            payload, unread = _resolve(payloads, payload)
-        if unread is None:
-            try:
-                value = user_fn(payload, ctx)
-            except BaseException as exc:  # SystemExit, KeyboardInterrupt: fail this task only
-                report = failure_from_exception(exc)
-            else:
-                report = _output(value, payloads, token)
-    finally:
-        # Finished first: untrack may wait for a heartbeat in flight (seconds, if the SDK
-        # retries), and a margin reached meanwhile must not fail a task whose handler returned.
-        late = deadline.finish(message_id) if deadline is not None else None
-        # Before the callback: no heartbeat may follow it.
-        if heartbeats is not None:
-            heartbeats.untrack(token)
-    if late is not None:  # reported at the margin; this outcome comes too late
-        return late
+        value = user_fn(payload, ctx)
+    except BaseException as exc:  # SystemExit, KeyboardInterrupt: fail this task only
+        return failure_from_exception(exc), None
+    return _output(value, payloads, token), None
+
+
+def _call_back(
+    client: Any, token: str, report: str | Failure, unread: PayloadError | None
+) -> Result:
     if unread is not None:  # the handler has not run
         if unread.transient:
             return Result(Outcome.RETRY, error=unread.aws_code or unread.code, unread=True)

@@ -27,15 +27,15 @@ from tqdm import tqdm  # type: ignore[import-untyped]
 from stepqueue.deploy import terraform as tf
 from stepqueue.deploy.artifacts import SpecsInvalid, build_all
 from stepqueue.local import report
-from stepqueue.local.emulator import EmulatorError
-from stepqueue.local.runner import MappingMetrics, Runner, RunnerError
-from stepqueue.local.scenarios.workflow_burst import (
+from stepqueue.local.burst import (
     TERMINAL,
     Deployment,
     HolderMonitor,
     deployed,
     run_burst,
 )
+from stepqueue.local.emulator import EmulatorError
+from stepqueue.local.runner import MappingMetrics, Runner, RunnerError
 from stepqueue.paths import BUILD
 
 WORK_DIR = BUILD / "demo"

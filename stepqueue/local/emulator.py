@@ -39,6 +39,9 @@ SECRET_KEY = "testing"
 ACCOUNT_ID = "123456789012"  # moto's default account for any access key it does not know
 STEPFUNCTIONS_CONFIG = b'{"stepfunctions": {"execute_state_machine": true}}'
 START_TIMEOUT_S = 60.0
+# The server's exit status when it refuses to start because the installed moto does not fit the
+# shims: its log then holds only the explanation, which the parent passes on as is.
+EXIT_SHIMS_DO_NOT_FIT = 3
 
 
 class EmulatorError(RuntimeError):
@@ -119,17 +122,22 @@ class Emulator:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
             )
+        if self._wait_for_port(self._proc, port_file):
+            return self
+        error = _start_failure(self._proc.returncode, log_path)
+        self.stop()
+        raise error
+
+    def _wait_for_port(self, proc: subprocess.Popen[bytes], port_file: Path) -> bool:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             if port_file.exists():
                 self.port = int(port_file.read_text().strip())
-                return self
-            if self._proc.poll() is not None:
-                break
+                return True
+            if proc.poll() is not None:
+                return False
             time.sleep(0.05)
-        tail = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-        self.stop()
-        raise EmulatorError(f"the emulator did not start; its log ends with:\n{tail}")
+        return False
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
@@ -155,6 +163,14 @@ class Emulator:
         tb: types.TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _start_failure(returncode: int | None, log_path: Path) -> EmulatorError:
+    log = log_path.read_text(errors="replace") if log_path.exists() else ""
+    if returncode == EXIT_SHIMS_DO_NOT_FIT:
+        # The server's whole explanation (every shim that does not fit), and nothing else.
+        return EmulatorError(f"the emulator did not start:\n{log[-20000:].strip()}")
+    return EmulatorError(f"the emulator did not start; its log ends with:\n{log[-3000:]}")
 
 
 def make_client(endpoint: str, service: str, **config: Any) -> Any:
@@ -187,7 +203,11 @@ def serve(
     port: int = 0,
     watch_parent: bool = False,
 ) -> None:
-    """Run the server in this process until SIGINT/SIGTERM (the child side of `Emulator`)."""
+    """Run the server in this process until SIGINT/SIGTERM (the child side of `Emulator`).
+
+    Raises ShimError before serving when the shims do not fit the installed moto. Plain moto
+    (shims=False) starts on any release: it is what the test_gap_* tests re-check a new moto
+    release with, shim by shim."""
     from moto.server import ThreadedMotoServer
 
     from stepqueue.local.shims import apply_shims
@@ -252,13 +272,20 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.e
     parser.add_argument("--no-shims", dest="shims", action="store_false", help=argparse.SUPPRESS)
     parser.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    serve(
-        args.port_file,
-        atomic_dynamodb=args.atomic_dynamodb,
-        shims=args.shims,
-        port=args.port,
-        watch_parent=args.watch_parent,
-    )
+    from stepqueue.local.shims import ShimError
+
+    try:
+        serve(
+            args.port_file,
+            atomic_dynamodb=args.atomic_dynamodb,
+            shims=args.shims,
+            port=args.port,
+            watch_parent=args.watch_parent,
+        )
+    except ShimError as error:
+        # A refusal the message explains in full: a traceback would only bury it.
+        print(f"{prog}: cannot start: {error}", file=sys.stderr, flush=True)
+        return EXIT_SHIMS_DO_NOT_FIT
     return 0
 
 

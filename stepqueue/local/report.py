@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stepqueue.local.scenarios.workflow_burst import BurstResult
+from stepqueue.local.burst import BurstResult
 
 
 def _s(value: float | None) -> str:

@@ -1,18 +1,296 @@
-"""Small patches to moto 5.2.5, applied inside the emulator's server process.
+"""Small patches to moto, applied inside the emulator's server process.
 
 Each shim covers one gap measured on this machine (docs/design.md §8) and is tested on its own in
-tests/local/test_shims.py, so that after a moto upgrade the failing (or needless) ones show which
-to drop. They patch moto's response/model classes in the current process only: call
+tests/emulator/local/test_shims.py, so that after a moto upgrade the failing (or needless) ones
+show which to drop. They patch moto's response/model classes in the current process only: call
 `apply_shims()` in the process that runs the server, before it serves.
+
+They were written against one moto release, `MOTO_VERSION`, and reach into its internals, which
+change without notice between releases. So they refuse to run on any other release, and each
+shim declares the moto `Target`s it patches or relies on: `apply_shims()` checks every target of
+every shim it is about to apply, and raises `ShimError` naming each shim that no longer fits
+before it patches anything. A shim that patches nothing is as much a failure as one that crashes,
+so a target also fails when the patch would match nothing: a rebound global that no code reads,
+a method added to a class that requests no longer reach, a table entry that is not there.
 """
 
 from __future__ import annotations
 
+import copy
+import dis
 import functools
+import importlib
+import inspect
 import json
+import sys
 import threading
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any, Literal
+
+# The moto release the shims were written and checked against; the pins in pyproject.toml and
+# requirements.txt must name it too (tests/unit/local/test_shim_targets.py holds them together).
+MOTO_VERSION = "5.2.5"
+
+
+class ShimError(RuntimeError):
+    """The installed moto is not the one the shims fit: the emulator must not start on it."""
+
+
+def installed_moto_version() -> str:
+    import moto
+
+    return str(moto.__version__)
+
+
+def check_moto_version() -> None:
+    """Raise ShimError unless the installed moto is `MOTO_VERSION`."""
+    installed = installed_moto_version()
+    if installed == MOTO_VERSION:
+        return
+    raise ShimError(
+        f"moto {installed} is installed, but the emulator's shims (stepqueue/local/shims.py) "
+        f"were written and checked for moto {MOTO_VERSION}.\n"
+        f"Either install the pinned release: pip install -r requirements.txt "
+        f"(or pip install 'moto[server]=={MOTO_VERSION}');\n"
+        f"or move the shims to moto {installed}: set MOTO_VERSION in stepqueue/local/shims.py "
+        f'to "{installed}", run tests/unit/local/test_shim_targets.py and '
+        f"tests/emulator/local/test_shims.py, fix each shim whose targets moved and drop each "
+        f"whose gap moto closed (its test_gap_* test fails), then pin moto {installed} in "
+        f"pyproject.toml and requirements.txt."
+    )
+
+
+# What a shim does with a target, which decides what "fits" means:
+#   replaces - the attribute exists (with `parameters`, exactly that signature: the replacement
+#              was written for it);
+#   uses     - the attribute exists (the shim calls or reads it);
+#   adds     - the owner exists and the attribute does not: if moto grew it, the gap the shim
+#              fills may be closed, and the shim would hide moto's own version;
+#   property - a property defined on the class itself (the shim wraps its getter);
+#   has      - a collection holding each of `keys` (the shim removes or overrides them);
+#   lacks    - a collection holding none of `keys` (the shim appends them: one already there
+#              means moto changed what the shim works around);
+#   rebinds  - a module global the shim rebinds: it changes something only if code reads it
+#              through that module, so each of `readers` (default: the module itself) must;
+#   routes   - a URL map with a handler dispatching to each response class named in `keys`: a
+#              method added to a class no request reaches would never be called.
+Kind = Literal["replaces", "uses", "adds", "property", "has", "lacks", "rebinds", "routes"]
+
+_VERBS: dict[str, str] = {
+    "replaces": "replaces",
+    "uses": "relies on",
+    "adds": "adds",
+    "property": "wraps",
+    "has": "changes entries of",
+    "lacks": "adds entries to",
+    "rebinds": "rebinds",
+    "routes": "adds methods reached through",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing in moto a shim patches or relies on: `attribute` (dotted) of module `module`.
+
+    `reads`: names the target's code must read (what the patch hooks into: if moto's code
+    stopped reading them, the patch would match nothing)."""
+
+    module: str
+    attribute: str
+    kind: Kind = "replaces"
+    keys: tuple[str, ...] = ()
+    parameters: tuple[str, ...] | None = None
+    reads: tuple[str, ...] = ()
+    readers: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.module}.{self.attribute}"
+
+
+@dataclass(frozen=True)
+class Shim:
+    name: str
+    patch: Callable[[], None]
+    targets: tuple[Target, ...]
+
+
+def shim(name: str, *targets: Target) -> Callable[[Callable[[], None]], Shim]:
+    """Declare a shim: its name (as `apply_shims()` reports it) and the moto targets it needs."""
+
+    def declare(patch: Callable[[], None]) -> Shim:
+        return Shim(name, patch, targets)
+
+    return declare
+
+
+_MISSING = object()
+# The instructions by which code reads a name: a global, or an attribute (`module.name`).
+_READING_OPS = frozenset({"LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD"})
+
+
+def _names_read(code: CodeType) -> Iterator[str]:
+    # Function bodies only (nested ones included): a module's or class's own body binds names
+    # (`from x import parse` loads nothing a call would see), it does not call through them.
+    if code.co_flags & inspect.CO_OPTIMIZED:
+        for instruction in dis.get_instructions(code):
+            if instruction.opname in _READING_OPS:
+                yield str(instruction.argval)
+    for constant in code.co_consts:
+        if isinstance(constant, CodeType):
+            yield from _names_read(constant)
+
+
+@functools.cache
+def _names_read_by_module(module: str) -> frozenset[str]:
+    loaded = importlib.import_module(module)
+    source = inspect.getsource(loaded)
+    code = compile(source, inspect.getfile(loaded), "exec", dont_inherit=True)
+    return frozenset(_names_read(code))
+
+
+def _code_of(value: Any) -> CodeType | None:
+    function = value.fget if isinstance(value, property) else value
+    code = getattr(function, "__code__", None)
+    return code if isinstance(code, CodeType) else None
+
+
+def _check_property(target: Target, owner: Any, leaf: str, value: Any) -> str | None:
+    if isinstance(vars(owner).get(leaf), property):
+        return None
+    return "is no longer a property defined on its class"
+
+
+def _check_has(target: Target, owner: Any, leaf: str, value: Any) -> str | None:
+    missing = [key for key in target.keys if key not in value]
+    return f"has no {', '.join(map(repr, missing))}, which the shim removes" if missing else None
+
+
+def _check_lacks(target: Target, owner: Any, leaf: str, value: Any) -> str | None:
+    present = [key for key in target.keys if key in value]
+    if not present:
+        return None
+    return f"already holds {', '.join(map(repr, present))}: moto may have closed the gap"
+
+
+def _check_rebinds(target: Target, owner: Any, leaf: str, value: Any) -> str | None:
+    for reader in target.readers or (target.module,):
+        if (
+            reader != target.module
+            and getattr(importlib.import_module(reader), leaf, None) is value
+        ):
+            return f"is imported by name into {reader}, which rebinding it here would not reach"
+        if leaf not in _names_read_by_module(reader):
+            return f"is read by no code in {reader}: rebinding it would change nothing"
+    return None
+
+
+def _check_routes(target: Target, owner: Any, leaf: str, value: Any) -> str | None:
+    handled = {getattr(getattr(h, "__self__", None), "__name__", None) for h in value.values()}
+    missing = [key for key in target.keys if key not in handled]
+    if not missing:
+        return None
+    return f"routes no request to {', '.join(missing)}: a method added there would never run"
+
+
+_KIND_CHECKS: dict[str, Callable[[Target, Any, str, Any], str | None]] = {
+    "property": _check_property,
+    "has": _check_has,
+    "lacks": _check_lacks,
+    "rebinds": _check_rebinds,
+    "routes": _check_routes,
+}
+
+
+def _check_code(target: Target, value: Any) -> str | None:
+    if target.parameters is not None:
+        actual = tuple(inspect.signature(value).parameters)
+        if actual != target.parameters:
+            expected = ", ".join(target.parameters)
+            return f"takes ({', '.join(actual)}); the shim was written for ({expected})"
+    if not target.reads:
+        return None
+    code = _code_of(value)
+    if code is None:
+        return "has no code to inspect"
+    read = set(_names_read(code))
+    missing = [name for name in target.reads if name not in read]
+    return f"no longer reads {', '.join(missing)}, which the shim hooks into" if missing else None
+
+
+def _lookup(target: Target) -> tuple[Any, str, Any]:
+    """The target's owner (module or class), its last name, and its value (or _MISSING)."""
+    owner: Any = importlib.import_module(target.module)
+    *path, leaf = target.attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    return owner, leaf, getattr(owner, leaf, _MISSING)
+
+
+def target_problem(target: Target) -> str | None:
+    """Why `target` does not fit the installed moto, or None when it does."""
+    verb = _VERBS[target.kind]
+    try:
+        owner, leaf, value = _lookup(target)
+    except (ImportError, AttributeError) as error:
+        return f"cannot be reached ({error}); the shim {verb} it"
+    if target.kind == "adds":
+        return None if value is _MISSING else "already exists: moto may have closed the gap"
+    if value is _MISSING:
+        return f"does not exist; the shim {verb} it"
+    check = _KIND_CHECKS.get(target.kind)
+    try:
+        problem = check(target, owner, leaf, value) if check else None
+        return problem or _check_code(target, value)
+    except (OSError, TypeError, ValueError, AttributeError, ImportError) as error:
+        # Whatever moto turned it into, the answer is "does not fit", not a traceback.
+        return f"could not be checked ({type(error).__name__}: {error}); the shim {verb} it"
+
+
+def shim_problems(shims: Iterable[Shim]) -> list[str]:
+    """One line per target of `shims` that does not fit the installed moto."""
+    return [
+        f"shim {one.name}: {target} {problem}"
+        for one in shims
+        for target in one.targets
+        if (problem := target_problem(target)) is not None
+    ]
+
+
+def check_shims(shims: Iterable[Shim]) -> None:
+    """Raise ShimError naming every target of `shims` that does not fit the installed moto."""
+    problems = shim_problems(shims)
+    if problems:
+        raise ShimError(
+            f"the emulator's shims do not fit moto {installed_moto_version()} "
+            f"(stepqueue/local/shims.py):\n"
+            + "".join(f"  - {problem}\n" for problem in problems)
+            + "Update each shim named to the moto code it patches, or drop it if moto closed its "
+            "gap (tests/emulator/local/test_shims.py); nothing was patched."
+        )
+
+
+def _rebind_everywhere(shim_name: str, name: str, original: Any, replacement: Any) -> list[str]:
+    """Rebind `name` in every loaded module that holds `original`; the modules rebound.
+
+    Callers import such functions by name, each into its own namespace: rebinding only the
+    defining module would reach none of them, so one that reaches no caller is an error."""
+    holders = [m for m in list(sys.modules.values()) if getattr(m, name, None) is original]
+    if all(module.__name__ == original.__module__ for module in holders):
+        raise ShimError(
+            f"shim {shim_name} does not fit moto {installed_moto_version()}: rebinding "
+            f"{original.__module__}.{name} matched nothing (no loaded module imports it)"
+        )
+    for module in holders:
+        setattr(module, name, replacement)
+    return [module.__name__ for module in holders]
+
+
+_SFN = "moto.stepfunctions.parser"
+_SFN_RESPONSES = "moto.stepfunctions.responses"
+_STATE_TASK = f"{_SFN}.asl.component.state.exec.state_task"
+_JSONATA = f"{_SFN}.asl.jsonata.jsonata"
 
 # The DynamoDB operations serialised by the atomic shim. Writes are what must be atomic (a
 # conditional update is check-then-write in moto); the item reads are included because moto
@@ -38,15 +316,12 @@ _applied: set[str] = set()
 _apply_lock = threading.Lock()
 
 
-def _once(name: str, patch: Callable[[], None]) -> None:
-    # Idempotent: a second call must not wrap a wrapper (a double lock would still work, but
-    # a doubled RedrivePolicy rewrite would hide bugs).
-    with _apply_lock:
-        if name not in _applied:
-            patch()
-            _applied.add(name)
-
-
+@shim(
+    "stepfunctions.ValidateStateMachineDefinition",
+    Target(_SFN_RESPONSES, "StepFunctionResponse.validate_state_machine_definition", "adds"),
+    Target("moto.stepfunctions.urls", "url_paths", "routes", keys=("StepFunctionResponse",)),
+    Target("moto.core.responses", "ActionResult", "uses"),
+)
 def _stepfunctions_validate_definition() -> None:
     # Gap: moto has no ValidateStateMachineDefinition; the AWS provider (5.x) calls it before
     # every create/update and retries the 500 for minutes. The emulator creates the machine
@@ -62,6 +337,12 @@ def _stepfunctions_validate_definition() -> None:
     )
 
 
+@shim(
+    "stepfunctions.ListStateMachineVersions",
+    Target(_SFN_RESPONSES, "StepFunctionResponse.list_state_machine_versions", "adds"),
+    Target("moto.stepfunctions.urls", "url_paths", "routes", keys=("StepFunctionResponse",)),
+    Target("moto.core.responses", "ActionResult", "uses"),
+)
 def _stepfunctions_list_versions() -> None:
     # Gap: moto has no ListStateMachineVersions; the provider lists versions when it reads a
     # state machine. We never publish versions, so an empty list is accurate.
@@ -74,6 +355,13 @@ def _stepfunctions_list_versions() -> None:
     setattr(StepFunctionResponse, "list_state_machine_versions", list_state_machine_versions)  # noqa: B010
 
 
+@shim(
+    "sqs.RedriveAttributes",
+    # Appending to BASE_ATTRIBUTES reaches the reply only while the getter walks it.
+    Target("moto.sqs.models", "Queue.attributes", "property", reads=("BASE_ATTRIBUTES",)),
+    Target("moto.sqs.models", "Queue.BASE_ATTRIBUTES", "lacks", keys=("RedriveAllowPolicy",)),
+    Target("moto.sqs.models", "Queue.redrive_allow_policy", "adds"),
+)
 def _sqs_redrive_attributes() -> None:
     # Gaps: (1) RedriveAllowPolicy is stored on the queue but never returned by
     # GetQueueAttributes, so the provider's "attributes applied" waiter never finishes;
@@ -101,6 +389,28 @@ def _sqs_redrive_attributes() -> None:
     setattr(Queue, "attributes", property(attributes))  # noqa: B010
 
 
+_SQS_RECEIVE_PARAMETERS = (
+    "self",
+    "queue_name",
+    "count",
+    "wait_seconds_timeout",
+    "visibility_timeout",
+    "message_attribute_names",
+)
+
+
+@shim(
+    "sqs.FifoRedeliveryOrder",
+    Target(
+        "moto.sqs.models",
+        "SQSBackend.receive_message",
+        parameters=_SQS_RECEIVE_PARAMETERS,
+        reads=("pending_messages",),  # the set whose stale entries lock a group
+    ),
+    Target("moto.sqs.models", "SQSBackend.get_queue", "uses"),
+    Target("moto.sqs.models", "Queue.pending_messages", "property"),
+    Target("moto.sqs.models", "Message.visible", "property"),
+)
 def _sqs_fifo_redelivery_order() -> None:
     # Gap: a FIFO group's in-flight messages that became visible again stay in moto's pending
     # set until a receive walks past each one, and the group counts as locked while any of them
@@ -132,6 +442,11 @@ SQS_COUNT_PROPERTIES = (
 SQS_ACTIONS_WITHOUT_COUNTS = ("send_message", "send_message_batch", "receive_message")
 
 
+@shim(
+    "sqs.CountsOnlyWhenAsked",
+    *(Target("moto.sqs.models", f"Queue.{name}", "property") for name in SQS_COUNT_PROPERTIES),
+    *(Target("moto.sqs.models", f"SQSBackend.{name}") for name in SQS_ACTIONS_WITHOUT_COUNTS),
+)
 def _sqs_counts_only_when_asked() -> None:
     # Cost, not correctness: moto builds a queue's whole attribute map, whose three
     # ApproximateNumberOfMessages* walk every message and read the clock for each, whenever
@@ -172,6 +487,16 @@ def _sqs_counts_only_when_asked() -> None:
         setattr(SQSBackend, name, without_counts(getattr(SQSBackend, name)))
 
 
+@shim(
+    "server.BackendNamesListedOnce",
+    Target(
+        "moto.backends",
+        "list_of_moto_modules",
+        "rebinds",
+        parameters=(),
+        readers=("moto.moto_server.werkzeug_app",),  # the dispatcher, as backends.list_of_...()
+    ),
+)
 def _server_backend_names_listed_once() -> None:
     # Cost, not correctness: moto's server routes every request by listing its own package
     # directory (a listdir and an isdir per entry, about 150) while holding the dispatcher's
@@ -188,6 +513,11 @@ def _server_backend_names_listed_once() -> None:
     setattr(backends, "list_of_moto_modules", list_of_moto_modules)  # noqa: B010
 
 
+@shim(
+    "stepfunctions.ContextStartTimeString",
+    Target(f"{_SFN}.backend.execution_worker", "ExecutionData", "rebinds"),
+    Target(f"{_SFN}.asl.eval.states", "ExecutionData.__annotations__", "has", keys=("StartTime",)),
+)
 def _stepfunctions_start_time_string() -> None:
     # Gap: moto puts a datetime object in the context object's $$.Execution.StartTime, where
     # AWS documents an ISO-8601 string. Any task passing it (the semaphore's acquire stores it
@@ -208,6 +538,19 @@ def _stepfunctions_start_time_string() -> None:
     setattr(execution_worker, "ExecutionData", execution_data)  # noqa: B010
 
 
+@shim(
+    "stepfunctions.InProcessServiceClients",
+    Target(
+        f"{_SFN}.asl.utils.boto_client",
+        "boto_client_for",
+        parameters=("region", "service", "state_credentials"),
+    ),
+    # The task services our workflows call (generator/templates): each imports it by name.
+    Target(f"{_STATE_TASK}.service.state_task_service_dynamodb", "boto_client_for", "rebinds"),
+    Target(f"{_STATE_TASK}.service.state_task_service_sqs", "boto_client_for", "rebinds"),
+    Target("moto.core.models", "botocore_stubber.process_request", "uses"),
+    Target("moto.core.botocore_stubber", "MockRawResponse", "uses"),
+)
 def _stepfunctions_in_process_clients() -> None:
     # Cost, not correctness: moto's interpreter builds a new boto3 client for every service call
     # an execution makes (about 3 ms of CPU each, measured) and sends it over HTTP back to this
@@ -217,9 +560,7 @@ def _stepfunctions_in_process_clients() -> None:
     # interpreter gets one client per (region, service), whose requests go straight to moto's
     # request dispatcher in this process: the same backends and response handlers (and the
     # DynamoDB lock shim) the HTTP path reaches.
-    import importlib
     import pkgutil
-    import sys
 
     import boto3
     import moto.stepfunctions.parser as parser
@@ -232,7 +573,6 @@ def _stepfunctions_in_process_clients() -> None:
     for module in pkgutil.walk_packages(parser.__path__, parser.__name__ + "."):
         if ".state_task." in module.name:  # the task services that call other services
             importlib.import_module(module.name)
-    original = boto_client.boto_client_for
     cache: dict[tuple[str, str], Any] = {}
     cache_lock = threading.Lock()
 
@@ -263,9 +603,12 @@ def _stepfunctions_in_process_clients() -> None:
             return client
 
     boto_client_for.__stepqueue_in_process__ = True  # type: ignore[attr-defined]
-    for loaded in list(sys.modules.values()):
-        if getattr(loaded, "boto_client_for", None) is original:
-            setattr(loaded, "boto_client_for", boto_client_for)  # noqa: B010
+    _rebind_everywhere(
+        "stepfunctions.InProcessServiceClients",
+        "boto_client_for",
+        boto_client.boto_client_for,
+        boto_client_for,
+    )
 
 
 # Parsed definitions kept by the definition cache: a deployment has a handful of state machines
@@ -274,6 +617,22 @@ PARSED_DEFINITIONS_MAX = 64
 JSON_PATHS_MAX = 4096
 
 
+@shim(
+    "stepfunctions.DefinitionParseCache",
+    Target(
+        f"{_SFN}.asl.parse.asl_parser",
+        "AmazonStateLanguageParser.parse",
+        parameters=("definition",),
+    ),
+    # The replacement keeps the slot key under the name moto's getter mangles it to.
+    Target(
+        f"{_SFN}.asl.component.eval_component",
+        "EvalComponent.heap_key",
+        "property",
+        reads=("_EvalComponent__heap_key",),
+    ),
+    Target(f"{_SFN}.utils", "long_uid", "uses"),
+)
 def _stepfunctions_parse_cache() -> None:
     # Cost, not correctness: moto's interpreter runs the ANTLR parser over the whole definition
     # at every StartExecution (13-45 ms of CPU for the burst workflow, measured), then builds
@@ -327,6 +686,11 @@ def _stepfunctions_parse_cache() -> None:
     setattr(EvalComponent, "heap_key", property(heap_key))  # noqa: B010
 
 
+@shim(
+    "stepfunctions.JsonPathCache",
+    Target(f"{_SFN}.asl.utils.json_path", "parse", "rebinds"),
+    Target(f"{_SFN}.asl.component.common.path.result_path", "parse", "rebinds"),
+)
 def _stepfunctions_json_path_cache() -> None:
     # Cost, not correctness: every JSONPath the interpreter evaluates ("$$.Execution.Id" in a
     # task's Parameters, a ResultPath) is compiled again by jsonpath-ng's PLY parser, about
@@ -387,6 +751,31 @@ def evaluate_jsonata(expression: str) -> Any:
         raise JSONataException(getattr(error, "code", "UNKNOWN"), str(error)) from error
 
 
+@shim(
+    "stepfunctions.JSONataEvaluation",
+    Target(_JSONATA, "eval_jsonata_expression", parameters=("jsonata_expression",)),
+    Target(_JSONATA, "encode_jsonata_variable_declarations", parameters=("bindings",)),
+    # The modules that call them, each through its own imported name.
+    Target(
+        f"{_SFN}.asl.component.common.string.string_expression",
+        "eval_jsonata_expression",
+        "rebinds",
+    ),
+    Target(f"{_SFN}.asl.jsonata.validations", "eval_jsonata_expression", "rebinds"),
+    Target(f"{_SFN}.asl.eval.states", "encode_jsonata_variable_declarations", "rebinds"),
+    Target(f"{_SFN}.asl.eval.variable_store", "encode_jsonata_variable_declarations", "rebinds"),
+    Target(_JSONATA, "JSONataException", "uses"),
+    Target(f"{_SFN}.asl.utils.encoding", "to_json_str", "uses"),
+    Target(
+        f"{_SFN}.asl.component.intrinsic.jsonata",
+        "_DECLARATION_BY_VARIABLE_REFERENCE",
+        "has",
+        keys=JSONATA_NATIVE_FUNCTIONS,
+    ),
+    # _preprocessor_scopes_per_instance: the class-wide stack it gives each instance instead.
+    Target(f"{_SFN}.asl.parse.preprocessor", "Preprocessor._query_language_per_scope", "uses"),
+    Target(f"{_SFN}.asl.parse.preprocessor", "Preprocessor.__init__"),
+)
 def _stepfunctions_jsonata() -> None:
     # Gap: moto 5.2.5 parses JSONata states but its evaluator is a stub (it calls None; the real
     # one needs a JVM), so every JSONata expression fails. Also: it binds each string variable as
@@ -394,14 +783,9 @@ def _stepfunctions_jsonata() -> None:
     # and $uuid as functions returning "not supported" (so every generated FIFO deduplication id
     # would be the same string). The shim evaluates with jsonata-rs (chosen by measurement,
     # docs/local-emulator.md), binds values as JSON, and serves $hash and $uuid natively.
-    import sys
-
     from moto.stepfunctions.parser.asl.component.intrinsic import jsonata as functions
     from moto.stepfunctions.parser.asl.jsonata import jsonata as module
     from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
-
-    original_eval = module.eval_jsonata_expression
-    original_encode = module.encode_jsonata_variable_declarations
 
     def encode(bindings: dict[str, Any]) -> str:
         return "".join(
@@ -410,14 +794,19 @@ def _stepfunctions_jsonata() -> None:
         )
 
     evaluate_jsonata.__stepqueue_shim__ = True  # type: ignore[attr-defined]
-    for loaded in list(sys.modules.values()):
-        if getattr(loaded, "eval_jsonata_expression", None) is original_eval:
-            setattr(loaded, "eval_jsonata_expression", evaluate_jsonata)  # noqa: B010
-        if getattr(loaded, "encode_jsonata_variable_declarations", None) is original_encode:
-            setattr(loaded, "encode_jsonata_variable_declarations", encode)  # noqa: B010
+    name = "stepfunctions.JSONataEvaluation"
+    _rebind_everywhere(
+        name, "eval_jsonata_expression", module.eval_jsonata_expression, evaluate_jsonata
+    )
+    _rebind_everywhere(
+        name,
+        "encode_jsonata_variable_declarations",
+        module.encode_jsonata_variable_declarations,
+        encode,
+    )
     declarations: dict[str, str] = getattr(functions, "_DECLARATION_BY_VARIABLE_REFERENCE")  # noqa: B009
-    for name in JSONATA_NATIVE_FUNCTIONS:
-        declarations.pop(name, None)
+    for native in JSONATA_NATIVE_FUNCTIONS:
+        declarations.pop(native, None)
     _preprocessor_scopes_per_instance()
 
 
@@ -439,6 +828,69 @@ def _preprocessor_scopes_per_instance() -> None:
     setattr(Preprocessor, "__init__", __init__)  # noqa: B010
 
 
+# A table's keys named by the running transaction, per table name, while it runs (this thread).
+_backing_up = threading.local()
+
+
+def _transaction_keys(
+    backend: Any, transact_items: list[dict[str, Any]], dynamo_type: type
+) -> dict[str, set[tuple[Any, Any]]]:
+    keys: dict[str, set[tuple[Any, Any]]] = {}
+    for entry in transact_items:
+        for op in entry.values():
+            table = backend.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            named = op.get("Key") or op.get("Item") or {}
+            hash_value = named.get(table.hash_key_attr)
+            range_value = named.get(table.range_key_attr) if table.range_key_attr else None
+            if hash_value is None:
+                continue
+            ranged = dynamo_type(range_value) if range_value is not None else None
+            keys.setdefault(table.name, set()).add((dynamo_type(hash_value), ranged))
+    return keys
+
+
+def _items_backed_up(table: Any, touched: set[tuple[Any, Any]]) -> Any:
+    # The same defaultdict, its entries shared, except the touched items: deep copies.
+    items = copy.copy(table.items)
+    if table.has_range_key:
+        for hash_key in items:
+            items[hash_key] = dict(items[hash_key])
+    for hash_key, range_key in touched:
+        if table.has_range_key:
+            if range_key in table.items.get(hash_key, {}):
+                items[hash_key][range_key] = copy.deepcopy(table.items[hash_key][range_key])
+        elif hash_key in table.items:
+            items[hash_key] = copy.deepcopy(table.items[hash_key])
+    return items
+
+
+def _deepcopy_table(table: Any, memo: dict[int, Any]) -> Any:
+    touched = getattr(_backing_up, "keys", {}).get(table.name)
+    clone = copy.copy(table)
+    memo[id(table)] = clone
+    if touched is None:  # any other copy of a table: moto's, field by field
+        for name, value in table.__dict__.items():
+            setattr(clone, name, copy.deepcopy(value, memo))
+    else:
+        clone.items = _items_backed_up(table, touched)
+    return clone
+
+
+@shim(
+    "dynamodb.TransactionsBackUpTouchedItems",
+    # Its backup is a deepcopy of each table named: what Table.__deepcopy__ takes over.
+    Target(
+        "moto.dynamodb.models",
+        "DynamoDBBackend.transact_write_items",
+        parameters=("self", "transact_items"),
+        reads=("deepcopy",),
+    ),
+    Target("moto.dynamodb.models.table", "Table.__deepcopy__", "adds"),
+    Target("moto.dynamodb.models.table", "Table.has_range_key", "property"),
+    Target("moto.dynamodb.models.dynamo_type", "DynamoType", "uses"),
+)
 def _dynamodb_transactions_back_up_touched_items() -> None:
     # Cost, not correctness: to roll back a cancelled TransactWriteItems, moto deep-copies the
     # whole table, once per item of the transaction, before applying any of it. A waiting room
@@ -447,67 +899,32 @@ def _dynamodb_transactions_back_up_touched_items() -> None:
     # the line's length. Only the items a transaction names can change, so the backup it
     # takes keeps every other item as is (they are not touched until the next request) and
     # deep-copies those items alone; a rollback restores exactly what moto's would.
-    import copy
-
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
-    backing_up = threading.local()  # table name -> keys the running transaction names
-
-    def deepcopy_table(self: Any, memo: dict[int, Any]) -> Any:
-        touched = getattr(backing_up, "keys", {}).get(self.name)
-        clone = copy.copy(self)
-        memo[id(self)] = clone
-        if touched is None:  # any other copy of a table: moto's, field by field
-            for name, value in self.__dict__.items():
-                setattr(clone, name, copy.deepcopy(value, memo))
-            return clone
-        items = copy.copy(self.items)  # the same defaultdict, its entries shared
-        if self.has_range_key:
-            for hash_key in items:
-                items[hash_key] = dict(items[hash_key])
-        for hash_key, range_key in touched:
-            if self.has_range_key:
-                if range_key in self.items.get(hash_key, {}):
-                    items[hash_key][range_key] = copy.deepcopy(self.items[hash_key][range_key])
-            elif hash_key in self.items:
-                items[hash_key] = copy.deepcopy(self.items[hash_key])
-        clone.items = items
-        return clone
-
-    Table.__deepcopy__ = deepcopy_table  # type: ignore[attr-defined]
+    Table.__deepcopy__ = _deepcopy_table  # type: ignore[attr-defined]
     original = DynamoDBBackend.transact_write_items
 
     @functools.wraps(original)
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        keys: dict[str, set[tuple[Any, Any]]] = {}
-        for entry in transact_items:
-            for op in entry.values():
-                table = self.tables.get(op.get("TableName"))
-                if table is None:
-                    continue
-                named = op.get("Key") or op.get("Item") or {}
-                hash_value = named.get(table.hash_key_attr)
-                range_value = named.get(table.range_key_attr) if table.range_key_attr else None
-                if hash_value is None:
-                    continue
-                keys.setdefault(table.name, set()).add(
-                    (
-                        DynamoType(hash_value),
-                        DynamoType(range_value) if range_value is not None else None,
-                    )
-                )
-        backing_up.keys = keys
+        _backing_up.keys = _transaction_keys(self, transact_items, DynamoType)
         try:
             return original(self, transact_items)
         finally:
-            backing_up.keys = {}
+            _backing_up.keys = {}
 
     transact_write_items.__stepqueue_backs_up_touched_items__ = True  # type: ignore[attr-defined]
     setattr(DynamoDBBackend, "transact_write_items", transact_write_items)  # noqa: B010
 
 
+@shim(
+    "dynamodb.AtomicItemOperations",
+    *(
+        Target("moto.dynamodb.responses", f"DynamoHandler.{name}", parameters=("self",))
+        for name in DYNAMODB_SERIALISED_OPERATIONS
+    ),
+)
 def _dynamodb_atomic() -> None:
     # Gap: moto's conditional writes are not atomic across server threads (measured: 6–10
     # acquires above the limit per run of 32 threads × 200 cycles). Real DynamoDB is atomic per
@@ -527,25 +944,43 @@ def _dynamodb_atomic() -> None:
         setattr(DynamoHandler, name, locked)
 
 
+# In the order applied: two shims wrapping one method apply in this order (receive_message:
+# FifoRedeliveryOrder inside, CountsOnlyWhenAsked around it).
+SHIMS: tuple[Shim, ...] = (
+    _stepfunctions_validate_definition,
+    _stepfunctions_list_versions,
+    _stepfunctions_start_time_string,
+    _sqs_redrive_attributes,
+    _sqs_fifo_redelivery_order,
+    _sqs_counts_only_when_asked,
+    _server_backend_names_listed_once,
+    _stepfunctions_in_process_clients,
+    _stepfunctions_parse_cache,
+    _stepfunctions_json_path_cache,
+    _stepfunctions_jsonata,
+)
+# Without atomicity the emulator's DynamoDB is moto's as shipped, slow transactions included:
+# that mode exists to show the races moto allows (tests/semaphore), and a faster transaction
+# narrows the window they need.
+ATOMIC_DYNAMODB_SHIMS: tuple[Shim, ...] = (
+    _dynamodb_atomic,
+    _dynamodb_transactions_back_up_touched_items,
+)
+
+
 def apply_shims(*, atomic_dynamodb: bool) -> list[str]:
-    """Patch moto in this process; returns the names of the shims now active."""
-    _once("stepfunctions.ValidateStateMachineDefinition", _stepfunctions_validate_definition)
-    _once("stepfunctions.ListStateMachineVersions", _stepfunctions_list_versions)
-    _once("stepfunctions.ContextStartTimeString", _stepfunctions_start_time_string)
-    _once("sqs.RedriveAttributes", _sqs_redrive_attributes)
-    _once("sqs.FifoRedeliveryOrder", _sqs_fifo_redelivery_order)
-    _once("sqs.CountsOnlyWhenAsked", _sqs_counts_only_when_asked)
-    _once("server.BackendNamesListedOnce", _server_backend_names_listed_once)
-    _once("stepfunctions.InProcessServiceClients", _stepfunctions_in_process_clients)
-    _once("stepfunctions.DefinitionParseCache", _stepfunctions_parse_cache)
-    _once("stepfunctions.JsonPathCache", _stepfunctions_json_path_cache)
-    _once("stepfunctions.JSONataEvaluation", _stepfunctions_jsonata)
-    # Without atomicity the emulator's DynamoDB is moto's as shipped, slow transactions
-    # included: that mode exists to show the races moto allows (tests/semaphore), and a
-    # faster transaction narrows the window they need.
-    if atomic_dynamodb:
-        _once("dynamodb.AtomicItemOperations", _dynamodb_atomic)
-        _once(
-            "dynamodb.TransactionsBackUpTouchedItems", _dynamodb_transactions_back_up_touched_items
-        )
-    return sorted(_applied)
+    """Patch moto in this process; returns the names of the shims now active.
+
+    Raises ShimError, having patched nothing, when the installed moto is not `MOTO_VERSION` or
+    a target of a shim not yet applied does not fit it. Idempotent: a second call must not wrap
+    a wrapper (a double lock would still work, but a doubled RedrivePolicy rewrite would hide
+    bugs), and an applied shim's targets are its own patches, no longer moto's."""
+    check_moto_version()
+    chosen = SHIMS + (ATOMIC_DYNAMODB_SHIMS if atomic_dynamodb else ())
+    with _apply_lock:
+        pending = [one for one in chosen if one.name not in _applied]
+        check_shims(pending)
+        for one in pending:
+            one.patch()
+            _applied.add(one.name)
+        return sorted(_applied)

@@ -42,3 +42,19 @@ def wait_until_ended(sfn: Any, arn: str, timeout: float = 60.0) -> dict[str, Any
         timeout,
     )
     return described
+
+
+def wait_all_ended(sfn: Any, arns: list[str], timeout: float) -> dict[str, dict[str, Any]]:
+    """{arn: description} once every execution in `arns` is no longer RUNNING."""
+    ended: dict[str, dict[str, Any]] = {}
+
+    def all_ended() -> bool:
+        for arn in arns:
+            if arn not in ended:
+                described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+                if described["status"] != "RUNNING":
+                    ended[arn] = described
+        return len(ended) == len(arns)
+
+    until(f"{len(arns)} executions ended (a task lost or looping?)", all_ended, timeout, every=0.5)
+    return ended

@@ -11,9 +11,9 @@ import tomllib
 
 from stepqueue.paths import REPO
 
-SOURCE_DIRS = ("generator", "stepqueue", "bench", "tests", "lambda_src")
+SOURCE_DIRS = ("generator", "stepqueue", "bench", "testkit", "tests", "lambda_src")
 # Our own top-level packages and modules (lambda_src is the zip root, so its packages too).
-OURS = {"generator", "stepqueue", "bench", "tests"} | {
+OURS = {"generator", "stepqueue", "bench", "testkit", "tests"} | {
     path.name if path.is_dir() else path.stem for path in (REPO / "lambda_src").iterdir()
 }
 # Declared but used as commands or plugins, never imported.

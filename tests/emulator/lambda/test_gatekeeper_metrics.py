@@ -1,12 +1,10 @@
-"""The gatekeeper's and the reclaimer's metrics: CloudWatch embedded metric format lines whose
-exact shape modules/monitoring's alarms and dashboard depend on. The gatekeeper's decisions
-run for real against the emulator's DynamoDB (a table as modules/semaphore makes it); Step
-Functions and SQS are stubs, so each execution's status is what the test says."""
+"""The gatekeeper's metrics from its decisions run for real against the emulator's DynamoDB (a
+table as modules/semaphore makes it); Step Functions and SQS are stubs, so each execution's
+status is what the test says. (The lines' shape alone: tests/unit/lambda.)"""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,75 +12,21 @@ from stepqueue_gatekeeper import Message, entry, metrics
 from stepqueue_gatekeeper.decide import Gatekeeper
 from stepqueue_gatekeeper.store import Holder, holder_item
 
-from stepqueue.local.emulator import ACCOUNT_ID, REGION, Emulator
-from stepqueue.local.scenarios.waiting_room import create_table
-
-NOW_MS = 1_800_000_000_000
-FUNCTION = "dev-stepqueue-gatekeeper"
-
-
-def _execution(machine: str, name: str) -> str:
-    return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:{machine}:{name}"
-
-
-def _directive(dimensions: list[str], *metrics_: tuple[str, str]) -> dict[str, Any]:
-    return {
-        "Timestamp": NOW_MS,
-        "CloudWatchMetrics": [
-            {
-                "Namespace": "Stepqueue",
-                "Dimensions": [dimensions],
-                "Metrics": [{"Name": n, "Unit": u} for n, u in metrics_],
-            }
-        ],
-    }
-
-
-SEMAPHORE_METRICS = (
-    ("Holders", "Count"),
-    ("Limit", "Count"),
-    ("Waiters", "Count"),
-    ("OldestWaitSeconds", "Seconds"),
-    ("Granted", "Count"),
-    ("Released", "Count"),
-    ("Reclaimed", "Count"),
-    ("LeakedSlotsReclaimed", "Count"),
-    ("DeadWaiters", "Count"),
-    ("RedrivesRefused", "Count"),
-    ("GroupFailures", "Count"),
+from testkit.waiting_room import create_table
+from tests.support.gatekeeper_metrics import (
+    FUNCTION,
+    NOW_MS,
+    SEMAPHORE_METRICS,
+    StubSfn,
+    StubSqs,
+    directive,
+    execution_arn,
 )
-
-
-class StubSfn:
-    """DescribeExecution answers from `status`; every grant is delivered."""
-
-    def __init__(self, status: dict[str, str]) -> None:
-        self.status = status
-        self.granted: list[str] = []
-
-    def describe_execution(self, executionArn: str) -> dict[str, Any]:
-        reply: dict[str, Any] = {"status": self.status[executionArn]}
-        if reply["status"] != "RUNNING":
-            reply["stopDate"] = datetime.fromtimestamp((NOW_MS - 60_000) / 1000, UTC)
-        return reply
-
-    def send_task_success(self, taskToken: str, output: str) -> dict[str, Any]:
-        self.granted.append(taskToken)
-        return {}
-
-
-class StubSqs:
-    def send_message(self, **request: Any) -> dict[str, Any]:
-        return {"MessageId": "m"}
-
-
-@pytest.fixture
-def ddb(emulator: Emulator) -> Any:
-    return emulator.client("dynamodb")
 
 
 @pytest.fixture(autouse=True)
 def _function_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs as the gatekeeper function."""
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", FUNCTION)
 
 
@@ -91,11 +35,11 @@ def test_a_sweep_reports_leaked_slots_and_the_oldest_running_holder_per_state_ma
 ) -> None:
     sem, table = unique_name, f"{unique_name}-table"
     create_table(ddb, table, {sem: 3})
-    leaked = _execution("dev-orders", "gone")
+    leaked = execution_arn("dev-orders", "gone")
     running = {
-        _execution("dev-orders", "old"): NOW_MS - 7_200_000,
-        _execution("dev-orders", "new"): NOW_MS - 60_000,
-        _execution("dev-glue", "job"): NOW_MS - 1_000,
+        execution_arn("dev-orders", "old"): NOW_MS - 7_200_000,
+        execution_arn("dev-orders", "new"): NOW_MS - 60_000,
+        execution_arn("dev-glue", "job"): NOW_MS - 1_000,
     }
     granted = {leaked: NOW_MS - 3_600_000, **running}
     for seq, (execution, at) in enumerate(granted.items()):
@@ -121,7 +65,7 @@ def test_a_sweep_reports_leaked_slots_and_the_oldest_running_holder_per_state_ma
     assert (state["Reclaimed"], state["LeakedSlotsReclaimed"], state["Holders"]) == (1, 1, 3)
     assert holders == [
         {
-            "_aws": _directive(["Function", "StateMachine"], ("OldestHolderSeconds", "Seconds")),
+            "_aws": directive(["Function", "StateMachine"], ("OldestHolderSeconds", "Seconds")),
             "Function": FUNCTION,
             "StateMachine": machine,
             "OldestHolderSeconds": seconds,
@@ -137,7 +81,7 @@ def test_the_handler_prints_one_line_per_semaphore_with_the_head_of_the_lines_wa
     was applied (the keeper's clock) until the line is written (the handler's)."""
     sem, table = unique_name, f"{unique_name}-table"
     create_table(ddb, table, {sem: 1})
-    holder = _execution("dev-orders", "holds")
+    holder = execution_arn("dev-orders", "holds")
     ddb.put_item(TableName=table, Item=holder_item(sem, Holder(holder, "a" * 16, 0, NOW_MS)))
     ddb.update_item(
         TableName=table,
@@ -158,7 +102,7 @@ def test_the_handler_prints_one_line_per_semaphore_with_the_head_of_the_lines_wa
     acquire = {
         "op": "acquire",
         "semaphore": sem,
-        "execution": _execution("dev-orders", "waits"),
+        "execution": execution_arn("dev-orders", "waits"),
         "acquire": "b" * 16,
         "token": "token-waits",
     }
@@ -174,7 +118,7 @@ def test_the_handler_prints_one_line_per_semaphore_with_the_head_of_the_lines_wa
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines() if '"_aws"' in x]
     assert lines == [
         {
-            "_aws": _directive(["Function", "Semaphore"], *SEMAPHORE_METRICS),
+            "_aws": directive(["Function", "Semaphore"], *SEMAPHORE_METRICS),
             "Function": FUNCTION,
             "Semaphore": sem,
             "Holders": 1,

@@ -1,4 +1,4 @@
-"""The session's emulator as DynamoDB and Step Functions clients."""
+"""The session's emulator as a Step Functions client (DynamoDB: tests/emulator/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,6 @@ from typing import Any
 import pytest
 
 from stepqueue.local.emulator import Emulator
-
-
-@pytest.fixture
-def ddb(emulator: Emulator) -> Any:
-    return emulator.client("dynamodb")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from stepqueue_gatekeeper.rules import Rules, RulesError, rules_from_env
 from stepqueue_gatekeeper.store import COMMIT_AT, holder_key
 
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios import waiting_room as room
+from testkit import waiting_room as room
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:admit:"
 
@@ -385,6 +385,40 @@ def test_rules_from_the_environment_are_checked() -> None:
 # -- every control at once, under faults ------------------------------------------------------
 
 
+def _assert_invariants(h: Any) -> None:
+    """Holders within the global and per-key limits, counts equal to the items, nobody in line
+    while a slot is free, nobody parked while their key has room."""
+    from stepqueue_gatekeeper.store import counter_from, key_state_from
+
+    items = h.ddb.scan(TableName=h.table)["Items"]
+    counter = counter_from(
+        next(i for i in items if i["id"]["S"] == h.table), h.table, default_limit=4
+    )
+    holders = [i for i in items if i["id"]["S"].startswith(f"{h.table}#h#")]
+    per_key: dict[str, int] = {}
+    for item in holders:
+        per_key[item["key"]["S"]] = per_key.get(item["key"]["S"], 0) + 1
+    assert counter.held == len(holders) <= 4
+    assert max(per_key.values(), default=0) <= 2
+    for item in items:
+        if item["id"]["S"].startswith(f"{h.table}#k#"):
+            ks = key_state_from(item["id"]["S"].rsplit("#", 1)[1], item)
+            assert ks.held == per_key.get(ks.key, 0)
+            assert ks.parked == 0 or ks.held + ks.returned >= 2, "parked with room"
+    assert counter.held == 4 or counter.waiting == 0, "in line while a slot is free"
+    assert counter.pending == []
+
+
+def _let_a_waiter_die(h: Any, rng: Any, arrived: list[str], dead: set[str]) -> None:
+    """One execution still in line gives up: its wait timed out, so it failed."""
+    waiting = [a for a in arrived if a not in h.granted() and a not in dead]
+    if waiting:
+        name = rng.choice(waiting)
+        dead.add(name)
+        h.tokens.closed.add(f"tok-{ARN}{name}")
+        h.tokens.stopped[ARN + name] = datetime.fromtimestamp(h.clock.now, UTC)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_traffic_with_faults_keeps_every_invariant(harness: Any, seed: int) -> None:
     """Arrivals with random keys and priorities, releases, waiters that die, duplicates and
@@ -393,8 +427,6 @@ def test_random_traffic_with_faults_keeps_every_invariant(harness: Any, seed: in
     free, nobody parked while their key has room. At the end everyone alive was served and
     nothing is left."""
     import random
-
-    from stepqueue_gatekeeper.store import counter_from, key_state_from
 
     rng = random.Random(seed)
     h = harness(4, Rules(key_limit=2, aging_ms=5_000))
@@ -418,26 +450,7 @@ def test_random_traffic_with_faults_keeps_every_invariant(harness: Any, seed: in
             h.keeper.process(h.table, messages)
         except RuntimeError:
             h.keeper.process(h.table, messages)  # redelivered: recognised, nothing twice
-        check()
-
-    def check() -> None:
-        items = h.ddb.scan(TableName=h.table)["Items"]
-        counter = counter_from(
-            next(i for i in items if i["id"]["S"] == h.table), h.table, default_limit=4
-        )
-        holders = [i for i in items if i["id"]["S"].startswith(f"{h.table}#h#")]
-        per_key: dict[str, int] = {}
-        for item in holders:
-            per_key[item["key"]["S"]] = per_key.get(item["key"]["S"], 0) + 1
-        assert counter.held == len(holders) <= 4
-        assert max(per_key.values(), default=0) <= 2
-        for item in items:
-            if item["id"]["S"].startswith(f"{h.table}#k#"):
-                ks = key_state_from(item["id"]["S"].rsplit("#", 1)[1], item)
-                assert ks.held == per_key.get(ks.key, 0)
-                assert ks.parked == 0 or ks.held + ks.returned >= 2, "parked with room"
-        assert counter.held == 4 or counter.waiting == 0, "in line while a slot is free"
-        assert counter.pending == []
+        _assert_invariants(h)
 
     def release(name: str) -> None:
         # Its body is done: it releases and ends, so a late duplicate of its acquire finds it
@@ -460,12 +473,7 @@ def test_random_traffic_with_faults_keeps_every_invariant(harness: Any, seed: in
             name = rng.choice(holding)
             release(name)
         else:
-            waiting = [a for a in arrived if a not in h.granted() and a not in dead]
-            if waiting:
-                name = rng.choice(waiting)
-                dead.add(name)
-                h.tokens.closed.add(f"tok-{ARN}{name}")  # its wait timed out: it failed
-                h.tokens.stopped[ARN + name] = datetime.fromtimestamp(h.clock.now, UTC)
+            _let_a_waiter_die(h, rng, arrived, dead)
     # Drain: release every holder until everyone alive has been served.
     for _ in range(400):
         holding = [e for e in h.granted() if e not in released and e not in dead]

@@ -5,7 +5,7 @@ executions)."""
 
 from __future__ import annotations
 
-from stepqueue.local.scenarios.admission import Config, run
+from testkit.admission import Config, run
 
 
 def test_every_admission_promise_holds_on_real_executions() -> None:

@@ -3,7 +3,7 @@ running the packaged zip, a burst against the semaphore; and the burst bench at 
 
 from __future__ import annotations
 
-from stepqueue.local.scenarios import semaphore_burst as burst
+from testkit import semaphore_burst as burst
 
 
 def test_burst_bench_small() -> None:

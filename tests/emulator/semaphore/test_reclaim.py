@@ -11,7 +11,7 @@ import pytest
 from stepqueue_reclaimer import entry, sweep
 
 from stepqueue.local.emulator import ACCOUNT_ID, REGION, Emulator
-from stepqueue.local.scenarios.semaphore_requests import (
+from testkit.semaphore_requests import (
     SemaphoreRequests,
     iso_time,
     requests_for_limit,

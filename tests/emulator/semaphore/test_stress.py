@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios.semaphore_stress import Config, failed, run_stress
+from testkit.semaphore_stress import Config, failed, run_stress
 
 FAULT_COUNTERS = (
     "full_rejections",

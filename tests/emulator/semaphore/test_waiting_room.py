@@ -9,8 +9,8 @@ from functools import partial
 from typing import Any
 
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios import waiting_room as room
-from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
+from testkit import waiting_room as room
+from testkit.semaphore_requests import generate_definition_template
 from tests.support.semaphore import acquire_posted, queue_settled
 from tests.support.waiting import until, wait_until_ended
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios import waiting_room_stress as stress
+from testkit import waiting_room_stress as stress
 
 FAULTS_SEEN = (
     "dead_waiters",

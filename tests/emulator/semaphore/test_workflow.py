@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from stepqueue.local.scenarios.semaphore_requests import (
+from testkit.semaphore_requests import (
     SemaphoreRequests,
     generate_definition_template,
     render,

@@ -29,9 +29,9 @@ import pytest
 
 from stepqueue.deploy.artifacts import build_lambda_zip, generate
 from stepqueue.deploy.terraform import Terraform
+from stepqueue.local.burst import Deployment
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
-from stepqueue.local.scenarios.workflow_burst import Deployment
 from stepqueue.paths import LAMBDA_SRC, REPO
 
 HERE = Path(__file__).resolve().parent

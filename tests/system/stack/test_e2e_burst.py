@@ -3,8 +3,8 @@ running the packaged zip, a burst against the semaphore."""
 
 from __future__ import annotations
 
+from stepqueue.local.burst import run_burst
 from stepqueue.local.runner import Runner
-from stepqueue.local.scenarios.workflow_burst import run_burst
 from tests.system.stack.conftest import Stack
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from typing import Any
 
 from generator.vocabulary import GROUP_BY_TEXT_MAX_CHARS
+from stepqueue.local.burst import Deployment
 from stepqueue.local.runner import Runner
-from stepqueue.local.scenarios.workflow_burst import TERMINAL, Deployment
+from tests.support.waiting import until, wait_all_ended
 from tests.system.stack.conftest import Stack
 
 # The JSONPath form's bound (States.Hash: 10,000 characters), in multi-byte characters.
@@ -49,8 +49,8 @@ def _queued_groups(dep: Deployment, worker: str, count: int) -> dict[str, str]:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert "FifoQueue" not in attributes  # a standard queue: fairness needs no queue setting
     groups: dict[str, str] = {}
-    deadline = time.monotonic() + 60
-    while len(groups) < count and time.monotonic() < deadline:
+
+    def all_queued() -> bool:
         reply = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=10,
@@ -60,23 +60,10 @@ def _queued_groups(dep: Deployment, worker: str, count: int) -> dict[str, str]:
         for message in reply.get("Messages", []):
             execution = json.loads(message["Body"])["context"]["execution"]
             groups[execution] = message["Attributes"].get("MessageGroupId", "")
-        time.sleep(0.2)
+        return len(groups) >= count
+
+    until(f"{count} task messages queued on {worker}", all_queued, timeout=60, every=0.2)
     return groups
-
-
-def _wait(dep: Deployment, arns: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    sfn = dep.emulator.client("stepfunctions")
-    deadline = time.monotonic() + timeout_s
-    ended: dict[str, dict[str, Any]] = {}
-    while len(ended) < len(arns) and time.monotonic() < deadline:
-        for arn in arns:
-            if arn not in ended:
-                described = sfn.describe_execution(executionArn=arn)
-                if described["status"] in TERMINAL:
-                    ended[arn] = described
-        time.sleep(0.5)
-    assert len(ended) == len(arns), "executions still running at the deadline"
-    return ended
 
 
 def _sent_group(dep: Deployment, arn: str, state: str) -> str:
@@ -107,7 +94,9 @@ def test_each_tenant_is_a_message_group_and_the_workflow_completes(stack: Stack)
         function_prefix=main.prefix,
         failed_visibility_s=1,
     ):
-        ended = _wait(dep, [*runs.values(), too_long], timeout_s=240)
+        ended = wait_all_ended(
+            dep.emulator.client("stepfunctions"), [*runs.values(), too_long], 240
+        )
     summarised = {key: _sent_group(dep, arn, "Summarise") for key, arn in runs.items()}
 
     for key, tenant in TENANTS.items():

@@ -6,13 +6,13 @@ given back."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
+from stepqueue.local.burst import Deployment
 from stepqueue.local.demo import run_jsonata_examples
 from stepqueue.local.runner import Runner
-from stepqueue.local.scenarios.workflow_burst import TERMINAL, Deployment
+from tests.support.waiting import until_value, wait_all_ended
 from tests.system.stack.conftest import Stack
 
 ORDER = {"order_id": "o-1", "items": [{"price": 20, "qty": 2}, {"price": 70, "qty": 1}]}
@@ -29,39 +29,22 @@ def _start(dep: Deployment, workflow: str, payload: dict[str, Any]) -> str:
     return str(started["executionArn"])
 
 
-def _wait(dep: Deployment, arns: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    sfn = dep.emulator.client("stepfunctions")
-    deadline = time.monotonic() + timeout_s
-    ended: dict[str, dict[str, Any]] = {}
-    while len(ended) < len(arns) and time.monotonic() < deadline:
-        for arn in arns:
-            if arn not in ended:
-                described = sfn.describe_execution(executionArn=arn)
-                if described["status"] in TERMINAL:
-                    ended[arn] = described
-        time.sleep(0.5)
-    assert len(ended) == len(arns), "executions still running at the deadline"
-    return ended
-
-
 def _settled_holders(dep: Deployment, workflow: str, timeout_s: float = 30.0) -> int:
     """The semaphore's holder items once the last releases have been applied (bounded)."""
     table, semaphore, _ = dep.semaphore(workflow)
     ddb = dep.emulator.client("dynamodb")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        count = int(
-            ddb.query(
-                TableName=table,
-                IndexName="holders",
-                KeyConditionExpression="holder_of = :s",
-                ExpressionAttributeValues={":s": {"S": semaphore}},
-                Select="COUNT",
-            )["Count"]
+
+    def count() -> int:
+        reply = ddb.query(
+            TableName=table,
+            IndexName="holders",
+            KeyConditionExpression="holder_of = :s",
+            ExpressionAttributeValues={":s": {"S": semaphore}},
+            Select="COUNT",
         )
-        if count == 0 or time.monotonic() > deadline:
-            return count
-        time.sleep(0.5)
+        return int(reply["Count"])
+
+    return until_value(f"every slot of {semaphore} given back", count, lambda n: n == 0, timeout_s)
 
 
 def _without_ids(output: dict[str, Any]) -> dict[str, Any]:
@@ -86,7 +69,7 @@ def test_jsonata_examples_end_to_end(stack: Stack) -> None:
             "media": _start(dep, "jsonata-media", MEDIA),
         }
         demo = run_jsonata_examples(dep)  # what `make demo` runs after its burst, meanwhile
-        ended = _wait(dep, list(runs.values()), timeout_s=240)
+        ended = wait_all_ended(dep.emulator.client("stepfunctions"), list(runs.values()), 240)
         held = _settled_holders(dep, "jsonata-orders")
     result = {key: ended[arn] for key, arn in runs.items()}
     assert demo == {"jsonata-orders": "SUCCEEDED", "jsonata-media": "SUCCEEDED"}

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from typing import Any
 
 from stepqueue.local.runner import Runner
+from tests.support.queues import queue_depth
+from tests.support.waiting import wait_until_ended
 from tests.system.stack.conftest import Stack
 
 SIZE = 1_048_576
@@ -25,23 +25,6 @@ MARKER = "stepqueue:payload"
 def _expected_blob() -> str:
     block = hashlib.sha256(SEED.encode()).hexdigest()
     return (block * (SIZE // len(block) + 1))[:SIZE]
-
-
-def _wait(sfn: Any, arn: str, timeout_s: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING" or time.monotonic() > deadline:
-            return described
-        time.sleep(0.5)
-
-
-def _queue_depth(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
 
 
 def test_a_1_mb_output_round_trips_through_s3(stack: Stack) -> None:
@@ -62,7 +45,7 @@ def test_a_1_mb_output_round_trips_through_s3(stack: Stack) -> None:
             name="one-megabyte",
             input=json.dumps({"seed": SEED, "size_bytes": SIZE}),
         )
-        described = _wait(sfn, started["executionArn"], timeout_s=180)
+        described = wait_until_ended(sfn, started["executionArn"], 180)
     history = sfn.get_execution_history(executionArn=started["executionArn"])["events"]
 
     s3 = emu.client("s3")
@@ -79,7 +62,7 @@ def test_a_1_mb_output_round_trips_through_s3(stack: Stack) -> None:
         policies[name] = json.loads(document) if isinstance(document, str) else document
     sqs = emu.client("sqs")
     depths = {
-        f"{name} {kind}": _queue_depth(sqs, workers[name][kind])
+        f"{name} {kind}": queue_depth(sqs, workers[name][kind])
         for name in ("produce", "digest")
         for kind in ("queue_url", "dlq_url")
     }

@@ -8,29 +8,15 @@ a message."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from stepqueue.local.runner import Runner
-from stepqueue.local.scenarios.workflow_burst import TERMINAL
+from tests.support.queues import queue_depth
+from tests.support.waiting import wait_all_ended
 from tests.system.stack.conftest import Stack
 
 KINDS = ["charge"] * 6 + ["garbled"] * 2 + ["quits"] * 2
-
-
-def _wait_for_all(sfn: Any, arns: list[str], timeout_s: float) -> dict[str, dict[str, Any]]:
-    deadline = time.monotonic() + timeout_s
-    ended: dict[str, dict[str, Any]] = {}
-    while len(ended) < len(arns) and time.monotonic() < deadline:
-        for arn in arns:
-            if arn not in ended:
-                described = sfn.describe_execution(executionArn=arn)
-                if described["status"] in TERMINAL:
-                    ended[arn] = described
-        time.sleep(0.5)
-    return ended
 
 
 def test_user_handlers_end_as_designed(stack: Stack, tmp_path: Path) -> None:
@@ -54,7 +40,7 @@ def test_user_handlers_end_as_designed(stack: Stack, tmp_path: Path) -> None:
                 stateMachineArn=machine, name=f"{kind}-{i}", input=json.dumps(body)
             )
             arns[started["executionArn"]] = kind
-        ended = _wait_for_all(sfn, list(arns), timeout_s=240)
+        ended = wait_all_ended(sfn, list(arns), 240)
         errors = {
             arn: next(
                 event["executionFailedEventDetails"]["error"]
@@ -71,14 +57,7 @@ def test_user_handlers_end_as_designed(stack: Stack, tmp_path: Path) -> None:
         for worker in ("charge", "garbled", "quits"):
             settings = dep.worker("userfaults", worker)
             for label, url in (("queue", settings["queue_url"]), ("dlq", settings["dlq_url"])):
-                attributes = sqs.get_queue_attributes(
-                    QueueUrl=url,
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ],
-                )["Attributes"]
-                depths[f"{worker} {label}"] = sum(int(v) for v in attributes.values())
+                depths[f"{worker} {label}"] = queue_depth(sqs, url)
 
     assert len(ended) == len(KINDS), "executions still running: a task was lost or looping"
     for arn, kind in arns.items():

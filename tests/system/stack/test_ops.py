@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +15,13 @@ import pytest
 
 from generator.api import load_and_validate, render
 from stepqueue import cli
-from stepqueue.local.scenarios.workflow_burst import Deployment
+from stepqueue.local.burst import Deployment
 from stepqueue.ops import deployed_command
 from stepqueue.ops.drift import compare
 from stepqueue.ops.redrive import Place, RedriveError, redrive
 from stepqueue.paths import REPO
+from tests.support.queues import queue_depth
+from tests.support.waiting import until
 from tests.system.stack.conftest import Stack
 
 POISON = "this is not a task message"
@@ -128,25 +129,17 @@ def test_drift_clean_then_a_queue_changed_behind_terraform(
 
 
 def _task_messages(sqs: Any, url: str, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 60
     found: dict[str, dict[str, Any]] = {}
-    while len(found) < count:
-        assert time.monotonic() < deadline, f"{len(found)} of {count} task messages queued"
+
+    def all_queued() -> bool:
         for m in sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=120
         ).get("Messages", []):
             found[m["MessageId"]] = m
+        return len(found) >= count
+
+    until(f"{count} task messages queued", all_queued, timeout=60, every=0)
     return list(found.values())
-
-
-def _depth(sqs: Any, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url,
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes["ApproximateNumberOfMessagesNotVisible"]
-    )
 
 
 def test_redrive_moves_live_tasks_and_skips_closed_ones(
@@ -175,7 +168,7 @@ def test_redrive_moves_live_tasks_and_skips_closed_ones(
     assert code == 0, out
     assert "examined 4: live 2, dead 1, unreadable 1" in out
     assert "would move 2 live message(s)" in out and "dry run" in out
-    assert _depth(sqs, dlq) == 4 and _depth(sqs, queue) == 0
+    assert queue_depth(sqs, dlq) == 4 and queue_depth(sqs, queue) == 0
 
     code, out = command("redrive", "media", "transcode", "--yes", "--json")
     assert code == 0, out
@@ -205,7 +198,7 @@ def test_redrive_moves_live_tasks_and_skips_closed_ones(
     code, out = command("redrive", "media", "transcode", "--yes", "--delete-dead")
     assert code == 0, out
     assert "skipped 1 dead (task already closed): 1 deleted" in out
-    assert _depth(sqs, dlq) == 1
+    assert queue_depth(sqs, dlq) == 1
 
     for token in tokens[1:]:  # let the executions end
         sfn.send_task_success(taskToken=token, output="{}")

@@ -6,7 +6,6 @@ distinct submission started exactly once, the queue drained, the DLQ empty."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ import pytest
 from stepqueue import cli
 from stepqueue.local.runner import Runner
 from stepqueue.ops import submit_command
+from tests.support.queues import queue_depth
+from tests.support.waiting import until
 from tests.system.stack.conftest import Stack
 
 DISTINCT, REPEATED = 25, 5
@@ -49,22 +50,12 @@ def test_a_burst_through_the_start_queue_starts_each_submission_once(
     machine = outputs["state_machine_arns"]["media"]
     starter = f"{main.prefix}stepqueue-starter"
     with Runner(dep.emulator.endpoint, main.lambda_zip, function_prefix=starter):
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            depth = sum(
-                int(v)
-                for v in sqs.get_queue_attributes(
-                    QueueUrl=outputs["start_queue_url"],
-                    AttributeNames=[
-                        "ApproximateNumberOfMessages",
-                        "ApproximateNumberOfMessagesNotVisible",
-                    ],
-                )["Attributes"].values()
-            )
-            if depth == 0:
-                break
-            time.sleep(0.5)
-        assert depth == 0, "the start queue did not drain"
+        until(
+            "the start queue drained",
+            lambda: queue_depth(sqs, outputs["start_queue_url"]) == 0,
+            timeout=90,
+            every=0.5,
+        )
     executions = [
         e
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from generator import render_definition
 from generator.api import load_and_validate, render
-from stepqueue.local.scenarios.synthetic_specs import spec_text
+from testkit.synthetic_specs import spec_text
 from tests.unit.generator.helpers import GOOD_SPECS, LAMBDA_SRC, asl_validator
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stepqueue.local.scenarios.semaphore_requests import (
+from testkit.semaphore_requests import (
     SemaphoreRequests,
     UnsupportedParameters,
     generate_spec_file,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from stepqueue.local.scenarios.semaphore_stress import Believers, StandInExecutions, failed
+from testkit.semaphore_stress import Believers, StandInExecutions, failed
 
 
 def test_believers_flag_every_entry_above_the_limit() -> None:

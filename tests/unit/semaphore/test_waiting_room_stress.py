@@ -1,35 +1,13 @@
-"""The waiting room's stress at test size: the real gatekeeper, every fault injected, every
-invariant held; and the proof that its serialisation is what matters (two invocations of one
-group at once are refused by the version check, which fails without atomic transactions)."""
+"""The waiting room stress's own bookkeeping, without an emulator: stand-in tokens, inversions,
+the verdict and the fault dice. (The stress itself: tests/emulator/semaphore.)"""
 
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 
-from stepqueue.local.scenarios import waiting_room_stress as stress
-
-FAULTS_SEEN = (
-    "dead_waiters",
-    "dead_holders",
-    "reclaims_posted",
-    "stale_reclaims",
-    "fault_duplicate_acquire",
-    "fault_duplicate_release",
-    "limit_changes",
-    "crashes_after_commit",
-    "throttled_sends",
-    "batches_delivered_again",
-    "sends_to_closed_tokens",
-)
-
-
-def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    keys = ("violations", "stuck_waiters", "fifo_inversions", "leaked_after_sweep", "failures")
-    return {k: result[k] for k in (*keys, "violation_examples", "failure_examples")}
-
+from testkit import waiting_room_stress as stress
 
 # -- the bookkeeping itself, without an emulator ------------------------------------------------
 

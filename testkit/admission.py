@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import sys
 import threading
 import time
 from collections import Counter
@@ -36,21 +35,17 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepqueue.local.emulator import ACCOUNT_ID, REGION, Emulator
-from stepqueue.local.runner import sqs_event_record
-from stepqueue.local.scenarios import waiting_room as room
-from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
-from stepqueue.local.scenarios.workflow_burst import TERMINAL, wait_until_ended
-from stepqueue.ops import submit as submitting
-from stepqueue.paths import LAMBDA_SRC
-
-if str(LAMBDA_SRC) not in sys.path:
-    sys.path.insert(0, str(LAMBDA_SRC))
-
 from stepqueue_aws import inject_client
 from stepqueue_gatekeeper import Message, Outcome
 from stepqueue_gatekeeper.rules import Rules
 from stepqueue_starter import entry as starter
+
+from stepqueue.local.burst import TERMINAL, wait_until_ended
+from stepqueue.local.emulator import ACCOUNT_ID, REGION, Emulator
+from stepqueue.local.runner import sqs_event_record
+from stepqueue.ops import submit as submitting
+from testkit import waiting_room as room
+from testkit.semaphore_requests import generate_definition_template
 
 HOLD_SECONDS = 1
 START_QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:admsubmit-start"

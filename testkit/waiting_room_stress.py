@@ -50,19 +50,15 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stepqueue.local.scenarios.waiting_room import counter, create_queue, create_table, holder_items
-from stepqueue.paths import LAMBDA_SRC
-
-if str(LAMBDA_SRC) not in sys.path:
-    sys.path.insert(0, str(LAMBDA_SRC))
-
 from stepqueue_gatekeeper import Gatekeeper, Message, MessageError, parse
 from stepqueue_gatekeeper.store import ConcurrentWriter
+
+from testkit.waiting_room import counter, create_queue, create_table, holder_items
 
 SEMAPHORE = "roomstress"
 ARN_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:roomstress:"
@@ -681,61 +677,18 @@ def concurrent_invocations(
     ids = iter(range(1_000_000))
     counts: Counter[str] = Counter()
     examples: list[str] = []
-
-    def batch(side: int, release: str | None) -> list[Message]:
-        out: list[Message] = []
-        for _ in range(3):
-            n = next(ids)
-            arn = f"{ARN_PREFIX}race-{n}"
-            token = sfn.start(arn)
-            acquire = hashlib.sha256(arn.encode()).hexdigest()
-            out.append(Message("acquire", SEMAPHORE, f"m{n}", arn, acquire, token))
-        if release is not None:
-            sfn.leave(release)
-            out.append(Message("release", SEMAPHORE, f"m{next(ids)}", release))
-        return out
-
-    def decide(keeper: Gatekeeper, messages: list[Message], start: threading.Barrier) -> bool:
-        start.wait()
-        try:
-            keeper.process(SEMAPHORE, messages)
-        except ConcurrentWriter:
-            return False
-        return True
-
     for _ in range(rounds):
         holding = sorted(sfn.believing())
         random.Random(len(holding)).shuffle(holding)
-        batches = [batch(side, holding[side] if len(holding) > side else None) for side in (0, 1)]
-        start = threading.Barrier(2)
-        results: list[bool] = [True, True]
-
-        def run(
-            side: int,
-            batches: list[list[Message]] = batches,
-            start: threading.Barrier = start,
-            results: list[bool] = results,
-        ) -> None:
-            results[side] = decide(keepers[side], batches[side], start)
-
-        threads = [threading.Thread(target=run, args=(side,)) for side in (0, 1)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        batches = [
+            _race_batch(sfn, ids, holding[side] if len(holding) > side else None) for side in (0, 1)
+        ]
+        results = _race(keepers, batches)
         counts["both_decided" if all(results) else "refused_writers"] += 1
         for side in (0, 1):
             if not results[side]:
                 keepers[side].process(SEMAPHORE, batches[side])  # redelivered, alone
-        after = counter(ddb, table, SEMAPHORE)
-        held = set(holder_items(ddb, table, SEMAPHORE))
-        problems = []
-        if after["held"] != len(held):
-            problems.append(f"counter says {after['held']} held, {len(held)} holder items")
-        if len(held) > limit:
-            problems.append(f"{len(held)} holder items at limit {limit}")
-        if sfn.believing() - held:
-            problems.append("an execution that got its slot has no holder item")
+        problems = _race_problems(ddb, table, sfn, limit)
         counts["violations"] += bool(problems)
         if problems and len(examples) < 5:
             examples.append("; ".join(problems))
@@ -748,3 +701,58 @@ def concurrent_invocations(
         "violation_examples": examples,
         "grants_delivered": sfn.counts["grants_delivered"],
     }
+
+
+def _race_batch(sfn: StandInSfn, ids: Iterator[int], release: str | None) -> list[Message]:
+    """Three arrivals and, when an execution holds, its release."""
+    out: list[Message] = []
+    for _ in range(3):
+        n = next(ids)
+        arn = f"{ARN_PREFIX}race-{n}"
+        token = sfn.start(arn)
+        acquire = hashlib.sha256(arn.encode()).hexdigest()
+        out.append(Message("acquire", SEMAPHORE, f"m{n}", arn, acquire, token))
+    if release is not None:
+        sfn.leave(release)
+        out.append(Message("release", SEMAPHORE, f"m{next(ids)}", release))
+    return out
+
+
+def _race(keepers: list[Gatekeeper], batches: list[list[Message]]) -> list[bool]:
+    """Each batch decided by its own gatekeeper, both let go at the same moment; whether
+    each one's commit was accepted."""
+    start = threading.Barrier(2)
+    results: list[bool] = [True, True]
+
+    def run(side: int) -> None:
+        results[side] = _decide(keepers[side], batches[side], start)
+
+    threads = [threading.Thread(target=run, args=(side,)) for side in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def _decide(keeper: Gatekeeper, messages: list[Message], start: threading.Barrier) -> bool:
+    start.wait()
+    try:
+        keeper.process(SEMAPHORE, messages)
+    except ConcurrentWriter:
+        return False
+    return True
+
+
+def _race_problems(ddb: Any, table: str, sfn: StandInSfn, limit: int) -> list[str]:
+    """The invariants a round must leave true, as the items at rest show them."""
+    after = counter(ddb, table, SEMAPHORE)
+    held = set(holder_items(ddb, table, SEMAPHORE))
+    problems = []
+    if after["held"] != len(held):
+        problems.append(f"counter says {after['held']} held, {len(held)} holder items")
+    if len(held) > limit:
+        problems.append(f"{len(held)} holder items at limit {limit}")
+    if sfn.believing() - held:
+        problems.append("an execution that got its slot has no holder item")
+    return problems

@@ -25,15 +25,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from stepqueue.local.emulator import ACCOUNT_ID, Emulator
-from stepqueue.local.runner import percentile
-from stepqueue.local.scenarios.semaphore_requests import generate_definition_template, render
-from stepqueue.local.scenarios.workflow_burst import (
+from stepqueue.local.burst import (
     START_THREADS,
     TERMINAL,
     HolderMonitor,
     wait_until_ended,
 )
+from stepqueue.local.emulator import ACCOUNT_ID, Emulator
+from stepqueue.local.runner import percentile
+from testkit.semaphore_requests import generate_definition_template, render
 
 WORKFLOW = "burstbench"
 TABLE = "stepqueue-semaphores"

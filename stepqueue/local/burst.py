@@ -343,12 +343,7 @@ def run_burst(
     if timeout_s is None:
         timeout_s = 120 + 4 * math.ceil((executions + failing) / parallel) * (work_seconds + 1)
 
-    run_id = uuid.uuid4().hex[:8]
-    inputs = [(f"ok-{run_id}-{i:05d}", {"seconds": work_seconds}) for i in range(executions)]
-    inputs += [
-        (f"fail-{run_id}-{i:05d}", {"seconds": min(work_seconds, 0.2), "fail": True})
-        for i in range(failing)
-    ]
+    inputs = _burst_inputs(executions, failing, work_seconds)
     with (
         HolderMonitor(emu, table, key, limit, mode=deployment.semaphore_mode(workflow)) as monitor,
         ThreadPoolExecutor(START_THREADS) as starters,
@@ -373,16 +368,47 @@ def run_burst(
                 progress(done, len(arns), monitor, metrics)
 
         status = wait_until_ended(sfn, arn, arns, deadline, pool, on_tick=tick)
-        # Poison needs max_receive_count failed deliveries before the redrive moves it.
-        while time.monotonic() < deadline:
-            runner.check()
-            result.poison_in_dlq = _queue_depth(sqs, settings["dlq_url"])
-            result.messages_left_in_queue = _queue_depth(sqs, settings["queue_url"])
-            if result.poison_in_dlq >= poison and result.messages_left_in_queue == 0:
-                break
-            time.sleep(0.5)
+        _wait_for_poison(runner, sqs, settings, deadline, result)
         result.holders_at_end = monitor.settled_holders()
 
+    _record_peaks(result, monitor, metrics)
+    spans = _tally(result, arns, inputs, status)
+    # Poison is lost if neither in the DLQ nor still queued (nothing else is in that queue
+    # once every execution has finished).
+    result.messages_lost = max(
+        0, poison - result.poison_in_dlq - min(result.messages_left_in_queue, poison)
+    )
+    _record_timing(result, spans)
+    return result
+
+
+def _burst_inputs(
+    executions: int, failing: int, work_seconds: float
+) -> list[tuple[str, dict[str, Any]]]:
+    """Names and inputs: the executions that succeed, then the ones that fail on purpose."""
+    run_id = uuid.uuid4().hex[:8]
+    inputs = [(f"ok-{run_id}-{i:05d}", {"seconds": work_seconds}) for i in range(executions)]
+    inputs += [
+        (f"fail-{run_id}-{i:05d}", {"seconds": min(work_seconds, 0.2), "fail": True})
+        for i in range(failing)
+    ]
+    return inputs
+
+
+def _wait_for_poison(
+    runner: Runner, sqs: Any, settings: dict[str, Any], deadline: float, result: BurstResult
+) -> None:
+    """Poison needs max_receive_count failed deliveries before the redrive moves it."""
+    while time.monotonic() < deadline:
+        runner.check()
+        result.poison_in_dlq = _queue_depth(sqs, settings["dlq_url"])
+        result.messages_left_in_queue = _queue_depth(sqs, settings["queue_url"])
+        if result.poison_in_dlq >= result.poison and result.messages_left_in_queue == 0:
+            break
+        time.sleep(0.5)
+
+
+def _record_peaks(result: BurstResult, monitor: HolderMonitor, metrics: MappingMetrics) -> None:
     result.peak_holders = monitor.peak
     result.holder_samples = monitor.samples
     result.holder_violations = monitor.violations
@@ -391,9 +417,16 @@ def run_burst(
     result.task_latency_p50_s = percentile(metrics.record_latency_seconds, 0.5)
     result.task_latency_p95_s = percentile(metrics.record_latency_seconds, 0.95)
 
-    durations: list[float] = []
-    starts: list[float] = []
-    stops: list[float] = []
+
+def _tally(
+    result: BurstResult,
+    arns: list[str],
+    inputs: list[tuple[str, dict[str, Any]]],
+    status: dict[str, dict[str, Any]],
+) -> list[tuple[float, float]]:
+    """Counts each execution's ending into `result`; returns the (start, stop) times of the
+    ones that succeeded as they should."""
+    spans: list[tuple[float, float]] = []
     for name_arn, (name, payload) in zip(arns, inputs, strict=True):
         described = status.get(name_arn, {})
         state = described.get("status", "UNKNOWN")
@@ -401,10 +434,7 @@ def run_burst(
             result.unfinished += 1
         elif state == "SUCCEEDED" and not payload.get("fail"):
             result.succeeded += 1
-            begin, end = described["startDate"].timestamp(), described["stopDate"].timestamp()
-            starts.append(begin)
-            stops.append(end)
-            durations.append(end - begin)
+            spans.append((described["startDate"].timestamp(), described["stopDate"].timestamp()))
         elif state == "FAILED" and payload.get("fail") and described.get("error") == "Sleep.Failed":
             result.failed_as_expected += 1
         else:
@@ -413,16 +443,15 @@ def run_burst(
                 result.failure_examples.append(
                     f"{name}: {state} {described.get('error')} {described.get('cause')}"[:300]
                 )
-    # Poison is lost if neither in the DLQ nor still queued (nothing else is in that queue
-    # once every execution has finished).
-    result.messages_lost = max(
-        0, poison - result.poison_in_dlq - min(result.messages_left_in_queue, poison)
-    )
-    if starts:
-        result.wall_seconds = max(stops) - min(starts)
+    return spans
+
+
+def _record_timing(result: BurstResult, spans: list[tuple[float, float]]) -> None:
+    durations = [end - begin for begin, end in spans]
+    if spans:
+        result.wall_seconds = max(end for _, end in spans) - min(begin for begin, _ in spans)
         result.throughput_per_s = result.succeeded / result.wall_seconds
         if result.ideal_per_s:
             result.efficiency = result.throughput_per_s / result.ideal_per_s
     result.execution_p50_s = percentile(durations, 0.5)
     result.execution_p95_s = percentile(durations, 0.95)
-    return result

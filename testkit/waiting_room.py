@@ -11,23 +11,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator import render_definition
-from stepqueue.local.emulator import ACCOUNT_ID, Emulator
-from stepqueue.paths import LAMBDA_SRC
-
-# The gatekeeper runs in this process (the zip's root is not a package on the path).
-if str(LAMBDA_SRC) not in sys.path:
-    sys.path.insert(0, str(LAMBDA_SRC))
-
 from stepqueue_gatekeeper import Gatekeeper, Message, MessageError, Outcome, parse
 from stepqueue_gatekeeper.rules import Rules
 from stepqueue_gatekeeper.store import HOLDERS_INDEX
+
+from generator import render_definition
+from stepqueue.local.emulator import ACCOUNT_ID, Emulator
 
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/stepqueue-waiting-room"
 
@@ -285,10 +279,10 @@ def burst(executions: int, limit: int, work_seconds: int, timeout_s: float) -> d
     import time
     from concurrent.futures import ThreadPoolExecutor
 
+    from stepqueue.local.burst import START_THREADS, TERMINAL, wait_until_ended
     from stepqueue.local.runner import percentile
-    from stepqueue.local.scenarios.semaphore_burst import pool_map_history, transitions
-    from stepqueue.local.scenarios.semaphore_requests import generate_definition_template
-    from stepqueue.local.scenarios.workflow_burst import START_THREADS, TERMINAL, wait_until_ended
+    from testkit.semaphore_burst import pool_map_history, transitions
+    from testkit.semaphore_requests import generate_definition_template
 
     name = "burstroom"
     spec = (

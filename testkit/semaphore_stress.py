@@ -4,7 +4,7 @@
 
 T threads each run C cycles of acquire → hold briefly → release against DynamoDB on the local
 emulator, sending the exact acquire/release requests of a generated definition
-(stepqueue/local/scenarios/semaphore_requests.py), with faults injected at random (seeded):
+(testkit/semaphore_requests.py), with faults injected at random (seeded):
 
 - ``retried_acquire``: the acquire is sent twice (a Task retry whose first attempt succeeded);
   the second must succeed even when the semaphore is full and must not add a holder;
@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from stepqueue.local.scenarios.semaphore_requests import (
+from testkit.semaphore_requests import (
     FAKE_ACCOUNT,
     FAKE_REGION,
     SemaphoreRequests,
@@ -62,11 +62,6 @@ from stepqueue.local.scenarios.semaphore_requests import (
     render,
     requests_for_limit,
 )
-from stepqueue.paths import LAMBDA_SRC
-
-if str(LAMBDA_SRC) not in sys.path:
-    # lambda_src is the Lambda zip root, not a package: the reclaimer imports as Lambda sees it.
-    sys.path.insert(0, str(LAMBDA_SRC))
 
 TABLE = "stepqueue-semaphores"
 SEMAPHORE_NAME = "semstress"

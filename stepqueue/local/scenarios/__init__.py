@@ -1,1 +1,0 @@
-"""Workloads driven against the emulator by the demo, the tests and the benchmarks."""
