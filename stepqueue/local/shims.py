@@ -946,6 +946,59 @@ def _dynamodb_atomic() -> None:
 
 # In the order applied: two shims wrapping one method apply in this order (receive_message:
 # FifoRedeliveryOrder inside, CountsOnlyWhenAsked around it).
+@shim(
+    "lambda.OneMappingPerFunctionAndQueue",
+    Target(
+        "moto.awslambda.models",
+        "LambdaBackend.create_event_source_mapping",
+        parameters=("self", "spec"),
+        reads=("get_function_by_name_or_arn_with_qualifier",),
+    ),
+    Target("moto.awslambda.models", "EventSourceMapping", "uses"),
+    Target("moto.core.exceptions", "JsonRESTError", "uses"),
+)
+def _lambda_one_mapping_per_function_and_queue() -> None:
+    # Gap: moto looks for an existing mapping under the literal key "func.function_arn", so it
+    # never refuses a second mapping of one function to one queue; AWS answers
+    # ResourceConflictException. Locally a retried create then left two mappings on a queue,
+    # one of them outside Terraform's state, where AWS would have refused the second.
+    from moto.awslambda.models import LambdaBackend
+    from moto.core.exceptions import JsonRESTError
+
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        existing = _mapping_of(self, spec)
+        if existing is not None:
+            raise JsonRESTError(
+                "ResourceConflictException",
+                f'An event source mapping with SQS arn (" {existing.event_source_arn} ") and '
+                f'function (" {existing.function_name} ") already exists. Please update or '
+                f"delete the existing mapping with UUID {existing.uuid}",
+            )
+        return original(self, spec)
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+
+
+def _mapping_of(backend: Any, spec: dict[str, Any]) -> Any:
+    """The mapping that already joins the function and the event source `spec` names, if any
+    (an unknown function is left to moto's own answer)."""
+    try:
+        function = backend._lambdas.get_function_by_name_or_arn_with_qualifier(
+            spec.get("FunctionName") or ""
+        )
+    except Exception:
+        return None
+    for mapping in backend._event_source_mappings.values():
+        if (
+            mapping.event_source_arn == spec.get("EventSourceArn")
+            and mapping.function_arn == function.function_arn
+        ):
+            return mapping
+    return None
+
+
 SHIMS: tuple[Shim, ...] = (
     _stepfunctions_validate_definition,
     _stepfunctions_list_versions,
@@ -958,6 +1011,7 @@ SHIMS: tuple[Shim, ...] = (
     _stepfunctions_parse_cache,
     _stepfunctions_json_path_cache,
     _stepfunctions_jsonata,
+    _lambda_one_mapping_per_function_and_queue,
 )
 # Without atomicity the emulator's DynamoDB is moto's as shipped, slow transactions included:
 # that mode exists to show the races moto allows (tests/semaphore), and a faster transaction

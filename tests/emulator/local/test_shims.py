@@ -852,3 +852,53 @@ print(json.dumps(one._query_language_per_scope is two._query_language_per_scope)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout) is (flag == "off")
+
+
+def _function_and_queue(emu: Emulator, name: str) -> tuple[str, str]:
+    """A function (its code never runs: the mapping stays disabled) and a queue, by ARN."""
+    role = emu.client("iam").create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )["Role"]["Arn"]
+    function = emu.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="h.handler",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},  # an empty zip
+    )["FunctionArn"]
+    sqs = emu.client("sqs")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    return function, queue["QueueArn"]
+
+
+def _map(emu: Emulator, function: str, queue: str) -> str:
+    mapping = emu.client("lambda").create_event_source_mapping(
+        FunctionName=function, EventSourceArn=queue, Enabled=False
+    )
+    return str(mapping["UUID"])
+
+
+def test_gap_a_second_mapping_of_one_function_and_queue_is_accepted(
+    plain_moto: Emulator, unique_name: str
+) -> None:
+    function, queue = _function_and_queue(plain_moto, unique_name)
+    assert _map(plain_moto, function, queue) != _map(plain_moto, function, queue)
+
+
+def test_a_second_mapping_of_one_function_and_queue_is_refused_as_aws_does(
+    emulator: Emulator, unique_name: str
+) -> None:
+    function, queue = _function_and_queue(emulator, unique_name)
+    first = _map(emulator, function, queue)
+    with pytest.raises(ClientError) as refused:
+        _map(emulator, function, queue)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ResourceConflictException"
+    assert first in error["Message"] and "already exists" in error["Message"]
+    # By name too: the same function.
+    with pytest.raises(ClientError, match="ResourceConflictException"):
+        _map(emulator, unique_name, queue)
+    # Once the first is deleted, the pair may be mapped again.
+    emulator.client("lambda").delete_event_source_mapping(UUID=first)
+    assert _map(emulator, function, queue) != first
