@@ -33,12 +33,24 @@ PASS_THROUGH = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), read without importing anything
+    heavy: `--version` is as fast as `--help`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("stepqueue")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stepqueue",
         description="Step Functions workflows whose tasks are queued to SQS workers: "
         "validate and generate specs, deploy them, run them locally.",
     )
+    parser.add_argument("--version", action="version", version=f"stepqueue {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     generator_cli.add_commands(commands)
     for name, help_text in (

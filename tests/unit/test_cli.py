@@ -9,6 +9,8 @@ import resource
 import subprocess
 import sys
 
+import pytest
+
 from stepqueue.paths import REPO
 
 COMMANDS = (
@@ -114,3 +116,14 @@ def test_a_closed_pipe_ends_quietly() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 141
     assert "Traceback" not in done.stderr
+
+
+def test_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from stepqueue.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main(["--version"])
+    assert ended.value.code == 0
+    assert capsys.readouterr().out.strip() == f"stepqueue {version('stepqueue')}"
