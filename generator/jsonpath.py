@@ -1,42 +1,21 @@
 """A small, strict syntax checker for the JSONPath subset ASL accepts.
 
 It does not evaluate anything; it answers "would Step Functions reject this string?" for the
-three flavours ASL uses: reference paths (`ResultPath`: one node, no operators), paths
-(`InputPath`, `ItemsPath`, Choice `Variable`, `...Path` fields: operators allowed) and the
-values of `.$` keys (a path, a context path or an intrinsic function call).
+flavours ASL uses: reference paths (`ResultPath`: one node, no operators) and paths
+(`InputPath`, `ItemsPath`, Choice `Variable`, `...Path` fields, `.$` values: operators
+allowed). Intrinsic functions are `intrinsics`' concern.
 """
 
 from __future__ import annotations
 
 import re
 
-INTRINSICS = frozenset(
-    {
-        "Array",
-        "ArrayPartition",
-        "ArrayContains",
-        "ArrayRange",
-        "ArrayGetItem",
-        "ArrayLength",
-        "ArrayUnique",
-        "Base64Encode",
-        "Base64Decode",
-        "Hash",
-        "JsonMerge",
-        "StringToJson",
-        "JsonToString",
-        "MathRandom",
-        "MathAdd",
-        "StringSplit",
-        "UUID",
-        "Format",
-    }
-)
-
-_NAME = re.compile(r"[^.\[\]\s'\"()=<>!,*@?:$]+")
+# A member name: anything up to the next '.' or '[' but whitespace, quotes, parentheses and the
+# filter operators (Jayway JsonPath, which Step Functions runs, reads `$.custom:id`, `$.@type`
+# or `$.a*b` as names, and so does asl-validator).
+_NAME = re.compile(r"[^.\[\]\s'\"()=<>!,]+")
 _INT = re.compile(r"-?\d+")
 _SLICE = re.compile(r"-?\d*:-?\d*(:-?\d+)?")
-_INTRINSIC_NAME = re.compile(r"States\.([A-Za-z0-9]+)\(")
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # `$name`: a workflow variable (Assign)
 
 
@@ -77,7 +56,7 @@ def _balanced(text: str, i: int) -> int | None:
 
 def _bracket(text: str, i: int, reference: bool) -> tuple[int | None, str]:
     """Parse `[...]` starting at text[i] == '['. Returns (end, problem)."""
-    j = i + 1
+    j = _space(text, i + 1)
     if j < len(text) and text[j] in "'\"":
         return _quoted_names(text, j, reference)
     if j < len(text) and text[j] in "?(":
@@ -85,8 +64,16 @@ def _bracket(text: str, i: int, reference: bool) -> tuple[int | None, str]:
     return _subscript(text, j, reference)
 
 
+def _space(text: str, i: int) -> int:
+    """Past the spaces at text[i], which Jayway JsonPath allows inside brackets."""
+    while i < len(text) and text[i] == " ":
+        i += 1
+    return i
+
+
 def _closing(text: str, end: int, problem: str) -> tuple[int | None, str]:
-    """Past the `]` expected at text[end], or `problem` when it is not there."""
+    """Past the `]` expected at text[end] (after spaces), or `problem` when it is not there."""
+    end = _space(text, end)
     if end >= len(text) or text[end] != "]":
         return None, problem
     return end + 1, ""
@@ -97,10 +84,11 @@ def _quoted_names(text: str, j: int, reference: bool) -> tuple[int | None, str]:
     end = _quoted(text, j)
     if end is None:
         return None, "unterminated quoted name"
-    while not reference and end < len(text) and text[end] == ",":
-        if end + 1 >= len(text) or text[end + 1] not in "'\"":
+    while not reference and (comma := _space(text, end)) < len(text) and text[comma] == ",":
+        name = _space(text, comma + 1)
+        if name >= len(text) or text[name] not in "'\"":
             return None, "expected a quoted name after ','"
-        end = _quoted(text, end + 1)
+        end = _quoted(text, name)
         if end is None:
             return None, "unterminated quoted name"
     return _closing(text, end, "expected ']'")
@@ -180,25 +168,3 @@ def _member(text: str, i: int, reference: bool) -> tuple[int | None, str]:
     if not match:
         return None, f"expected a field name at position {i + 1}"
     return match.end(), ""
-
-
-def check_intrinsic(text: str) -> str | None:
-    match = _INTRINSIC_NAME.match(text)
-    if not match:
-        return "an intrinsic function looks like States.Format('{}', $.x)"
-    for name in _INTRINSIC_NAME.findall(text):
-        if name not in INTRINSICS:
-            return f"unknown intrinsic function States.{name}"
-    end = _balanced(text, match.end() - 1)
-    if end is None:
-        return "unbalanced parentheses or quotes in the intrinsic function"
-    if end != len(text):
-        return "unexpected text after the intrinsic function's closing ')'"
-    return None
-
-
-def check_dynamic_value(text: str) -> str | None:
-    """The value of a key ending in `.$`: a path, a context path or an intrinsic function."""
-    if text.startswith("States."):
-        return check_intrinsic(text)
-    return check_path(text)

@@ -87,6 +87,17 @@ class Reporter:
         self.error(node, path, f"{needs} (found: {', '.join(found) or 'none'})", fix)
         return None
 
+    def exclusive(self, node: Node, path: str, pairs: Iterable[tuple[str, str]]) -> None:
+        """Fields that set the same thing (a value and its `...Path` twin): at most one of
+        each pair, reported at the second."""
+        for first, second in pairs:
+            if first in node.mapping and second in node.mapping:
+                self.error(
+                    *key_at(node, path, second),
+                    f"{first} and {second} are mutually exclusive",
+                    f"keep {first} or {second}",
+                )
+
     def keys(
         self,
         node: Node,

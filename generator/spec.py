@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.asl.jsonata import is_expression, syntax_error
-from generator.jsonpath import check_dynamic_value
+from generator.intrinsics import check_dynamic_value
 from generator.loader import Node
 from generator.model import Admission, Concurrency
 from generator.report import Reporter, key_at

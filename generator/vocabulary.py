@@ -184,8 +184,28 @@ NUMBER_OR_EXPRESSION: dict[str, tuple[int, int]] = {
     "ToleratedFailureCount": (0, 99999999),
 }
 
-SCOPE_FIELDS = frozenset({"StartAt", "States", "Comment"})  # a branch, a Map's Iterator
-ITEM_PROCESSOR_FIELDS = SCOPE_FIELDS | {"ProcessorConfig"}
+# Fields that set the same thing, a value and the `...Path` field that reads it from the input
+# (for a Map also ItemSelector and its former name Parameters): at most one of each pair in a
+# state, an ItemReader's ReaderConfig or an ItemBatcher (ASL; AWS refuses both).
+TASK_EXCLUSIVE = (
+    ("TimeoutSeconds", "TimeoutSecondsPath"),
+    ("HeartbeatSeconds", "HeartbeatSecondsPath"),
+)
+MAP_EXCLUSIVE = (
+    ("MaxConcurrency", "MaxConcurrencyPath"),
+    ("ToleratedFailureCount", "ToleratedFailureCountPath"),
+    ("ToleratedFailurePercentage", "ToleratedFailurePercentagePath"),
+    ("ItemSelector", "Parameters"),
+)
+FAIL_EXCLUSIVE = (("Error", "ErrorPath"), ("Cause", "CausePath"))
+READER_CONFIG_EXCLUSIVE = (("MaxItems", "MaxItemsPath"),)
+ITEM_BATCHER_EXCLUSIVE = (
+    ("MaxItemsPerBatch", "MaxItemsPerBatchPath"),
+    ("MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath"),
+)
+
+SCOPE_FIELDS = frozenset({"StartAt", "States", "Comment"})  # a Parallel branch
+ITEM_PROCESSOR_FIELDS = SCOPE_FIELDS | {"ProcessorConfig"}  # a Map's ItemProcessor or Iterator
 PROCESSOR_CONFIG_FIELDS = frozenset({"Mode", "ExecutionType"})
 MAP_MODES = frozenset({"INLINE", "DISTRIBUTED"})
 EXECUTION_TYPES = frozenset({"STANDARD", "EXPRESS"})

@@ -106,7 +106,7 @@ class _Walker:
             if "Worker" in node.mapping:
                 self.worker_task(name, node, path, timeout, heartbeat, express, lang)
             else:
-                states.resource(r, node, path)
+                states.resource(r, node, path, lang)
         elif kind == "Choice":
             choice.check(r, node, path, scope, lang)
         elif kind == "Wait":

@@ -1,10 +1,18 @@
-"""Path-valued fields: JSONPath, reference paths, and `.$` values (paths or intrinsics)."""
+"""Path-valued fields: JSONPath, reference paths, and `.$` values (paths or intrinsics).
+
+Whitespace after a path (`"$$.Execution.Name "`) is accepted with a warning: Step Functions
+reads the path without it (Jayway JsonPath, which it runs, trims the path; asl-validator
+accepts it too), so refusing it would refuse definitions AWS runs. Whitespace before a path, or
+after an intrinsic function call, stays an error (asl-validator refuses both).
+"""
 
 from __future__ import annotations
 
-from generator import jsonpath
+from generator import intrinsics, jsonpath
 from generator.loader import Node
-from generator.report import Reporter, join
+from generator.report import Reporter, join, key_at
+
+_TRAILING = " \t\r\n"
 
 
 def path_value(
@@ -22,7 +30,8 @@ def path_value(
     text = r.string(node, path, what)
     if text is None:
         return
-    problem = jsonpath.check_path(text, reference=reference, context=not reference)
+    trimmed = text.rstrip(_TRAILING) or text
+    problem = jsonpath.check_path(trimmed, reference=reference, context=not reference)
     if problem:
         kind = "reference path" if reference else "JSONPath"
         r.error(
@@ -32,6 +41,8 @@ def path_value(
             "write a path such as $.order.items[0]"
             + (" (one node, no wildcards or filters)" if reference else ""),
         )
+    elif trimmed != text:
+        _trailing_space(r, node, path, what, text)
 
 
 def optional_path(r: Reporter, node: Node, path: str, field: str) -> None:
@@ -50,14 +61,30 @@ def dynamic(r: Reporter, node: Node, path: str, what: str) -> None:
     text = r.string(node, path, what)
     if text is None:
         return
-    problem = jsonpath.check_dynamic_value(text)
+    # Only a path: asl-validator (and LocalStack's reading of AWS) refuse a call followed by
+    # whitespace, and nothing says AWS reads one.
+    trimmed = text if text.startswith("States.") else text.rstrip(_TRAILING) or text
+    problem = intrinsics.check_dynamic(trimmed)
     if problem:
+        kind = "path or intrinsic function" if problem.syntax else "intrinsic function call"
         r.error(
             node,
             path,
-            f"{what} is not a valid path or intrinsic function: {problem} in {text!r}",
-            "write $.field, $$.Execution.Id or States.Format('{}', $.x)",
+            f"{what} is not a valid {kind}: {problem.message} in {text!r}",
+            problem.fix,
         )
+    elif trimmed != text:
+        _trailing_space(r, node, path, what, text)
+
+
+def _trailing_space(r: Reporter, node: Node, path: str, what: str, text: str) -> None:
+    r.warning(
+        node,
+        path,
+        f"{what} ends with whitespace ({text!r}); Step Functions reads it without the "
+        "whitespace, other tools may not",
+        "remove the trailing whitespace",
+    )
 
 
 def payload(r: Reporter, node: Node, path: str, what: str) -> None:
@@ -65,12 +92,24 @@ def payload(r: Reporter, node: Node, path: str, what: str) -> None:
     if node.is_map:
         for key, value in node.mapping.items():
             if key.endswith(".$"):
+                _twin(r, node, path, key)
                 dynamic(r, value, join(path, key), f"the value of {key!r}")
             else:
                 payload(r, value, join(path, key), what)
     elif node.is_seq:
         for i, value in enumerate(node.items):
             payload(r, value, join(path, i), what)
+
+
+def _twin(r: Reporter, node: Node, path: str, key: str) -> None:
+    """`name` and `name.$` in one object would both set `name` (ASL forbids it)."""
+    name = key.removesuffix(".$")
+    if name in node.mapping:
+        r.error(
+            *key_at(node, path, key),
+            f"{name!r} and {key!r} both set the field {name!r}",
+            f"keep {name!r} for a fixed value or {key!r} for a path",
+        )
 
 
 def optional_payload(r: Reporter, node: Node, path: str, field: str) -> None:

@@ -18,13 +18,15 @@ from generator.vocabulary import (
 
 
 def check(r: Reporter, node: Node, path: str, states: Node, lang: Language) -> None:
-    """The Retry and Catch lists of a state, when present."""
-    if (v := node.get("Retry")) is not None and r.is_seq(v, join(path, "Retry"), "Retry"):
-        for i, item in enumerate(v.items):
-            _retrier(r, item, join(join(path, "Retry"), i), last=i == len(v.items) - 1)
-    if (v := node.get("Catch")) is not None and r.is_seq(v, join(path, "Catch"), "Catch"):
-        for i, item in enumerate(v.items):
-            last = i == len(v.items) - 1
+    """The Retry and Catch lists of a state, when present (empty lists are allowed, as AWS
+    allows them: no retrier, no catcher)."""
+    retry, catch = node.get("Retry"), node.get("Catch")
+    if retry is not None and r.is_seq(retry, join(path, "Retry"), "Retry", non_empty=False):
+        for i, item in enumerate(retry.items):
+            _retrier(r, item, join(join(path, "Retry"), i), last=i == len(retry.items) - 1)
+    if catch is not None and r.is_seq(catch, join(path, "Catch"), "Catch", non_empty=False):
+        for i, item in enumerate(catch.items):
+            last = i == len(catch.items) - 1
             _catcher(r, item, join(join(path, "Catch"), i), states, last, lang)
 
 

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.asl import choice, paths
+from generator.asl import choice, lambda_function, paths
+from generator.asl.jsonata import is_expression
 from generator.asl.language import Language
 from generator.loader import Node
 from generator.report import Reporter, join, key_at, value_at
 from generator.vocabulary import (
     ASL_SECONDS_MAX,
     EXECUTION_TYPES,
+    FAIL_EXCLUSIVE,
+    ITEM_BATCHER_EXCLUSIVE,
     ITEM_PROCESSOR_FIELDS,
+    MAP_EXCLUSIVE,
     MAP_MODES,
     NUMBER_OR_EXPRESSION,
     PROCESSOR_CONFIG_FIELDS,
+    READER_CONFIG_EXCLUSIVE,
     SCOPE_FIELDS,
+    TASK_EXCLUSIVE,
     WAIT_FIELDS,
 )
 
@@ -58,11 +64,37 @@ def task(r: Reporter, node: Node, path: str, lang: Language) -> tuple[int | None
         )
     for field in ("TimeoutSecondsPath", "HeartbeatSecondsPath"):
         paths.optional_path(r, node, path, field)
+    if not lang.jsonata:  # a JSONata state has no ...Path field (reported as such)
+        r.exclusive(node, path, TASK_EXCLUSIVE)
+    if (v := node.get("Credentials")) is not None:
+        credentials(r, v, join(path, "Credentials"), lang)
     return timeout, heartbeat
 
 
-def resource(r: Reporter, node: Node, path: str) -> None:
-    """The Resource of a Task without `Worker:`."""
+def credentials(r: Reporter, node: Node, path: str, lang: Language) -> None:
+    """The role a Task assumes: a mapping such as {RoleArn: ...} or {RoleArn.$: $.role}, whose
+    `.$` values are paths or intrinsic functions (JSONata: whose strings may be expressions,
+    checked with the state's other templates)."""
+    if lang.jsonata and is_expression(node.scalar):
+        return  # one expression that evaluates to the mapping
+    if not node.is_map:
+        r.error(
+            node,
+            path,
+            f"Credentials must be a mapping with the role to assume, got {node.type_name()}",
+            "write Credentials: {RoleArn: arn:aws:iam::123456789012:role/name} "
+            + (
+                "or {RoleArn: '{% $states.input.role %}'}"
+                if lang.jsonata
+                else "or {RoleArn.$: $.role}"
+            ),
+        )
+    elif not lang.jsonata:
+        paths.payload(r, node, path, "Credentials")
+
+
+def resource(r: Reporter, node: Node, path: str, lang: Language) -> None:
+    """The Resource of a Task without `Worker:`, and the function a Lambda call names."""
     if (v := node.get("Resource")) is None:
         r.error(
             node,
@@ -79,6 +111,10 @@ def resource(r: Reporter, node: Node, path: str) -> None:
             f"Resource must be an ARN, got {arn!r}",
             "write arn:aws:states:::... or a Lambda ARN, or use Worker:",
         )
+    elif arn is not None and lambda_function.INVOKE.match(arn):
+        lambda_function.check_invoke(r, node, path, lang)
+    elif arn is not None:
+        lambda_function.check_resource(r, v, join(path, "Resource"), arn)
 
 
 def wait(r: Reporter, node: Node, path: str, lang: Language) -> None:
@@ -111,13 +147,8 @@ def fail(r: Reporter, node: Node, path: str, lang: Language) -> None:
             ):
                 lang.expressions.value_or_expression(v, join(path, field), lang.place(field))
         return
-    for plain, dynamic in (("Error", "ErrorPath"), ("Cause", "CausePath")):
-        if plain in node.mapping and dynamic in node.mapping:
-            r.error(
-                *key_at(node, path, dynamic),
-                f"{plain} and {dynamic} are mutually exclusive",
-                f"keep {plain} or {dynamic}",
-            )
+    r.exclusive(node, path, FAIL_EXCLUSIVE)
+    for plain, dynamic in FAIL_EXCLUSIVE:
         if (v := node.get(plain)) is not None:
             r.string(v, join(path, plain), plain, non_empty=False)
         if (v := node.get(dynamic)) is not None:
@@ -163,13 +194,14 @@ def map_(r: Reporter, node: Node, path: str, express: bool, lang: Language) -> l
         _jsonata_map_fields(r, node, path, lang)
     else:
         _map_fields(r, node, path)
+    _reader_and_batcher(r, node, path, lang)
     field, body = ("ItemProcessor", processor) if processor is not None else ("Iterator", iterator)
     assert body is not None
     bpath = join(path, field)
     if not r.is_map(body, bpath, field):
         return []
-    allowed = ITEM_PROCESSOR_FIELDS if field == "ItemProcessor" else SCOPE_FIELDS
-    r.keys(body, bpath, allowed, ("StartAt", "States"), what=field)
+    # The legacy Iterator takes a ProcessorConfig too (asl-validator and LocalStack read it).
+    r.keys(body, bpath, ITEM_PROCESSOR_FIELDS, ("StartAt", "States"), what=field)
     config = body.get("ProcessorConfig")
     cpath = join(bpath, "ProcessorConfig")
     distributed = False
@@ -180,6 +212,14 @@ def map_(r: Reporter, node: Node, path: str, express: bool, lang: Language) -> l
         if (v := config.get("ExecutionType")) is not None:
             kind = r.choice(v, join(cpath, "ExecutionType"), "ExecutionType", EXECUTION_TYPES)
             express = kind == "EXPRESS"
+        elif distributed:
+            r.error(
+                config,
+                cpath,
+                "a DISTRIBUTED Map needs ExecutionType: its child workflows run as STANDARD or "
+                "EXPRESS executions",
+                "add ExecutionType: STANDARD (or EXPRESS)",
+            )
     return [Scope(body, bpath, express, isolated=distributed)]
 
 
@@ -209,6 +249,7 @@ def _jsonata_map_fields(r: Reporter, node: Node, path: str, lang: Language) -> N
 
 
 def _map_fields(r: Reporter, node: Node, path: str) -> None:
+    r.exclusive(node, path, MAP_EXCLUSIVE)
     paths.optional_path(r, node, path, "ItemsPath")
     if (v := node.get("MaxConcurrency")) is not None:
         r.integer(v, join(path, "MaxConcurrency"), "MaxConcurrency", 0, ASL_SECONDS_MAX)
@@ -220,3 +261,38 @@ def _map_fields(r: Reporter, node: Node, path: str) -> None:
     if (v := node.get("ToleratedFailureCount")) is not None:
         field = "ToleratedFailureCount"
         r.integer(v, join(path, field), field, 0, ASL_SECONDS_MAX)
+
+
+def _reader_and_batcher(r: Reporter, node: Node, path: str, lang: Language) -> None:
+    """The limits of an ItemReader's ReaderConfig and of an ItemBatcher."""
+    reader, rpath = node.get("ItemReader"), join(path, "ItemReader")
+    if reader is not None and _mapping(r, reader, rpath, "ItemReader", lang):
+        config = reader.get("ReaderConfig")
+        _limits(r, config, join(rpath, "ReaderConfig"), READER_CONFIG_EXCLUSIVE, lang)
+    _limits(r, node.get("ItemBatcher"), join(path, "ItemBatcher"), ITEM_BATCHER_EXCLUSIVE, lang)
+
+
+def _limits(
+    r: Reporter, node: Node | None, path: str, pairs: tuple[tuple[str, str], ...], lang: Language
+) -> None:
+    """At most one of a limit and its `...Path` twin, the twin a JSONPath; a JSONata state has
+    no `...Path` field (it writes an expression in the limit instead)."""
+    if node is None or not _mapping(r, node, path, path.rsplit(".", 1)[-1], lang):
+        return
+    if not lang.jsonata:
+        r.exclusive(node, path, pairs)
+        for _, twin in pairs:
+            paths.optional_path(r, node, path, twin)
+        return
+    for limit, twin in pairs:
+        if twin in node.mapping:
+            r.error(
+                *key_at(node, path, twin),
+                f"{twin} is a JSONPath field; this state uses JSONata",
+                f"write {limit}: '{{% $states.input.{limit[0].lower()}{limit[1:]} %}}'",
+            )
+
+
+def _mapping(r: Reporter, node: Node, path: str, what: str, lang: Language) -> bool:
+    """A mapping, as AWS requires; a JSONata state's template checks say the rest."""
+    return node.is_map if lang.jsonata else r.is_map(node, path, what)

@@ -8,8 +8,12 @@ from pathlib import Path
 
 from generator import render_definition
 from generator.api import load_and_validate, render
+from generator.errors import Severity
 from testkit.synthetic_specs import spec_text
-from tests.unit.generator.helpers import GOOD_SPECS, LAMBDA_SRC, asl_validator
+from tests.unit.generator.helpers import GOOD_SPECS, HERE, LAMBDA_SRC, asl_validator
+
+# Accepted, as Step Functions accepts it, with a warning per path that ends with whitespace.
+TRAILING_WHITESPACE = HERE / "good_specs" / "with_warnings" / "trailing_whitespace.yaml"
 
 
 def test_good_specs_have_no_diagnostics() -> None:
@@ -51,3 +55,24 @@ def test_user_text_survives_the_round_trip() -> None:
     asl = json.loads(render_definition(text, {"step": "u1", "slow": "u2"}, "t"))
     assert asl["Comment"] == sink.definition["Comment"]
     assert asl["States"]["Init"]["Result"] == sink.definition["States"]["Init"]["Result"]
+
+
+def test_trailing_whitespace_after_a_path_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    workflows, diagnostics = load_and_validate([TRAILING_WHITESPACE], lambda_src=LAMBDA_SRC)
+    assert workflows is not None, [d.format() for d in diagnostics]
+    assert {d.severity for d in diagnostics} == {Severity.WARNING}
+    assert [d.path for d in diagnostics] == [
+        "States.Start.InputPath",
+        "States.Start.Parameters.name.$",
+        "States.Start.ResultPath",
+        "States.Route.Choices[0].Variable",
+        "States.Failed.ErrorPath",
+    ]
+    assert all("ends with whitespace" in d.message for d in diagnostics)
+    # The definition keeps the whitespace as written, and asl-validator accepts it too.
+    text = render(workflows)["asl/trailing-whitespace.asl.json"]
+    assert json.loads(text)["States"]["Start"]["Parameters"]["name.$"] == "$$.Execution.Name "
+    asl = tmp_path / "trailing-whitespace.asl.json"
+    asl.write_text(text, encoding="utf-8")
+    result = asl_validator([asl])
+    assert result.returncode == 0, result.stdout + result.stderr

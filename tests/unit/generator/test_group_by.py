@@ -15,7 +15,7 @@ from typing import Any
 import jsonata
 import pytest
 
-from generator import jsonpath, render_definition
+from generator import intrinsics, render_definition
 from generator.api import load_and_validate, render
 from generator.asl.jsonata import syntax_error
 from generator.workers import message_group_id
@@ -82,7 +82,7 @@ def test_jsonpath_tasks_send_the_hash_of_the_tenant(tmp_path: Path) -> None:
     )
     # A worker without group_by sends no group: its messages are not fair-queued.
     assert "MessageGroupId" not in json.dumps(states["B"])
-    assert jsonpath.check_dynamic_value(expected) is None
+    assert intrinsics.check_dynamic_value(expected) is None
     result = asl_validator([tmp_path / "t.asl.json"])
     assert result.returncode == 0, result.stdout + result.stderr
 

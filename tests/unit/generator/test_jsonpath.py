@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.jsonpath import check_dynamic_value, check_path
+from generator.intrinsics import check_dynamic_value
+from generator.jsonpath import check_path
 
 VALID_PATHS = [
     "$",
@@ -23,9 +24,33 @@ VALID_PATHS = [
     "$.é",
     "$myVar",
     "$my_var.field[0]",
+    # Jayway JsonPath (which Step Functions runs) and asl-validator read these as names.
+    "$.userAttributes.custom:tenant",
+    "$.@timestamp",
+    "$.a?b",
+    "$.a*b",
+    "$.price$",
+    # ... and allow spaces inside brackets.
+    "$[ 'key' ]",
+    "$[ 0 ]",
+    "$['a', 'b']",
 ]
-INVALID_PATHS = ["", "a.b", "$.", "$.a..", "$.a[", "$.a[x]", "$.a b", "$['open", "$.a[?(@.x]"]
-REFERENCE_OK = ["$", "$.a", "$.a[0]", "$['x'].y"]
+INVALID_PATHS = [
+    "",
+    "a.b",
+    "$.",
+    "$.a..",
+    "$.a[",
+    "$.a[x]",
+    "$.a b",
+    "$['open",
+    "$.a[?(@.x]",
+    " $.a",  # before the path: asl-validator refuses it (after it: a warning, see paths.py)
+    "$.a ",  # the syntax itself has no whitespace; paths.py trims it with a warning
+    "$.a(b",
+    "$['a' 'b']",
+]
+REFERENCE_OK = ["$", "$.a", "$.a[0]", "$['x'].y", "$.custom:id"]
 REFERENCE_BAD = [
     "$.a[*]",
     "$..a",
