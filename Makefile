@@ -23,7 +23,7 @@ endif
 export BC_SKIP_MAPPING := TRUE
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install generate regen lambda diagram plan apply destroy emulator demo lint test test-fast bench bench-stress clean lock
+.PHONY: help install generate regen lambda diagram plan apply destroy emulator demo lint test test-fast test-deep bench bench-stress clean lock
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -87,20 +87,24 @@ test: lint ## lint, then every tier: unit, emulator, system (Terraform and end t
 test-fast: install ## the unit tier: no emulator, no Terraform (a test that starts either fails)
 	$(PY) -m pytest tests/unit -n 2
 
+# The property tests with hypothesis's "deep" profile (tests/support/hypothesis_profiles.py):
+# five times the examples, longer sequences, a fresh seed each run (CI runs the fixed-seed "ci");
+# shrinking a failure can take long, hence the timeout.
+test-deep: install ## the gatekeeper's property tests, explored deeper (about 10 minutes)
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -p no:cacheprovider --timeout=3600 tests/unit/semaphore/test_messages_properties.py tests/emulator/semaphore/test_gatekeeper_properties.py
+
 bench: install ## every benchmark, about 13 minutes (each prints one JSON object last)
 	$(PY) -m bench.generator
 	$(PY) -m bench.runtime --records 2000
 	$(PY) -m bench.scale
-	$(PY) -m bench.semaphore --mode waiting_room --threads 32 --cycles 20
-	$(PY) -m bench.semaphore --mode polling --threads 32 --cycles 100
+	$(PY) -m bench.semaphore --threads 32 --cycles 20
 	$(PY) -m bench.burst --executions 50 --limit 5 --work-seconds 2
 	$(PY) -m bench.admission
 	$(PY) -m bench.e2e --executions 200
 	$(PY) -m bench.terraform
 
-bench-stress: install ## the long semaphore stresses: polling 32 x 5,000 (over an hour), waiting room 32 x 50
-	$(PY) -m bench.semaphore --mode waiting_room --threads 32 --cycles 50
-	$(PY) -m bench.semaphore --mode polling --threads 32 --cycles 5000
+bench-stress: install ## the long semaphore stress: the waiting room, 32 x 50
+	$(PY) -m bench.semaphore --threads 32 --cycles 50
 
 clean: ## remove build outputs (keeps .venv and node_modules)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

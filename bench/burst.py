@@ -2,8 +2,9 @@
 
     python -m bench.burst --executions N --limit L --work-seconds W
 
-The workload and how efficiency and billed transitions are counted are described in
-`testkit/semaphore_burst.py`. Prints ONE JSON object as its last stdout line.
+The workload (a Wait body behind the waiting room, the real gatekeeper deciding every batch) is
+`testkit/waiting_room.py` `burst`; billed transitions are counted as `testkit/semaphore_burst.py`
+describes. Prints ONE JSON object as its last stdout line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import math
 import sys
 
-from testkit import semaphore_burst, waiting_room
+from testkit import waiting_room
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,16 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=5)
     parser.add_argument("--work-seconds", type=int, default=2, help="whole seconds (a Wait)")
     parser.add_argument("--timeout", type=float, default=None)
-    parser.add_argument(
-        "--mode",
-        choices=("waiting_room", "polling"),
-        default="waiting_room",
-        help="how executions wait for a slot (default: the waiting room)",
-    )
     args = parser.parse_args(argv)
     timeout = args.timeout or 120 + 5 * math.ceil(args.executions / args.limit) * args.work_seconds
-    run = waiting_room.burst if args.mode == "waiting_room" else semaphore_burst.run
-    result = run(args.executions, args.limit, args.work_seconds, timeout)
+    result = waiting_room.burst(args.executions, args.limit, args.work_seconds, timeout)
     print(json.dumps(result))
     ok = (
         result["lost"] == 0

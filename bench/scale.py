@@ -1,10 +1,11 @@
 """The semaphore at scale, modelled (no emulator): `python -m bench.scale`.
 
 For bursts of 1,000 to 1,000,000 executions, limits 10 to 1,000 and bodies of 5 to 60 s, what
-each execution costs and how hot the hottest DynamoDB item runs, for the waiting room and for
-the first version's polling acquire side by side. Transitions come from the generated
-definitions (a one-state body, walked from StartAt); prices and limits are AWS's published
-ones, named below. Prints ONE JSON object as its last stdout line.
+each execution costs and how hot the hottest DynamoDB item runs, for the waiting room and, for
+comparison, the first version's polling acquire (retired: the model is the record of why).
+Transitions come from the generated definition (a one-state body, walked from StartAt; the
+polling acquire had the same happy path, acquire, body, release, plus its retries); prices and
+limits are AWS's published ones, named below. Prints ONE JSON object as its last stdout line.
 """
 
 from __future__ import annotations
@@ -57,10 +58,10 @@ def _wcu(kb: float) -> int:
     return max(1, math.ceil(kb))
 
 
-def happy_path_states(mode: str) -> int:
+def happy_path_states() -> int:
     """States entered by one successful execution of a one-Wait body, from the generator."""
     spec = (
-        f"name: scale\nconcurrency: {{limit: 10, mode: {mode}}}\n"
+        "name: scale\nconcurrency: {limit: 10}\n"
         "StartAt: Body\nStates:\n  Body: {Type: Wait, Seconds: 1, End: true}\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,6 +123,8 @@ def waiting_room(n: int, limit: int, body_s: int, states: int) -> dict[str, Any]
 
 
 def polling(n: int, limit: int, body_s: int, states: int) -> dict[str, Any]:
+    """The retired polling acquire (one holders map per semaphore, the acquire retried with
+    FULL jitter), modelled from AWS's rules: what the waiting room replaced."""
     rounds = math.ceil(n / limit)
     mean_wait = (rounds - 1) * body_s / 2
     attempts = mean_wait / POLLING_MEAN_RETRY_S
@@ -149,8 +152,8 @@ def polling(n: int, limit: int, body_s: int, states: int) -> dict[str, Any]:
 
 
 def main() -> int:
-    room_states = happy_path_states("waiting_room")
-    polling_states = happy_path_states("polling")
+    room_states = happy_path_states()
+    polling_states = room_states  # acquire, body, release: its waits are the retries
     room = [waiting_room(n, lim, b, room_states) for n, lim, b in CASES]
     poll = [polling(n, lim, b, polling_states) for n, lim, b in CASES]
     result = {

@@ -1,12 +1,10 @@
-"""Stress proof of the concurrency semaphore:
+"""Stress proof of the concurrency semaphore (the waiting room):
 
-    python -m bench.semaphore [--mode waiting_room] --threads 32 --cycles 50 [--limit 5]
-    python -m bench.semaphore --mode polling --threads 32 --cycles 5000 [--no-atomic-shim]
+    python -m bench.semaphore --threads 32 --cycles 50 [--limit 5] [--no-atomic-shim]
 
 The workloads, the faults they inject and the invariants they check are described in
-`testkit/waiting_room_stress.py` (the waiting room, the default) and
-`testkit/semaphore_stress.py` (the polling acquire). Prints ONE JSON object
-as its last stdout line; exits non-zero on any violation, leak or protocol error.
+`testkit/waiting_room_stress.py`. Prints ONE JSON object as its last stdout line; exits
+non-zero on any violation, leak or protocol error.
 """
 
 from __future__ import annotations
@@ -14,41 +12,29 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from stepqueue.local.emulator import Emulator
-from testkit import semaphore_stress, waiting_room_stress
-from testkit.semaphore_stress import (
-    STANDIN_ABOVE,
-    TABLE,
-    Config,
-    failed,
-    load_requests,
-    run_stress,
-)
+from testkit import waiting_room_stress
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.semaphore",
-        description=f"{waiting_room_stress.__doc__}\n{semaphore_stress.__doc__}",
+        description=waiting_room_stress.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    # The waiting room is the only semaphore (polling was retired); the flag stays accepted so
+    # the command lines written before keep working.
     parser.add_argument(
-        "--mode",
-        choices=("waiting_room", "polling"),
-        default="waiting_room",
-        help="which semaphore to stress (default: the waiting room)",
+        "--mode", choices=("waiting_room",), default="waiting_room", help=argparse.SUPPRESS
     )
     parser.add_argument("--threads", type=int, default=32)
-    parser.add_argument(
-        "--cycles", type=int, default=None, help="per thread (default: 50, polling 200)"
-    )
+    parser.add_argument("--cycles", type=int, default=50, help="per thread")
     parser.add_argument(
         "--race-rounds",
         type=int,
         default=40,
-        help="waiting room: rounds of two invocations of one group at once (0: skip)",
+        help="rounds of two invocations of one group at once (0: skip)",
     )
     parser.add_argument("--limit", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
@@ -63,53 +49,14 @@ def main(argv: list[str] | None = None) -> int:
         "--no-atomic-shim",
         dest="atomic_shim",
         action="store_false",
-        help="run moto without the DynamoDB atomicity shim: the stress should catch the race",
-    )
-    parser.add_argument(
-        "--executions",
-        choices=("auto", "real", "standin"),
-        default="auto",
-        help=f"execution status source (auto: real up to {STANDIN_ABOVE} cycles in total)",
-    )
-    parser.add_argument(
-        "--definition",
-        type=Path,
-        help="stress this generated ASL (template or rendered) instead of generating one",
+        help="run moto without the DynamoDB atomicity shim: the concurrent invocations should "
+        "then show the race the version check exists for",
     )
     parser.add_argument("--endpoint", help="use a running emulator instead of starting one")
     args = parser.parse_args(argv)
-    if args.mode == "waiting_room":
-        return _waiting_room(args)
-    args.cycles = args.cycles or 200
-    config = Config(
-        threads=args.threads,
-        cycles=args.cycles,
-        limit=args.limit,
-        seed=args.seed,
-        hold_max_s=args.hold_ms / 1000,
-        executions=args.executions,
-    )
-    requests = load_requests(args.limit, TABLE, args.definition)
-    config.limit = requests.limit  # a given definition decides its own limit
-    if args.endpoint:
-        result = run_stress(args.endpoint, config, requests=requests)
-    else:
-        with Emulator(atomic_dynamodb=args.atomic_shim) as emu:
-            result = run_stress(emu.endpoint, config, requests=requests)
-    # With --endpoint the server's shims are whatever that server was started with.
-    result["atomic_shim"] = None if args.endpoint else args.atomic_shim
-    result["ok"] = not failed(result)
-    for key in ("protocol_error_examples", "over_grant_examples", "failure_examples"):
-        for line in result[key]:
-            print(f"{key}: {line}", file=sys.stderr)
-    print(json.dumps(result, sort_keys=True))
-    return 0 if result["ok"] else 1
-
-
-def _waiting_room(args: argparse.Namespace) -> int:
     config = waiting_room_stress.Config(
         threads=args.threads,
-        cycles=args.cycles or 50,
+        cycles=args.cycles,
         limit=args.limit,
         seed=args.seed,
         hold_max_s=args.hold_ms / 1000,
@@ -121,6 +68,7 @@ def _waiting_room(args: argparse.Namespace) -> int:
         with Emulator(atomic_dynamodb=args.atomic_shim) as emu:
             result = waiting_room_stress.run_stress(emu.endpoint, config)
             race = waiting_room_stress.concurrent_invocations(emu.endpoint, rounds=args.race_rounds)
+    # With --endpoint the server's shims are whatever that server was started with.
     result["atomic_shim"] = None if args.endpoint else args.atomic_shim
     # Serialised, the gatekeeper needs no atomicity from the store; two invocations of one
     # group at once rely on the version check, which needs atomic transactions.

@@ -9,6 +9,7 @@ from typing import Any
 from generator.errors import Diagnostic, GeneratorError, has_errors
 from generator.model import Workflow
 from generator.validate import check_specs
+from generator.vocabulary import WAITING_ROOM
 
 TFVARS_FILE = "workflows.tfvars.json"
 
@@ -55,7 +56,7 @@ def render(workflows: Sequence[Workflow]) -> dict[str, str]:
         }
         if wf.concurrency is not None:
             c = wf.concurrency
-            semaphores[c.semaphore] = {"limit": c.limit, "mode": c.mode}
+            semaphores[c.semaphore] = {"limit": c.limit, "mode": WAITING_ROOM}
             if rules := c.admission.rules():
                 semaphores[c.semaphore]["admission"] = rules
     tfvars = {"workflows": tf_workflows, "semaphores": semaphores}

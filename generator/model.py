@@ -78,7 +78,6 @@ class Concurrency:
     semaphore: str
     limit: int
     max_wait_seconds: int
-    mode: str = "waiting_room"  # vocabulary.SEMAPHORE_MODES; validation always sets it
     admission: Admission = field(default_factory=Admission)
 
 

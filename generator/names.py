@@ -59,15 +59,15 @@ def _names(owner: Owner, rows: Iterable[tuple[str, str, str, int]]) -> list[Name
 
 
 def deployment_names() -> list[Name]:
-    """One semaphore table and one reclaimer serve every workflow (terraform/main.tf)."""
+    """One semaphore table and one gatekeeper serve every workflow (terraform/main.tf)."""
     owner = Owner(
-        "the semaphore reclaimer (created once any workflow has concurrency:)",
+        "the semaphore gatekeeper (created once any workflow has concurrency:)",
         "",
         None,
         "",
         "shorten the name prefix",
     )
-    fn = "stepqueue-reclaimer"
+    fn = "stepqueue-gatekeeper"
     return _names(
         owner,
         [
@@ -75,8 +75,6 @@ def deployment_names() -> list[Name]:
             ("Lambda function", "lambda", fn, LAMBDA_FUNCTION),
             ("IAM role", "iam-role", fn, IAM_ROLE),
             ("log group", "", f"/aws/lambda/{fn}", LOG_GROUP),
-            ("EventBridge rule", "events-rule", f"{fn}-status-change", EVENTS_RULE),
-            ("EventBridge rule", "events-rule", f"{fn}-sweep", EVENTS_RULE),
         ],
     )
 

@@ -1,13 +1,12 @@
 """Wraps a workflow body in the semaphore (docs/contracts.md, "Semaphore: the waiting room").
 
-Two ways to wait for a slot (docs/design.md §4): the waiting room (default), whose acquire
-parks the execution with its task token in the gatekeeper's FIFO queue and whose release posts
-to it; or polling (`mode: polling`), the DynamoDB conditional update retried with jitter.
-Happy path, either way: acquire as the new first state, one release before the user's terminal
-(2 extra states). Every way out releases: End: true and transitions to a top-level Succeed/Fail go
-through a release state first; Task/Parallel/Map states get a last Catch States.ALL that
-releases and then fails with the original error and cause. Abnormal ends (timeout, abort) are
-the reclaimer's job.
+The waiting room (docs/design.md §4): the acquire parks the execution with its task token in
+the gatekeeper's FIFO queue and the release posts to it. Happy path: acquire as the new first
+state, one release before the user's terminal (2 extra states). Every way out releases: End:
+true and transitions to a top-level Succeed/Fail go through a release state first;
+Task/Parallel/Map states get a last Catch States.ALL that releases and then fails with the
+original error and cause. Abnormal ends (timeout, abort) are the gatekeeper's: EventBridge
+posts a reclaim, and its sweep frees what no event reported.
 """
 
 from __future__ import annotations
@@ -19,16 +18,12 @@ from generator.model import Concurrency
 from generator.render import Renderer
 from generator.vocabulary import (
     ACQUIRE,
-    ACQUIRE_BACKOFF_RATE,
-    ACQUIRE_INTERVAL_SECONDS,
-    ACQUIRE_MAX_DELAY_SECONDS,
     ACQUIRE_TIMEOUT,
     ERROR_ALL,
     FALLIBLE,
     JSONATA,
     JSONPATH,
     NO_MATCH,
-    POLLING,
     RELEASE,
     RELEASE_BEFORE,
     RELEASE_FAILED,
@@ -38,31 +33,6 @@ from generator.vocabulary import (
     RERAISE,
     TERMINAL,
 )
-
-TRANSIENT_DYNAMODB_ERRORS = [
-    "DynamoDB.AmazonDynamoDBException",
-    "DynamoDB.InternalServerErrorException",
-    "DynamoDB.ProvisionedThroughputExceededException",
-    "DynamoDB.RequestLimitExceeded",
-    "DynamoDB.SdkClientException",
-    "DynamoDB.ThrottlingException",
-]
-
-
-def acquire_max_attempts(max_wait_seconds: int) -> int:
-    """Retries whose expected total wait reaches `max_wait_seconds`.
-
-    With FULL jitter each wait is uniform in [0, cap], so its expected value is cap / 2, where
-    cap = min(interval x rate^n, max delay).
-    """
-    total = 0.0
-    attempts = 0
-    cap = float(ACQUIRE_INTERVAL_SECONDS)
-    while total < max_wait_seconds:
-        total += min(cap, ACQUIRE_MAX_DELAY_SECONDS) / 2
-        cap = min(cap * ACQUIRE_BACKOFF_RATE, ACQUIRE_MAX_DELAY_SECONDS)
-        attempts += 1
-    return max(1, attempts)
 
 
 def wrap(definition: dict[str, Any], c: Concurrency, renderer: Renderer) -> dict[str, Any]:
@@ -106,7 +76,7 @@ def _reroute(state: dict[str, Any], exits: _Exits, top: str, renderer: Renderer)
         state["Default"] = exits.via_release(state["Default"])
     elif state["Type"] == "Choice":
         # Without a Default, no match fails the execution with States.NoChoiceMatched and
-        # the slot would wait for the reclaimer; release first, then fail the same way.
+        # the slot would wait for the gatekeeper's reclaim; release first, then fail the same way.
         state["Default"] = RELEASE_NO_MATCH
         exits.no_match = True
     if "Choices" in state:
@@ -139,12 +109,8 @@ def _catchers(
 def _acquire(
     c: Concurrency, renderer: Renderer, next_state: str, form: dict[str, str]
 ) -> dict[str, Any]:
-    """The acquire state of the chosen mode, and where it goes when no slot comes in time."""
-    generated: dict[str, Any]
-    if c.mode == POLLING:
-        generated = _polling_acquire(c, renderer, next_state, form)
-    else:
-        generated = _room_acquire(c, renderer, next_state, form)
+    """The acquire state, and where it goes when no slot comes in time."""
+    generated = _room_acquire(c, renderer, next_state, form)
     timeout_cause = (
         f"No slot of semaphore {c.semaphore} (limit {c.limit}) became free within "
         f"about {c.max_wait_seconds} s; raise concurrency.max_wait_seconds or the limit."
@@ -172,10 +138,10 @@ def _releases(
     if exits.no_match:
         generated[RELEASE_NO_MATCH] = release(Next=NO_MATCH)
         generated[NO_MATCH] = renderer.fragment("no_choice_matched.json.j2")
-    # The waiting room's release that ends the execution is the only one without a Next, so
-    # the only one that carries on to RELEASE_FAILED when it gives up (state names cannot
-    # take the reserved prefix, so no terminal is named like it).
-    if exits.end and c.mode != POLLING:
+    # The release that ends the execution is the only one without a Next, so the only one
+    # that carries on to RELEASE_FAILED when it gives up (state names cannot take the
+    # reserved prefix, so no terminal is named like it).
+    if exits.end:
         generated[RELEASE_FAILED] = renderer.fragment("release_not_posted.json.j2")
     return generated
 
@@ -184,10 +150,7 @@ def _release_state(
     c: Concurrency, renderer: Renderer, form: dict[str, str], **transition: Any
 ) -> dict[str, Any]:
     comment = f"Generated by stepqueue: give back the slot of semaphore {c.semaphore}."
-    if c.mode == POLLING:
-        fragment = renderer.fragment(form["release"], comment=comment, semaphore=c.semaphore)
-        return {**fragment, **transition}
-    # The waiting room's release never fails the execution: once its retries are spent
+    # The release never fails the execution: once its retries are spent
     # it carries on where it was going, and the sweep frees the slot after the end.
     fragment = renderer.fragment(
         form["room_release"],
@@ -205,8 +168,6 @@ def _release_state(
 _TEMPLATES = (
     "room_acquire",
     "room_release",
-    "acquire",
-    "release",
     "reraise",
     "release_on_error_catch",
 )
@@ -237,25 +198,4 @@ def _room_acquire(
             priority=c.admission.priority,
             semaphore=c.semaphore,
         )
-    }
-
-
-def _polling_acquire(
-    c: Concurrency, renderer: Renderer, next_state: str, form: dict[str, str]
-) -> dict[str, Any]:
-    return {
-        ACQUIRE: renderer.fragment(
-            form["acquire"],
-            comment=f"Generated by stepqueue: take a slot of semaphore {c.semaphore} "
-            f"(limit {c.limit}), waiting up to about {c.max_wait_seconds} s.",
-            limit=str(c.limit),
-            interval_seconds=ACQUIRE_INTERVAL_SECONDS,
-            backoff_rate=ACQUIRE_BACKOFF_RATE,
-            max_delay_seconds=ACQUIRE_MAX_DELAY_SECONDS,
-            max_attempts=acquire_max_attempts(c.max_wait_seconds),
-            transient_errors=TRANSIENT_DYNAMODB_ERRORS,
-            timeout_state=ACQUIRE_TIMEOUT,
-            next=next_state,
-            semaphore=c.semaphore,
-        ),
     }

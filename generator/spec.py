@@ -19,22 +19,18 @@ from generator.vocabulary import (
     ASL_SECONDS_MAX,
     BURST_MAX,
     CONCURRENCY_KEYS,
-    HOLDER_MAX_BYTES,
     JSONATA,
     MAX_WAIT_DEFAULT,
     MAX_WAIT_MAX,
     PER_KEY_KEYS,
-    POLLING,
-    POLLING_MAX_WAIT_MAX,
     QUERY_LANGUAGES,
     RATE_KEYS,
     RATE_MAX,
     RATE_MIN,
-    SEMAPHORE_LIMIT_MAX,
-    SEMAPHORE_MODE_DEFAULT,
-    SEMAPHORE_MODES,
+    RETIRED_POLLING,
     SEMAPHORE_NAME,
     TOP_LEVEL,
+    WAITING_ROOM,
     WAITING_ROOM_LIMIT_MAX,
     WORKFLOW_NAME,
 )
@@ -55,7 +51,6 @@ class SpecFacts:
     semaphore_node: Node | None = None
     limit: int | None = None
     max_wait_seconds: int | None = MAX_WAIT_DEFAULT
-    mode: str = SEMAPHORE_MODE_DEFAULT
     admission: Admission = field(default_factory=Admission)
     admission_node: Node | None = None
 
@@ -65,9 +60,7 @@ class SpecFacts:
             return None
         assert self.semaphore is not None and self.limit is not None
         assert self.max_wait_seconds is not None
-        return Concurrency(
-            self.semaphore, self.limit, self.max_wait_seconds, self.mode, self.admission
-        )
+        return Concurrency(self.semaphore, self.limit, self.max_wait_seconds, self.admission)
 
 
 def check_top(r: Reporter, root: Node) -> SpecFacts | None:
@@ -121,19 +114,13 @@ def _concurrency(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> No
     allowed = CONCURRENCY_KEYS | {"key"}
     r.keys(node, "concurrency", allowed, required, what="concurrency")
     if (v := node.get("mode")) is not None:
-        facts.mode = r.choice(v, "concurrency.mode", "mode", SEMAPHORE_MODES) or facts.mode
-    # Polling keeps every holder in one 400 KB item and every retry in the history.
-    polling = facts.mode == POLLING
+        _mode(r, v)
     if (v := node.get("limit")) is not None:
-        why = f"all holders must fit in one 400 KB DynamoDB item, {HOLDER_MAX_BYTES} bytes each"
-        if not polling:
-            why = "one semaphore's gatekeeper serves its grants in order, one batch at a time"
-        top = SEMAPHORE_LIMIT_MAX if polling else WAITING_ROOM_LIMIT_MAX
-        facts.limit = r.integer(v, "concurrency.limit", "limit", 1, top, why)
+        why = "one semaphore's gatekeeper serves its grants in order, one batch at a time"
+        facts.limit = r.integer(v, "concurrency.limit", "limit", 1, WAITING_ROOM_LIMIT_MAX, why)
     if (v := node.get("max_wait_seconds")) is not None:
         path = "concurrency.max_wait_seconds"
-        top = POLLING_MAX_WAIT_MAX if polling else MAX_WAIT_MAX
-        facts.max_wait_seconds = r.integer(v, path, "max_wait_seconds", 1, top)
+        facts.max_wait_seconds = r.integer(v, path, "max_wait_seconds", 1, MAX_WAIT_MAX)
     if (v := node.get("semaphore")) is not None:
         sem = _name(r, v, "concurrency.semaphore", "semaphore name", SEMAPHORE_NAME)
         if sem is not None:
@@ -151,9 +138,6 @@ def _admission(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> None
     if not present:
         return
     facts.admission_node = node
-    if facts.mode == POLLING:
-        _no_gatekeeper(r, node, present)
-        return
     fields: dict[str, Any] = {}
     if (v := node.get("per_key")) is not None and r.is_map(v, "concurrency.per_key", "per_key"):
         fields.update(_per_key(r, v, node, facts, jsonata))
@@ -166,14 +150,29 @@ def _admission(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> None
     facts.admission = Admission(**fields)
 
 
-def _no_gatekeeper(r: Reporter, node: Node, present: list[str]) -> None:
-    for k in present:
+# Said where `mode: polling` is refused: what to change, and what the next deploy does.
+POLLING_RETIRED_FIX = (
+    "remove the mode: line (or write mode: waiting_room) and deploy: the waiting room is the "
+    "only mode. The plan adds the gatekeeper (its FIFO queue, DLQ, function and EventBridge "
+    "rules) and the table's holders index, updates the state machines in place, and destroys "
+    "the reclaimer; drain the semaphore first, since an execution started on the polling "
+    "definition keeps it to its end (docs/design.md §4, Migrating from polling)"
+)
+
+
+def _mode(r: Reporter, node: Node) -> None:
+    """`mode: waiting_room` is accepted as written before; `mode: polling` was retired."""
+    if node.scalar == RETIRED_POLLING:
         r.error(
-            *key_at(node, "concurrency", k),
-            f"concurrency.{k} needs the waiting room: a polling semaphore has no gatekeeper "
-            "to decide it",
-            "remove mode: polling (the waiting room is the default)",
+            node,
+            "concurrency.mode",
+            "concurrency.mode: polling was retired: a semaphore waits in its waiting room "
+            "(a FIFO queue and one serialised gatekeeper), which replaced polling on cost, "
+            "throttling, order, limit changes and wait length",
+            POLLING_RETIRED_FIX,
         )
+        return
+    r.choice(node, "concurrency.mode", "mode", {WAITING_ROOM})
 
 
 def _per_key(

@@ -15,9 +15,15 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 def render_definition(
     template_text: str,
     queue_urls: dict[str, str],
-    semaphore_table: str,
+    semaphore_table: str = "",
     gatekeeper_queue_url: str = "",
 ) -> str:
+    """The definition Terraform's templatefile() renders from `template_text`.
+
+    `semaphore_table` substitutes nothing: only the retired polling acquire named the table
+    (`${semaphore_table}`, now an unknown placeholder here as in terraform/main.tf). The
+    parameter stays so that callers passing the gatekeeper's URL fourth keep working."""
+    del semaphore_table
     out: list[str] = []
     i = 0
     n = len(template_text)
@@ -44,7 +50,7 @@ def render_definition(
             if name == "gatekeeper_queue_url":
                 out.append(gatekeeper_queue_url)
             else:
-                out.append(_substitute(name, queue_urls, semaphore_table))
+                out.append(_substitute(name, queue_urls))
             i = match.end()
         elif template_text.startswith("%{", j):
             raise ValueError(f"template directive at offset {j}: the generator never emits one")
@@ -54,9 +60,7 @@ def render_definition(
     return "".join(out)
 
 
-def _substitute(name: str, queue_urls: dict[str, str], semaphore_table: str) -> str:
-    if name == "semaphore_table":
-        return semaphore_table
+def _substitute(name: str, queue_urls: dict[str, str]) -> str:
     if name.startswith("queue_url."):
         worker = name.removeprefix("queue_url.")
         if worker not in queue_urls:

@@ -49,12 +49,11 @@ RATE_KEYS = frozenset({"per_second", "burst"})
 RATE_MIN, RATE_MAX = 0.001, 10_000.0
 BURST_MAX = 100_000
 AGING_DEFAULT_SECONDS, AGING_MAX_SECONDS = 60, 86_400
-# How an execution waits for a slot (docs/design.md §4): parked in the waiting room (default),
-# or the first version's polling acquire, kept as an explicit option within its limits.
+# How an execution waits for a slot (docs/design.md §4): parked in the waiting room, the only
+# mode. `mode: waiting_room` may still be written; the first version's `mode: polling` was
+# retired and is refused with how to migrate (spec.py).
 WAITING_ROOM = "waiting_room"
-POLLING = "polling"
-SEMAPHORE_MODES = frozenset({WAITING_ROOM, POLLING})
-SEMAPHORE_MODE_DEFAULT = WAITING_ROOM
+RETIRED_POLLING = "polling"
 
 # -- query languages (docs/design.md, "JSONata") ----------------------------------------------
 
@@ -279,32 +278,12 @@ BATCH_SIZE_WITHOUT_WINDOW = 10
 VISIBILITY_FACTOR = 6
 VISIBILITY_SLACK = 30  # our default adds a little on top of the minimum
 
-# Semaphore acquire retry: short FULL-jitter waits keep the burst efficient (a freed slot is
-# found quickly by one of the waiters) while the cap bounds the state transitions spent waiting.
-ACQUIRE_INTERVAL_SECONDS = 1
-ACQUIRE_BACKOFF_RATE = 1.5
-ACQUIRE_MAX_DELAY_SECONDS = 4
 MAX_WAIT_DEFAULT = 3600
 MAX_WAIT_MAX = 31536000  # a standard execution lives at most one year
-
-# 400 KB DynamoDB item: the worst-case bytes one holder adds to the semaphore item.
-DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
-_ARN_FIXED = len("arn:aws-us-gov:states:") + 20 + len(":") + 12 + len(":execution:") + len(":")
-_STATE_MACHINE_NAME = 80  # ASCII (prefix + spec name)
-_EXECUTION_NAME = 80 * 4  # execution names may be any Unicode: 4 UTF-8 bytes per character
-EXECUTION_ARN_MAX_BYTES = _ARN_FIXED + _STATE_MACHINE_NAME + _EXECUTION_NAME
-START_TIME_MAX_BYTES = 32  # "2026-01-01T00:00:00.123456789Z" and some spare
-HOLDER_OVERHEAD_BYTES = 4  # per map element and value type, rounded up
-HOLDER_MAX_BYTES = EXECUTION_ARN_MAX_BYTES + START_TIME_MAX_BYTES + HOLDER_OVERHEAD_BYTES
-ITEM_OVERHEAD_BYTES = len("id") + 64 + len("holders") + 64  # key, name, map header, spare
-SEMAPHORE_LIMIT_MAX = (DYNAMODB_ITEM_MAX_BYTES - ITEM_OVERHEAD_BYTES) // HOLDER_MAX_BYTES
 
 # The waiting room: the limit lives in a small counter item, so it is bounded by what one
 # semaphore's message group can serve, not by an item's size; the gatekeeper checks the same.
 WAITING_ROOM_LIMIT_MAX = 100000
-# Polling: every retried acquire adds about 3 events to a history of at most 25,000, and the
-# retries average 2 s, so a wait beyond about 4.6 h fails the execution: 4 h is the bound.
-POLLING_MAX_WAIT_MAX = 14400
 # Release posts to the waiting room, retried this often before it leaves the slot to the
 # sweep (it never fails an execution whose body succeeded).
 RELEASE_MAX_ATTEMPTS = 8

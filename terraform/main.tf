@@ -1,11 +1,10 @@
 # stepqueue root: every workflow of the generator's output (var.workflows, var.semaphores from
 # workflows.tfvars.json) becomes, per worker, a queue + DLQ and a worker Lambda, and per
-# workflow, a state machine; one semaphore table serves the deployment, with one gatekeeper (its
-# FIFO waiting room) when a semaphore is in `waiting_room` mode and one reclaimer when a
-# semaphore is in `polling` mode.
+# workflow, a state machine; one semaphore table and one gatekeeper (its FIFO waiting room)
+# serve the deployment once a workflow has a semaphore.
 #
-# Dependencies (no cycle): queues -> workers; queues + table + gatekeeper -> state machines ->
-# reclaimer. The gatekeeper names the state machines by their static ARNs, since each state
+# Dependencies (no cycle): queues -> workers; queues + table + gatekeeper -> state machines.
+# The gatekeeper names the state machines by their static ARNs, since each state
 # machine's definition carries the gatekeeper's queue URL.
 
 data "aws_caller_identity" "current" {}
@@ -45,20 +44,14 @@ locals {
   semaphores       = { for name in local.used_semaphores : name => var.semaphores[name] }
   create_semaphore = length(local.semaphores) > 0
 
-  # The mode of each workflow's semaphore, or null without one.
-  workflow_mode = { for wf_name, wf in var.workflows : wf_name => wf.semaphore == null ? null : local.semaphores[wf.semaphore].mode }
-  # The gatekeeper serves the waiting rooms, the reclaimer the polling semaphores: each exists
-  # only when a workflow needs it.
-  room_semaphores   = { for name, s in local.semaphores : name => s if s.mode == "waiting_room" }
-  create_gatekeeper = length(local.room_semaphores) > 0
-  create_reclaimer  = anytrue([for mode in values(local.workflow_mode) : mode == "polling"])
+  # The gatekeeper serves every semaphore (each waits in its waiting room, the only mode).
+  create_gatekeeper = local.create_semaphore
 
   state_machine_arn = {
     for wf_name in keys(var.workflows) : wf_name => "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${local.prefix}${wf_name}"
   }
 
   semaphore_table_name = "${local.prefix}stepqueue-semaphores"
-  reclaimer_name       = "${local.prefix}stepqueue-reclaimer"
   gatekeeper_name      = "${local.prefix}stepqueue-gatekeeper"
 }
 
@@ -138,7 +131,7 @@ module "gatekeeper" {
   table_kms_key_arn = var.kms_key_arn
 
   semaphores = {
-    for name, s in local.room_semaphores : name => {
+    for name, s in local.semaphores : name => {
       limit              = s.limit
       admission          = s.admission
       state_machine_arns = sort([for wf_name, wf in var.workflows : local.state_machine_arn[wf_name] if wf.semaphore == name])
@@ -161,12 +154,11 @@ module "state_machine" {
 
   name = "${local.prefix}${each.key}"
 
-  # The generator's ASL is a templatefile() template: ${queue_url.<worker>},
-  # ${semaphore_table} and ${gatekeeper_queue_url} are its only placeholders
-  # (docs/contracts.md); the last is "" when no semaphore waits in a waiting room.
+  # The generator's ASL is a templatefile() template: ${queue_url.<worker>} and
+  # ${gatekeeper_queue_url} are its only placeholders (docs/contracts.md); the last is "" when
+  # no workflow has a semaphore.
   definition = templatefile("${local.generated_dir}/${each.value.definition_file}", {
     queue_url            = { for wk_name in keys(each.value.workers) : wk_name => module.queue["${each.key}/${wk_name}"].queue_url }
-    semaphore_table      = local.semaphore_table_name
     gatekeeper_queue_url = local.create_gatekeeper ? module.gatekeeper[0].queue_url : ""
   })
 
@@ -174,14 +166,9 @@ module "state_machine" {
   # queue uses the same key as the worker queues.
   queue_arns = concat(
     [for wk_name in keys(each.value.workers) : module.queue["${each.key}/${wk_name}"].queue_arn],
-    local.workflow_mode[each.key] == "waiting_room" ? [module.gatekeeper[0].queue_arn] : [],
+    each.value.semaphore != null ? [module.gatekeeper[0].queue_arn] : [],
   )
   queue_kms_key_arn = var.kms_key_arn
-
-  # A polling acquire writes the semaphore's item itself; a waiting room never touches the table.
-  semaphore_table_arn   = local.workflow_mode[each.key] == "polling" ? module.semaphore[0].table_arn : null
-  semaphore_name        = local.workflow_mode[each.key] == "polling" ? each.value.semaphore : null
-  semaphore_kms_key_arn = local.workflow_mode[each.key] == "polling" ? var.kms_key_arn : null
 
   include_execution_data = var.sfn_include_execution_data
   tracing_enabled        = var.tracing_enabled
@@ -189,25 +176,13 @@ module "state_machine" {
   log_kms_key_arn        = var.kms_key_arn
 }
 
-module "reclaimer" {
-  source = "../modules/reclaimer"
-  count  = local.create_reclaimer ? 1 : 0
+# The reclaimer freed the slots of polling semaphores (retired): a deployment that had one
+# loses it, its function, role, log group, EventBridge rules and their permission, on the
+# next apply. The gatekeeper's `ended` rule and sweep do its job for the waiting room.
+removed {
+  from = module.reclaimer
 
-  function_name    = local.reclaimer_name
-  zip_path         = local.lambda_zip_path
-  source_code_hash = local.lambda_zip_hash
-  runtime          = var.lambda_runtime
-
-  table_name        = module.semaphore[0].table_name
-  table_arn         = module.semaphore[0].table_arn
-  table_kms_key_arn = var.kms_key_arn
-
-  # Only the workflows that hold slots of a polling semaphore.
-  state_machine_arns        = [for wf_name, wf in var.workflows : module.state_machine[wf_name].state_machine_arn if local.workflow_mode[wf_name] == "polling"]
-  sweep_schedule_expression = var.reclaimer_sweep_schedule
-
-  kms_key_arn        = var.kms_key_arn
-  tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = var.kms_key_arn
+  lifecycle {
+    destroy = true
+  }
 }

@@ -67,9 +67,8 @@ module "monitoring" {
     }
   }
 
-  semaphores               = { for name, s in local.semaphores : name => { limit = s.limit, mode = s.mode } }
+  semaphores               = { for name, s in local.semaphores : name => { limit = s.limit } }
   gatekeeper_function_name = try(module.gatekeeper[0].function_name, null)
-  reclaimer_function_name  = try(module.reclaimer[0].function_name, null)
   watchdog_function_name   = try(module.watchdog[0].function_name, null)
 
   # The start queue (start_queue.tf), when there is one.

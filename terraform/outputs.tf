@@ -88,12 +88,12 @@ output "semaphore_table_arn" {
 }
 
 output "semaphore_modes" {
-  description = "Mode (polling or waiting_room) by semaphore used by a workflow."
+  description = "Mode by semaphore used by a workflow: waiting_room, the only one since polling was retired."
   value       = { for name, s in local.semaphores : name => s.mode }
 }
 
 output "gatekeeper_queue_url" {
-  description = "URL of the waiting room's FIFO queue, or null when no semaphore is in waiting_room mode."
+  description = "URL of the waiting room's FIFO queue, or null when no workflow has a semaphore."
   value       = try(module.gatekeeper[0].queue_url, null)
 }
 
@@ -110,16 +110,6 @@ output "gatekeeper_function_name" {
 output "gatekeeper_role_name" {
   description = "Name of the gatekeeper's IAM role, or null."
   value       = try(module.gatekeeper[0].role_name, null)
-}
-
-output "reclaimer_function_name" {
-  description = "Name of the reclaimer Lambda function, or null."
-  value       = try(module.reclaimer[0].function_name, null)
-}
-
-output "reclaimer_role_name" {
-  description = "Name of the reclaimer's IAM role, or null."
-  value       = try(module.reclaimer[0].role_name, null)
 }
 
 output "payload_bucket_name" {

@@ -26,10 +26,10 @@ provider "aws" {
     content {
       cloudwatch = endpoints.value # DLQ alarms, the dashboard and its alarms (modules/monitoring)
       dynamodb   = endpoints.value # semaphore table and items
-      events     = endpoints.value # reclaimer rules and targets
+      events     = endpoints.value # the gatekeeper's rules and targets
       iam        = endpoints.value # roles and policies
       kms        = endpoints.value # only with var.kms_key_arn
-      lambda     = endpoints.value # workers, reclaimer, event source mappings
+      lambda     = endpoints.value # workers, gatekeeper, event source mappings
       logs       = endpoints.value # log groups
       sfn        = endpoints.value # state machines
       sns        = endpoints.value # only with var.alarm_sns_topic_arn

@@ -150,11 +150,11 @@ variable "workflows" {
 }
 
 variable "semaphores" {
-  description = "Semaphores by name, with their initial limit, their mode (workflows.tfvars.json; `polling` when absent, as in tfvars written before modes existed) and, in the waiting room, their admission rules (per-key limit, rate, burst, aging). Each workflow's `semaphore` must name one."
+  description = "Semaphores by name, with their initial limit, their mode (workflows.tfvars.json: always `waiting_room`; a semaphore without one comes from tfvars written before modes existed, so it polled) and their admission rules (per-key limit, rate, burst, aging). Each workflow's `semaphore` must name one."
   type = map(object({
     limit = number
     mode  = optional(string, "polling")
-    # Admission controls decided by the gatekeeper (docs/design.md §4b); waiting room only.
+    # Admission controls decided by the gatekeeper (docs/design.md §4b).
     admission = optional(object({
       key_limit     = optional(number)
       rate          = optional(number)
@@ -165,33 +165,22 @@ variable "semaphores" {
   default = {}
 
   validation {
-    condition     = alltrue([for s in values(var.semaphores) : s.admission == null || s.mode == "waiting_room"])
-    error_message = "Admission controls (admission) need a waiting-room semaphore: a polling one has no gatekeeper."
-  }
-
-  validation {
     condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name))])
     error_message = "Semaphore names must match ^[a-z][a-z0-9-]{0,29}$."
   }
 
   validation {
-    condition     = alltrue([for s in values(var.semaphores) : contains(["polling", "waiting_room"], s.mode)])
-    error_message = "A semaphore's mode is polling or waiting_room."
+    # Polling (and tfvars without a mode, written when polling was the only design) was retired:
+    # its definitions write the table this root no longer lets state machines touch.
+    condition     = alltrue([for s in values(var.semaphores) : s.mode == "waiting_room"])
+    error_message = "A semaphore's mode must be waiting_room: polling was retired (a semaphore without a mode comes from tfvars written when polling was the only design). Regenerate workflows.tfvars.json with the current generator (remove `mode: polling` from the specs; the waiting room is the default). The plan then adds the gatekeeper and the table's holders index, updates the state machines in place and destroys the reclaimer; drain the semaphores first."
   }
 
   validation {
-    # Polling: every holder of a semaphore sits in one DynamoDB item (400 KB at most) and takes
-    # up to 503 bytes (an execution ARN of 467 bytes with an 80-character Unicode execution
-    # name, plus its start time): 814 holders fit. The generator checks the same number.
-    condition     = alltrue([for s in values(var.semaphores) : s.mode != "polling" || (s.limit >= 1 && s.limit <= 814 && floor(s.limit) == s.limit)])
-    error_message = "Each polling semaphore limit must be a whole number from 1 to 814 (all holders must fit one 400 KB DynamoDB item)."
-  }
-
-  validation {
-    # Waiting room: the limit is a number on a small counter item, bounded by what one message
-    # group can serve. The generator and the gatekeeper check the same number.
-    condition     = alltrue([for s in values(var.semaphores) : s.mode != "waiting_room" || (s.limit >= 1 && s.limit <= 100000 && floor(s.limit) == s.limit)])
-    error_message = "Each waiting-room semaphore limit must be a whole number from 1 to 100000."
+    # The limit is a number on a small counter item, bounded by what one message group can
+    # serve. The generator and the gatekeeper check the same number.
+    condition     = alltrue([for s in values(var.semaphores) : s.limit >= 1 && s.limit <= 100000 && floor(s.limit) == s.limit])
+    error_message = "Each semaphore limit must be a whole number from 1 to 100000."
   }
 }
 
@@ -332,12 +321,6 @@ variable "sfn_include_execution_data" {
   description = "Log execution data (payloads) of the state machines. Off by default."
   type        = bool
   default     = false
-}
-
-variable "reclaimer_sweep_schedule" {
-  description = "Schedule of the polling semaphores' reclaimer sweep."
-  type        = string
-  default     = "rate(5 minutes)"
 }
 
 variable "gatekeeper_sweep_schedule" {

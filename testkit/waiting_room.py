@@ -8,7 +8,6 @@ writes the semaphore's items.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import threading
@@ -16,7 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from stepqueue_gatekeeper import Gatekeeper, Message, MessageError, Outcome, parse
+from stepqueue_gatekeeper import Gatekeeper, Message, Outcome
+from stepqueue_gatekeeper.messages import read
 from stepqueue_gatekeeper.rules import Rules
 from stepqueue_gatekeeper.store import HOLDERS_INDEX
 
@@ -187,10 +187,9 @@ class Pump:
         return len(messages)
 
     def _decide(self, group: str, raw: list[dict[str, Any]]) -> None:
-        parsed = []
-        for m in raw:
-            with contextlib.suppress(MessageError):
-                parsed.append(parse(m["MessageId"], group, m["Body"]))
+        # As the Lambda reads them: one it cannot parse is dropped by the gatekeeper, and an
+        # acquire's execution failed at once when its token can be read.
+        parsed = [read(m["MessageId"], group, m["Body"]) for m in raw]
         before = counter(self.ddb, self.table, group)
         self.invocations += 1
         fresh = [p for p in parsed if p.op == "acquire" and p.execution]
@@ -203,7 +202,7 @@ class Pump:
                     QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
                 )
             return
-        skipped = set(outcome.skipped)
+        skipped = set(outcome.skipped) | {d.get("message_id") for d in outcome.dropped}
         self.inv.arrivals += [
             p.execution for p in fresh if p.message_id not in skipped and p.execution
         ]

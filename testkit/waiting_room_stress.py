@@ -40,7 +40,6 @@ without the emulator's atomicity shim, it fails.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -55,7 +54,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stepqueue_gatekeeper import Gatekeeper, Message, MessageError, parse
+from stepqueue_gatekeeper import Gatekeeper, Message
+from stepqueue_gatekeeper.messages import read
 from stepqueue_gatekeeper.store import ConcurrentWriter
 
 from testkit.waiting_room import counter, create_queue, create_table, holder_items
@@ -161,6 +161,19 @@ class StandInSfn:
             self.granted[taskToken].set()
         return {}
 
+    def send_task_failure(self, *, taskToken: str, error: str, cause: str) -> dict[str, Any]:
+        """An acquire the gatekeeper drops: its execution fails at once."""
+        with self.lock:
+            state = self.token_state.get(taskToken)
+            if state is None:
+                raise AwsError("InvalidToken")
+            if state != "open":
+                raise AwsError("TaskTimedOut")
+            self.token_state[taskToken] = "closed"
+            self.status[self.token_owner[taskToken]] = "FAILED"
+            self.counts["acquires_failed"] += 1
+        return {}
+
     def describe_execution(self, *, executionArn: str) -> dict[str, Any]:
         with self.lock:
             status = self.status.get(executionArn)
@@ -236,6 +249,8 @@ class RecordingDynamo:
                     key = item["id"]["S"]
                     if "#" not in key:
                         version = int(item["version"]["N"])
+                    elif "holder_of" not in item:  # a freed holder's record: holds nothing
+                        self._holding.discard(key)
                     elif "#h#" in key and key not in self._holding:
                         self._holding.add(key)
                         granted.append(int(item["seq"]["N"]))
@@ -404,10 +419,7 @@ class Stress:
         raw = reply.get("Messages", [])
         if not raw:
             return 0
-        parsed: list[Message] = []
-        for m in raw:
-            with contextlib.suppress(MessageError):
-                parsed.append(parse(m["MessageId"], m["Attributes"]["MessageGroupId"], m["Body"]))
+        parsed = [read(m["MessageId"], m["Attributes"]["MessageGroupId"], m["Body"]) for m in raw]
         before = counter(self.ddb, self.table, SEMAPHORE)
         self.invocations += 1
         decided, ticked = True, False

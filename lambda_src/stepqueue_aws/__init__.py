@@ -1,7 +1,7 @@
-"""AWS helpers shared by the worker runtime, the reclaimer and the gatekeeper.
+"""AWS helpers shared by the worker runtime, the gatekeeper, the watchdog and the starter.
 
 Import-light on purpose: boto3 and botocore are imported when the first client is made.
-`stepqueue_aws.emf` writes the gatekeeper's and the reclaimer's embedded-metric-format lines.
+`stepqueue_aws.emf` writes their embedded-metric-format lines.
 """
 
 from stepqueue_aws import emf

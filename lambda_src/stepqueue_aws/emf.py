@@ -1,5 +1,5 @@
 """Metric lines in CloudWatch's embedded metric format (EMF), shared by the gatekeeper, the
-reclaimer and the watchdog.
+watchdog and the starter.
 
 Lambda sends stdout to CloudWatch Logs, and CloudWatch turns a JSON line with an ``_aws`` key
 into metrics: no PutMetricData call, no extra permission, nothing on the caller's path. Every

@@ -12,7 +12,15 @@ A token that answers "closed" belongs to a dead waiter (its execution timed out 
 while it waited): its slot is freed and the next waiter served at once. The exception is a
 grant that may already have been delivered (a resend after a crash, or a second acquire of an
 execution that already holds): then only DescribeExecution decides, and the slot is freed only
-if the execution is no longer RUNNING.
+if the execution is no longer RUNNING. A duplicate of an acquire that was granted (delivered
+again by SQS, or redriven from the DLQ) is never granted again: the holder item, or what a
+freed one left, names the acquires it was granted to.
+
+Retried or dropped (faults.py): an invocation raises, so that its group is redelivered, only
+for a transient cause. A message it cannot apply for any other reason (unreadable, outside
+this deployment, a call AWS refuses for good) is dropped: nothing of it stays half-written
+(the store rolls back to the message's start), it is listed in ``Outcome.dropped`` for the log
+and the metric, and its waiter, if it is an acquire with a readable token, is failed at once.
 """
 
 from __future__ import annotations
@@ -21,10 +29,12 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from stepqueue_aws import error_code
 
 from stepqueue_gatekeeper.executions import (
     Verdict,
@@ -33,7 +43,8 @@ from stepqueue_gatekeeper.executions import (
     send_failure,
     send_success,
 )
-from stepqueue_gatekeeper.messages import Message
+from stepqueue_gatekeeper.faults import transient
+from stepqueue_gatekeeper.messages import SEMAPHORE, UNREADABLE, Message
 from stepqueue_gatekeeper.rules import NO_RULES, PRIORITY_MAX, Bucket, Rules
 from stepqueue_gatekeeper.store import (
     APPLIED_KEEP,
@@ -41,10 +52,13 @@ from stepqueue_gatekeeper.store import (
     FRONT,
     KEY_VALUE_SHOWN,
     MAIN,
+    RELEASED_KEEP,
+    RELEASED_TTL_S,
     Counter,
     Holder,
     KeyState,
     Line,
+    Released,
     Store,
     Waiter,
     key_hash,
@@ -58,12 +72,23 @@ GRANT_OUTPUT = "{}"
 GIVE_BACK_PER_FREE = 5  # parked waiters a freed key slot returns to the lines at once
 HOLES_PER_LOOK = 25  # missing waiter items skipped when looking at a line's head
 # A rate-bound semaphore sleeps on its wake-up at most this long, so releases and limit
-# changes queued behind the wake-up wait no longer than this.
+# changes queued behind the wake-up wait no longer than this. It bounds every deferral: only
+# the wake-up the counter waits for is ever slept on, and never longer than this.
 WAKE_MAX_MS = 10_000
 # A wake-up overdue by this much is taken as lost and sent again.
 WAKE_GRACE_MS = 60_000
 INVALID_PRIORITY = "Semaphore.InvalidPriority"
 MISSING_KEY = "Semaphore.MissingKey"
+# An acquire dropped because of what it is (unreadable, outside this deployment, ...).
+BAD_REQUEST = "Semaphore.BadRequest"
+# An acquire dropped because AWS refused, for good, a call its decision needed (a missing
+# permission, say): the deployment is broken, not the acquire.
+UNAVAILABLE = "Semaphore.Unavailable"
+CAUSE_MAX = 1_000  # characters of a dropped message's reason in a log line or a failure cause
+# SendTaskSuccess: delivered, or the token could not be completed any more.
+CLOSED = "closed"
+# What serving the head of a line did with it.
+GRANTED, TOOK_OVER, PARKED, SKIPPED = "granted", "took over", "parked", "skipped"
 
 
 @dataclass
@@ -72,6 +97,10 @@ class Outcome:
 
     granted: list[str] = field(default_factory=list)  # executions, in grant order
     dead: list[str] = field(default_factory=list)
+    # Given up for good (not retried): messages, and grants or look-ups AWS refused; each with
+    # why, for one log line each and the MessagesDropped metric.
+    dropped: list[dict[str, str]] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # acquires already granted: skipped
     released: list[str] = field(default_factory=list)
     reclaimed: list[dict[str, str]] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
@@ -92,6 +121,9 @@ class Outcome:
     parked: int = 0
     head: int = 0
     oldest_since_ms: int | None = None  # when the longest-waiting waiter in line arrived
+    # False when nothing of the semaphore was read or written (every message was dropped):
+    # the fields above are not its state then.
+    decided: bool = True
 
 
 class Gatekeeper:
@@ -104,6 +136,7 @@ class Gatekeeper:
         table: str,
         queue_url: str,
         own_prefixes: Sequence[str] = (),
+        semaphores: Collection[str] = (),
         default_limits: dict[str, int] | None = None,
         rules: dict[str, Rules] | None = None,
         clock: Callable[[], float] = time.time,
@@ -112,6 +145,8 @@ class Gatekeeper:
         self.ddb, self.sfn, self.sqs = ddb, sfn, sqs
         self.table, self.queue_url = table, queue_url
         self.own_prefixes = tuple(own_prefixes)
+        # This deployment's semaphores (empty: not checked); a group of any other is dropped.
+        self.semaphores = frozenset(semaphores)
         self.default_limits = default_limits or {}
         self.rules = rules or {}
         self.clock = clock
@@ -122,46 +157,183 @@ class Gatekeeper:
         return int(self.clock() * 1000)
 
     def process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
-        # No limit known (no counter item, no deployed default): nothing is granted (limit 0)
-        # rather than an invented one.
-        store = Store(self.ddb, self.table, semaphore, self.default_limits.get(semaphore, 0))
-        rules = self.rules.get(semaphore, NO_RULES)
         out = Outcome()
+        readable = self._screen(semaphore, messages, out)
+        store = self._store(semaphore, nothing_to_apply=bool(messages) and not readable)
+        if store is None:
+            out.decided = False  # nothing to decide
+            return out
+        rules = self.rules.get(semaphore, NO_RULES)
         self._settle(store, rules, out, possibly_delivered=True)  # grants a crash left unsent
-        applied = set(store.counter.applied)
-        for i, message in enumerate(messages):
-            if message.message_id in applied:
-                out.skipped.append(message.message_id)
-                continue
-            early_ms = (message.at_ms or 0) - self.now_ms() if message.op == "tick" else 0
-            if early_ms > 0 and i == len(messages) - 1:
-                # An early wake-up with nothing behind it in the batch: the group sleeps on
-                # it (not applied, it comes back when due).
-                out.deferred[message.message_id] = max(1, math.ceil(early_ms / 1000))
-                continue
-            self._apply(store, rules, message, out)
-            store.counter.applied = [*store.counter.applied, message.message_id][-APPLIED_KEEP:]
-            if store.staged >= COMMIT_AT or message.op == "sweep":
-                store.commit()
-        for _ in range(ROUNDS_PER_INVOCATION):
-            granted, moved = self._grant(store, rules)
-            store.commit()
-            if granted:
-                if self.crash_after_commit is not None:
-                    self.crash_after_commit()
-                self._settle(store, rules, out, possibly_delivered=False)
-            if not (granted or moved):
-                break
-        else:
-            c = store.counter
-            if c.waiting and c.held < c.limit:
-                self._continue(semaphore, {"op": "tick", "semaphore": semaphore}, c.version, out)
+        last = messages[-1].message_id if messages else None
+        self._apply_all(store, rules, readable, last, out)
+        self._grant_rounds(store, rules, out)
         self._wake_when_due(store, rules, out)
         c = store.counter
         out.limit, out.held, out.head = c.limit, c.held, c.head
         out.waiting, out.parked = c.waiting + c.parked, c.parked
         out.oldest_since_ms = self._oldest_since(store)
         return out
+
+    def _store(self, semaphore: str, *, nothing_to_apply: bool) -> Store | None:
+        """The semaphore's items; None when a batch of nothing readable has nothing to do:
+        the semaphore is not this gatekeeper's, or no grant a crash left is waiting to be sent
+        (those are sent whatever the batch holds, so a granted waiter never waits for the
+        group's next readable message)."""
+        if nothing_to_apply and not self._serves(semaphore):
+            return None
+        # No limit known (no counter item, no deployed default): nothing is granted (limit 0)
+        # rather than an invented one.
+        store = Store(self.ddb, self.table, semaphore, self.default_limits.get(semaphore, 0))
+        if nothing_to_apply and not store.counter.pending:
+            return None
+        return store
+
+    def _serves(self, semaphore: str) -> bool:
+        if self.semaphores:
+            return semaphore in self.semaphores
+        return SEMAPHORE.match(semaphore) is not None
+
+    def give_up(self, semaphore: str, messages: Sequence[Message], exc: Exception) -> Outcome:
+        """Every message of a group whose decision failed for good (not transient): dropped,
+        and each acquire's waiter failed at once rather than left to time out."""
+        out = Outcome(decided=False)
+        why = f"semaphore {semaphore} could not be decided: {_text(exc)}"
+        for m in messages:
+            if m.op == UNREADABLE:
+                self._drop(m, out, f"unreadable: {m.problem}")
+            else:
+                self._drop(m, out, why, error_code(exc), UNAVAILABLE)
+        return out
+
+    def _screen(self, semaphore: str, messages: Sequence[Message], out: Outcome) -> list[Message]:
+        """The messages this gatekeeper may act on; the others are dropped here, before the
+        semaphore is read."""
+        if self.semaphores and semaphore not in self.semaphores:
+            for m in messages:
+                self._drop(m, out, f"semaphore {semaphore!r} is not one of this deployment's")
+            return []
+        kept = []
+        for m in messages:
+            why = self._unfit(semaphore, m)
+            if why is None:
+                kept.append(m)
+            else:
+                self._drop(m, out, why)
+        return kept
+
+    def _unfit(self, semaphore: str, m: Message) -> str | None:
+        if m.op == UNREADABLE:
+            return f"unreadable: {m.problem}"
+        if m.semaphore != semaphore:
+            return f"semaphore {m.semaphore} decided in the group of {semaphore}"
+        if m.op in ("acquire", "redriven") and not self._own(m.execution):
+            # Never granted, described or stopped: the role may not, and it is not ours.
+            return f"execution {m.execution} is not of this deployment's state machines"
+        return None
+
+    def _own(self, execution: str | None) -> bool:
+        if execution is None:
+            return False
+        return not self.own_prefixes or execution.startswith(self.own_prefixes)
+
+    def _apply_all(
+        self, store: Store, rules: Rules, messages: list[Message], last: str | None, out: Outcome
+    ) -> None:
+        applied = set(store.counter.applied)
+        for message in messages:
+            if message.message_id in applied:
+                out.skipped.append(message.message_id)
+                continue
+            sleep_ms = self._sleep_ms(store.counter, message)
+            if sleep_ms > 0 and message.message_id == last:
+                # The wake-up the counter waits for, early, with nothing behind it in the
+                # batch: the group sleeps on it (not applied, it comes back when due).
+                out.deferred[message.message_id] = max(1, math.ceil(sleep_ms / 1000))
+                continue
+            self._apply_or_drop(store, rules, message, out)
+            store.counter.applied = [*store.counter.applied, message.message_id][-APPLIED_KEEP:]
+            if store.staged >= COMMIT_AT or message.op == "sweep":
+                store.commit()
+
+    def _sleep_ms(self, c: Counter, m: Message) -> int:
+        """How long the group may sleep on a tick: only on the wake-up this counter sent and
+        waits for, and never longer than WAKE_MAX_MS. Any other tick is applied at once (a
+        tick due in an hour must not put the semaphore to sleep for an hour)."""
+        if m.op != "tick" or m.at_ms is None or not c.wake_ms or m.at_ms != c.wake_ms:
+            return 0
+        return min(m.at_ms - self.now_ms(), WAKE_MAX_MS)
+
+    def _apply_or_drop(self, store: Store, rules: Rules, m: Message, out: Outcome) -> None:
+        store.savepoint()
+        try:
+            self._apply(store, rules, m, out)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            store.rollback()
+            self._drop(m, out, f"could not be applied: {_text(exc)}", error_code(exc), UNAVAILABLE)
+
+    def _drop(
+        self,
+        m: Message,
+        out: Outcome,
+        why: str,
+        error: str | None = None,
+        answer: str = BAD_REQUEST,
+    ) -> None:
+        """Given up for good: listed for the log and the metric, and an acquire's waiter is
+        failed at once when its token can be read."""
+        entry = {"message_id": m.message_id, "op": m.op, "why": why[:CAUSE_MAX]}
+        if error is not None:
+            entry["error"] = error
+        if m.execution is not None:
+            entry["execution"] = m.execution
+        out.dropped.append(entry)
+        if m.op in ("acquire", UNREADABLE) and m.token:
+            cause = (
+                f"the gatekeeper of semaphore {m.semaphore} dropped this acquire: {why}"
+                if answer == BAD_REQUEST
+                else f"the gatekeeper of semaphore {m.semaphore} cannot serve this acquire "
+                f"and does not retry it: {why}; see the gatekeeper's role and its log"
+            )
+            self._answer(m.token, m.execution, answer, cause[:CAUSE_MAX], out, entry)
+
+    def _answer(
+        self,
+        token: str,
+        execution: str | None,
+        error: str,
+        cause: str,
+        out: Outcome,
+        entry: dict[str, str],
+    ) -> None:
+        """SendTaskFailure: the execution fails at once, with `error`. Throttled, it is tried
+        again with the batch; refused for good, the drop's log line says so."""
+        try:
+            send_failure(self.sfn, token, error, cause)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            entry["answer"] = f"refused: {error_code(exc)}"
+            return
+        entry["answer"] = error
+        if execution is not None:
+            out.rejected.append(execution)
+
+    def _grant_rounds(self, store: Store, rules: Rules, out: Outcome) -> None:
+        for _ in range(ROUNDS_PER_INVOCATION):
+            granted, moved = self._grant(store, rules, out)
+            store.commit()
+            if granted:
+                if self.crash_after_commit is not None:
+                    self.crash_after_commit()
+                self._settle(store, rules, out, possibly_delivered=False)
+            if not (granted or moved):
+                return
+        c = store.counter
+        if c.waiting and c.held < c.limit:
+            self._continue(c.semaphore, {"op": "tick", "semaphore": c.semaphore}, c.version, out)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -200,25 +372,49 @@ class Gatekeeper:
         # restarts where it stopped, maybe inside the body, so it is refused (stopped):
         # the body never goes on without a slot (docs/design.md §4, "Redrive").
         assert m.execution
-        if store.holder(m.execution) is None:
+        holder = store.holder(m.execution)
+        if holder is None:
             refuse(self.sfn, m.execution, f"its slot of semaphore {m.semaphore} was reclaimed")
             out.refused.append(m.execution)
+            return
+        # It keeps its slot: the record now belongs to the redriven run, which a reclaim told
+        # about an earlier run (a late event, a stale DescribeExecution) must not free.
+        verdict = describe(self.sfn, m.execution, self.own_prefixes)
+        if verdict.running and verdict.runs is not None and verdict.runs > holder.runs:
+            store.put_holder(replace(holder, runs=verdict.runs))
 
     def _sweep(self, store: Store, rules: Rules, m: Message, out: Outcome) -> None:
         """One page of holders; a message with the cursor carries on with the next."""
         holders, cursor = store.holders_page(m.cursor, SWEEP_PAGE)
         for holder in holders:
             if store.holder(holder.execution) is not None:  # not freed earlier in the batch
-                self._sweep_holder(store, rules, holder, out)
+                self._sweep_holder(store, rules, holder, m.message_id, out)
         if cursor is not None:
             body = {"op": "sweep", "semaphore": m.semaphore, "cursor": cursor}
             self._continue(m.semaphore, body, store.counter.version, out)
 
-    def _sweep_holder(self, store: Store, rules: Rules, holder: Holder, out: Outcome) -> None:
+    def _sweep_holder(
+        self, store: Store, rules: Rules, holder: Holder, message_id: str, out: Outcome
+    ) -> None:
         """Reclaims the holder if its execution ended; the metrics count it as swept if so,
-        else as kept since its grant."""
+        else as kept since its grant. One holder AWS will not describe is kept and reported;
+        the rest of the page is swept all the same."""
         before = len(out.reclaimed)
-        self._reclaim(store, rules, holder, out)
+        try:
+            self._reclaim(store, rules, holder, out)
+        except Exception as exc:
+            if transient(exc):
+                raise
+            out.dropped.append(
+                {
+                    "message_id": message_id,
+                    "op": "sweep",
+                    "execution": holder.execution,
+                    "why": f"kept: DescribeExecution refused: {_text(exc)}"[:CAUSE_MAX],
+                    "error": error_code(exc),
+                }
+            )
+            return
         if len(out.reclaimed) > before:
             out.swept.append(out.reclaimed[-1])
         else:
@@ -254,7 +450,11 @@ class Gatekeeper:
     def _free(self, store: Store, rules: Rules, holder: Holder) -> None:
         """A slot comes back; with a per-key limit, its key's room goes to the key's oldest
         parked waiter, if any."""
-        store.delete_holder(holder.execution)
+        # The item stays as the record of the acquires granted and freed: a late duplicate of
+        # one of them is recognised at the head of the line, never granted again.
+        done = (*holder.released, holder.run)[-RELEASED_KEEP:]
+        expires_s = self.now_ms() // 1000 + RELEASED_TTL_S
+        store.put_released(Released(holder.execution, done, holder.runs), expires_s)
         store.counter.held -= 1
         if holder.key is not None:
             ks = store.key_state(holder.key, holder.key_value or "")
@@ -295,9 +495,9 @@ class Gatekeeper:
 
     # -- grants --------------------------------------------------------------------------------
 
-    def _grant(self, store: Store, rules: Rules) -> tuple[int, int]:
+    def _grant(self, store: Store, rules: Rules, out: Outcome) -> tuple[int, int]:
         """Serve the best waiter while a slot (and, with a rate, a token) is free; returns
-        how many were served and how many parked behind a full key."""
+        how many were served and how many parked behind a full key or skipped."""
         c = store.counter
         now = self.now_ms()
         bucket = _bucket(c, rules, now) if rules.rate is not None else None
@@ -311,40 +511,71 @@ class Gatekeeper:
             line, waiter = found
             head, tail = c.bounds(line)
             c.set_bounds(line, head + 1, tail)
-            held = store.holder(waiter.execution)
-            ks = None
-            if waiter.key is not None:
-                ks = store.key_state(waiter.key, waiter.key_value or "")
-            if held is not None:
-                # A second acquire of an execution that holds (a duplicate, or a redriven run
-                # that kept its slot) takes over the slot it has: no new one is counted. The
-                # record keeps its first seq, which marks the grant as possibly delivered.
-                store.put_holder(replace(held, run=waiter.acquire))
-                if ks is not None and waiter.returned:
-                    ks.returned = max(0, ks.returned - 1)
-                    self._give_back(store, rules, ks)
-            else:
-                if ks is not None:
-                    limit = rules.key_limit
-                    full = limit is not None and ks.held + ks.returned >= limit
-                    if not waiter.returned and (full or ks.parked):
-                        self._park(store, ks, line, waiter)  # FIFO within a key
-                        moved += 1
-                        continue
-                    if waiter.returned:
-                        ks.returned = max(0, ks.returned - 1)
-                    ks.held += 1
-                    store.put_key(ks)
-                c.held += 1
-                holder = Holder(waiter.execution, waiter.acquire, waiter.arrived, now)
-                store.put_holder(replace(holder, key=waiter.key, key_value=waiter.key_value))
-                if bucket is not None:
-                    bucket.tokens -= 1
+            result = self._serve(store, rules, line, waiter, now)
+            if result in (PARKED, SKIPPED):
+                if result == SKIPPED:
+                    out.duplicates.append(waiter.execution)
+                moved += 1
+                continue
+            if result == GRANTED and bucket is not None:
+                bucket.tokens -= 1
             c.pending.append((line, waiter.seq))
             served += 1
         if bucket is not None:
             c.tokens, c.refilled_ms = bucket.tokens, bucket.refilled_ms
         return served, moved
+
+    def _serve(self, store: Store, rules: Rules, line: Line, waiter: Waiter, now: int) -> str:
+        """The head of a line, taken off it: granted a slot, or taking over the slot its
+        execution holds, or parked behind its full key, or skipped as a duplicate."""
+        record = store.record(waiter.execution)
+        ks = None
+        if waiter.key is not None:
+            ks = store.key_state(waiter.key, waiter.key_value or "")
+        if _duplicate(record, waiter):
+            # The same acquire (its token already answered), delivered again: nothing to
+            # grant, nothing to send, no slot held past its first grant's release.
+            store.delete_waiter(waiter.seq, line)
+            self._unreserve(store, rules, ks, waiter)
+            return SKIPPED
+        if isinstance(record, Holder):
+            # A second acquire of an execution that holds (a redriven run that kept its
+            # slot, another entry of its Acquire state) takes over the slot it has: no new
+            # one is counted. The record keeps its first seq, which marks the grant as
+            # possibly delivered.
+            store.put_holder(replace(record, run=waiter.acquire))
+            self._unreserve(store, rules, ks, waiter)
+            return TOOK_OVER
+        if ks is not None and not self._key_room(store, rules, ks, line, waiter):
+            return PARKED
+        store.counter.held += 1
+        holder = Holder(waiter.execution, waiter.acquire, waiter.arrived, now)
+        if record is not None:  # what an earlier grant of this execution left
+            holder = replace(holder, released=record.released, runs=record.runs)
+        store.put_holder(replace(holder, key=waiter.key, key_value=waiter.key_value))
+        return GRANTED
+
+    def _key_room(
+        self, store: Store, rules: Rules, ks: KeyState, line: Line, waiter: Waiter
+    ) -> bool:
+        """Whether the waiter's key has room for it (then counted); if not, it is parked."""
+        limit = rules.key_limit
+        full = limit is not None and ks.held + ks.returned >= limit
+        if not waiter.returned and (full or ks.parked):
+            self._park(store, ks, line, waiter)  # FIFO within a key
+            return False
+        if waiter.returned:
+            ks.returned = max(0, ks.returned - 1)
+        ks.held += 1
+        store.put_key(ks)
+        return True
+
+    def _unreserve(self, store: Store, rules: Rules, ks: KeyState | None, waiter: Waiter) -> None:
+        """A waiter its key gave back that takes no new key slot: the room kept for it goes
+        to the key's next parked waiter."""
+        if ks is not None and waiter.returned:
+            ks.returned = max(0, ks.returned - 1)
+            self._give_back(store, rules, ks)
 
     def _best_waiter(self, store: Store, rules: Rules, now: int) -> tuple[Line, Waiter] | None:
         """The head to serve: highest priority once aged, then earliest arrival. Per priority
@@ -391,25 +622,75 @@ class Gatekeeper:
             (line, w) for line, w in ((ln, store.waiter(seq, ln)) for ln, seq in c.pending) if w
         ]
         with ThreadPoolExecutor(min(NOTIFY_THREADS, len(waiters) or 1)) as pool:
-            delivered = list(
-                pool.map(lambda lw: send_success(self.sfn, lw[1].token, GRANT_OUTPUT), waiters)
-            )
-        for (line, waiter), ok in zip(waiters, delivered, strict=True):
-            holder = store.holder(waiter.execution)
-            if ok:
+            answers = list(pool.map(lambda lw: self._deliver(lw[1]), waiters))
+        for (line, waiter), answer in zip(waiters, answers, strict=True):
+            if answer is None:
                 out.granted.append(waiter.execution)
-            elif holder is not None and holder.run == waiter.acquire:
-                # Closed. A fresh grant's token was never delivered: a dead waiter. A resend,
-                # or a waiter whose execution already held, may have been delivered before:
-                # DescribeExecution decides.
-                fresh = not possibly_delivered and holder.seq == waiter.arrived
-                verdict = None if fresh else describe(self.sfn, waiter.execution, self.own_prefixes)
-                if verdict is None or not verdict.running:
-                    self._free(store, rules, holder)
-                    out.dead.append(waiter.execution)
+            else:
+                self._undelivered(store, rules, waiter, answer, out, possibly_delivered)
             store.delete_waiter(waiter.seq, line)
         c.pending = []
         store.commit()
+
+    def _deliver(self, waiter: Waiter) -> str | None:
+        """SendTaskSuccess: None once delivered, CLOSED for a token that can no longer be
+        completed, the error code when AWS refuses it for good; a transient failure raises
+        (the grant stays pending and is sent again with the batch)."""
+        try:
+            return None if send_success(self.sfn, waiter.token, GRANT_OUTPUT) else CLOSED
+        except Exception as exc:
+            if transient(exc):
+                raise
+            return error_code(exc)
+
+    def _undelivered(
+        self,
+        store: Store,
+        rules: Rules,
+        waiter: Waiter,
+        answer: str,
+        out: Outcome,
+        possibly_delivered: bool,
+    ) -> None:
+        """A grant not delivered now. A fresh grant's token was never delivered: its slot is
+        freed (a dead waiter, or one AWS would not let us grant: that one is failed at once).
+        A resend, or a waiter whose execution already held, may have been delivered before:
+        DescribeExecution decides."""
+        holder = store.holder(waiter.execution)
+        if holder is None or holder.run != waiter.acquire:
+            return
+        fresh = not possibly_delivered and holder.seq == waiter.arrived
+        if not fresh and self._still_running(waiter.execution, out):
+            if answer != CLOSED:
+                why = f"kept: SendTaskSuccess refused ({answer}) after a possible delivery"
+                out.dropped.append({"op": "grant", "execution": waiter.execution, "why": why})
+            return
+        self._free(store, rules, holder)
+        if answer == CLOSED:
+            out.dead.append(waiter.execution)
+            return
+        why = f"SendTaskSuccess refused ({answer}): the slot is freed, the waiter failed"
+        entry = {"op": "grant", "execution": waiter.execution, "why": why, "error": answer}
+        out.dropped.append(entry)
+        cause = (
+            f"the gatekeeper of semaphore {store.semaphore} could not grant this acquire: "
+            f"SendTaskSuccess was refused ({answer}); see the gatekeeper's role and its log"
+        )
+        self._answer(waiter.token, waiter.execution, UNAVAILABLE, cause, out, entry)
+
+    def _still_running(self, execution: str, out: Outcome) -> bool:
+        """DescribeExecution says RUNNING; when AWS refuses to say, the slot is kept (never
+        over the limit) and the refusal reported."""
+        try:
+            return describe(self.sfn, execution, self.own_prefixes).running
+        except Exception as exc:
+            if transient(exc):
+                raise
+            why = f"kept: DescribeExecution refused: {_text(exc)}"[:CAUSE_MAX]
+            out.dropped.append(
+                {"op": "describe", "execution": execution, "why": why, "error": error_code(exc)}
+            )
+            return True
 
     # -- carrying on ---------------------------------------------------------------------------
 
@@ -429,23 +710,32 @@ class Gatekeeper:
         at_ms = now + min(bucket.ms_until_token(rules), WAKE_MAX_MS)
         # Sent before the commit that records it: a crash between them leaves an extra tick
         # (harmless), never a semaphore with nobody to wake it.
-        self._continue(
-            c.semaphore, {"op": "tick", "semaphore": c.semaphore, "at_ms": at_ms}, c.version, out
-        )
-        c.wake_ms = at_ms
-        store.commit()
+        body = {"op": "tick", "semaphore": c.semaphore, "at_ms": at_ms}
+        if self._continue(c.semaphore, body, c.version, out):
+            c.wake_ms = at_ms
+            store.commit()
 
-    def _continue(self, semaphore: str, body: dict[str, Any], version: int, out: Outcome) -> None:
-        """More work for this semaphore, queued behind what is already waiting in its group."""
+    def _continue(self, semaphore: str, body: dict[str, Any], version: int, out: Outcome) -> bool:
+        """More work for this semaphore, queued behind what is already waiting in its group.
+        Refused for good, it is reported and not sent: the group's next message (a release,
+        an arrival, the schedule's sweep) carries on instead."""
         text = json.dumps(body, sort_keys=True)
         dedup = hashlib.sha256(f"{version}:{text}".encode()).hexdigest()
-        self.sqs.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=text,
-            MessageGroupId=semaphore,
-            MessageDeduplicationId=dedup,
-        )
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=text,
+                MessageGroupId=semaphore,
+                MessageDeduplicationId=dedup,
+            )
+        except Exception as exc:
+            if transient(exc):
+                raise
+            why = f"follow-on {body['op']} not sent: {_text(exc)}"[:CAUSE_MAX]
+            out.dropped.append({"op": body["op"], "why": why, "error": error_code(exc)})
+            return False
         out.continued.append(body["op"])
+        return True
 
 
 def _bucket(c: Counter, rules: Rules, now_ms: int) -> Bucket:
@@ -479,11 +769,28 @@ def _is_priority(value: Any) -> bool:
 
 
 def _frees(verdict: Verdict, holder: Holder) -> bool:
-    """A holder is freed only when its execution is not RUNNING and the record is of the run
-    that stopped: granted before the stop. A record granted after it belongs to a later run
-    (a redrive keeps the ARN) that a late or duplicate event must not free."""
+    """A holder is freed only when its execution is not RUNNING and the record is of a run
+    that has stopped. Runs are told apart by Step Functions' own count (redriveCount), never
+    by comparing the gatekeeper's clock with Step Functions' stopDate: a record that a
+    redriven run kept (stamped by its `redriven` message) is not freed by a reclaim that saw an
+    earlier run (a late event, a stale DescribeExecution)."""
     if verdict.running:
         return False
-    if verdict.stop_ms is None:
-        return True  # gone or foreign: it can never release
-    return holder.granted_ms <= verdict.stop_ms
+    return verdict.runs is None or holder.runs <= verdict.runs
+
+
+def _duplicate(record: Holder | Released | None, waiter: Waiter) -> bool:
+    """The waiter's acquire is one its execution was granted already: holding now, or
+    granted and freed since."""
+    if record is None:
+        return False
+    if isinstance(record, Holder) and record.run == waiter.acquire:
+        return True
+    return waiter.acquire in record.released
+
+
+def _text(exc: BaseException) -> str:
+    """An error as a log line and a failure cause show it: its code, then what it says."""
+    detail = str(exc).strip()
+    code = error_code(exc)
+    return f"{code}: {detail}" if detail and detail != code else code

@@ -1,12 +1,17 @@
 """Lambda handler ``stepqueue_gatekeeper.entry.handler``, fed by the waiting-room FIFO queue.
 
 A batch may hold several message groups (semaphores), each in its order. Each group is decided
-on its own; when one fails, all of its records in the batch are reported failed (SQS then
-redelivers them in order, and nothing behind them in that group is delivered meanwhile), while
-the other groups' records are done. A failed group's records are made visible again after a
-short backoff rather than the queue's visibility timeout: the whole semaphore waits behind
-them. A malformed body is logged and dropped: it can never become valid, and keeping it would
-block its group forever.
+on its own; when one fails for a transient cause (faults.py: throttling, a 5xx, a timeout, a
+version conflict), all of its records in the batch are reported failed (SQS then redelivers
+them in order, and nothing behind them in that group is delivered meanwhile), while the other
+groups' records are done. A failed group's records are made visible again after a short
+backoff rather than the queue's visibility timeout: the whole semaphore waits behind them.
+
+Anything else is never retried, because it would fail the same way on every delivery and
+block the semaphore until the DLQ took it: a message that cannot be read or applied, or a
+group whose decision AWS refuses for good, is dropped with one log line per message ("message
+dropped") and counted (MessagesDropped), and an acquire's execution is failed at once
+(SendTaskFailure) when its token can be read.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from aws_lambda_powertools import Logger
 from stepqueue_aws import Retries, cached_client, change_visibility, doubling_backoff, error_code
 
 from stepqueue_gatekeeper import metrics
-from stepqueue_gatekeeper.decide import Gatekeeper, Outcome
-from stepqueue_gatekeeper.messages import Message, MessageError, parse
+from stepqueue_gatekeeper.decide import WAKE_MAX_MS, Gatekeeper, Outcome
+from stepqueue_gatekeeper.faults import transient
+from stepqueue_gatekeeper.messages import UNREADABLE, Message, read
 from stepqueue_gatekeeper.rules import rules_from_env
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-gatekeeper"))
@@ -34,6 +40,8 @@ RETRIES = Retries(max_attempts=3, connect_timeout=5, read_timeout=10)
 # reclaim of the semaphore waits behind the group, so it never waits the queue's visibility
 # timeout (six function timeouts).
 MAX_RETRY_DELAY_S = 30
+# The longest a group sleeps on a wake-up handed back early (the decision bounds it already).
+MAX_SLEEP_S = WAKE_MAX_MS // 1000
 
 _clients: dict[str, Any] = {}
 
@@ -43,6 +51,7 @@ def client(service: str) -> Any:
 
 
 def gatekeeper() -> Gatekeeper:
+    limits = json.loads(os.environ.get("SEMAPHORE_LIMITS", "{}"))
     return Gatekeeper(
         client("dynamodb"),
         client("stepfunctions"),
@@ -50,27 +59,21 @@ def gatekeeper() -> Gatekeeper:
         table=os.environ["SEMAPHORE_TABLE"],
         queue_url=os.environ["GATEKEEPER_QUEUE_URL"],
         own_prefixes=tuple(json.loads(os.environ.get("EXECUTION_ARN_PREFIXES", "[]"))),
-        default_limits={
-            k: int(v) for k, v in json.loads(os.environ.get("SEMAPHORE_LIMITS", "{}")).items()
-        },
+        # The deployment's semaphores: a group of any other is not this gatekeeper's to decide.
+        semaphores=tuple(limits),
+        default_limits={k: int(v) for k, v in limits.items()},
         rules=rules_from_env(os.environ.get("SEMAPHORE_RULES", "{}")),
     )
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records") or []
-    groups: dict[str, list[tuple[str, Message | None]]] = {}
+    groups: dict[str, list[Message]] = {}
     for record in records:
         message_id = str(record.get("messageId"))
         group = (record.get("attributes") or {}).get("MessageGroupId")
-        try:
-            message: Message | None = parse(message_id, group, str(record.get("body", "")))
-        except MessageError as exc:
-            logger.error(
-                "malformed message dropped", extra={"message_id": message_id, "why": str(exc)}
-            )
-            message = None
-        groups.setdefault(str(group), []).append((message_id, message))
+        message = read(message_id, group, str(record.get("body", "")))
+        groups.setdefault(str(group), []).append(message)
     keeper = gatekeeper()
     failures: list[dict[str, str]] = []
     sleeping: dict[str, int] = {}  # message id -> seconds until its wake-up is due
@@ -81,27 +84,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
         for r in records
     }
-    for group, items in groups.items():
-        messages = [m for _, m in items if m is not None]
-        if not messages:
+    for group, messages in groups.items():
+        outcome = _decide(keeper, group, messages)
+        if outcome is None:
+            failures += [{"itemIdentifier": m.message_id} for m in messages]
             continue
-        try:
-            outcome = keeper.process(messages[0].semaphore, messages)
-        except Exception as exc:
-            logger.exception(
-                "group failed; redelivered in order",
-                extra={"semaphore": group, "error": error_code(exc)},
-            )
-            failures += [{"itemIdentifier": message_id} for message_id, _ in items]
-            _emit_metrics(_failed_metrics, group)
-            continue
-        logger.info("decided", extra={"semaphore": group, **outcome.__dict__})
-        _emit_metrics(_decided_metrics, group, outcome)
         # An early wake-up goes back unprocessed and invisible until it is due: the group
         # sleeps on it (a rate limit's next token), nobody polls.
         for message_id, seconds in outcome.deferred.items():
             failures.append({"itemIdentifier": message_id})
-            sleeping[message_id] = seconds
+            sleeping[message_id] = max(1, min(seconds, MAX_SLEEP_S))
     if failures:
         _come_back_soon(
             [
@@ -111,6 +103,46 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             [receipts[f["itemIdentifier"]][1] for f in failures],
         )
     return {"batchItemFailures": failures}
+
+
+def _decide(keeper: Gatekeeper, group: str, messages: list[Message]) -> Outcome | None:
+    """The group decided, or given up when AWS refuses its decision for good; None when it
+    failed for a transient cause and goes back, in order."""
+    semaphore = next((m.semaphore for m in messages if m.op != UNREADABLE), group)
+    try:
+        return _report(group, keeper.process(semaphore, messages))
+    except Exception as exc:
+        if transient(exc):
+            _retry(group, exc)
+            return None
+        failure = exc
+    logger.error(
+        "group given up: its messages are dropped, not retried",
+        extra={"semaphore": group, "error": error_code(failure), "why": str(failure)[:1000]},
+    )
+    try:
+        return _report(group, keeper.give_up(semaphore, messages, failure))
+    except Exception as exc:  # failing the waiters was throttled: all of it again, later
+        _retry(group, exc)
+        return None
+
+
+def _retry(group: str, exc: Exception) -> None:
+    logger.exception(
+        "group failed; redelivered in order", extra={"semaphore": group, "error": error_code(exc)}
+    )
+    _emit_metrics(_failed_metrics, group)
+
+
+def _report(group: str, outcome: Outcome) -> Outcome:
+    for dropped in outcome.dropped:
+        logger.error("message dropped", extra={"semaphore": group, **dropped})
+    if outcome.decided:
+        logger.info("decided", extra={"semaphore": group, **outcome.__dict__})
+        _emit_metrics(_decided_metrics, group, outcome)
+    if outcome.dropped:
+        _emit_metrics(_dropped_metrics, group, len(outcome.dropped))
+    return outcome
 
 
 def _now_ms() -> int:
@@ -129,6 +161,10 @@ def _decided_metrics(semaphore: str, outcome: Outcome) -> list[dict[str, Any]]:
 
 def _failed_metrics(semaphore: str) -> list[dict[str, Any]]:
     return [metrics.failed(semaphore, _now_ms())]
+
+
+def _dropped_metrics(semaphore: str, count: int) -> list[dict[str, Any]]:
+    return [metrics.dropped(semaphore, count, _now_ms())]
 
 
 def _emit_metrics(build: Callable[..., list[dict[str, Any]]], *args: Any) -> None:

@@ -14,10 +14,16 @@ CLOSED_TOKEN = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 GONE = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist"})
 
 
+# PENDING_REDRIVE: a redrive has started; the execution runs again, with the slot it holds.
+LIVE = frozenset({"RUNNING", "PENDING_REDRIVE"})
+
+
 @dataclass(frozen=True)
 class Verdict:
     running: bool
-    stop_ms: int | None  # when it last stopped, if it has
+    # The execution's run as Step Functions counts it (redriveCount: 0 for the first run,
+    # one more per redrive); None when no run of it can hold anything ("gone", "foreign").
+    runs: int | None
     reason: str  # "running", "stopped", "gone", "foreign"
 
 
@@ -35,11 +41,11 @@ def describe(sfn: Any, execution: str, own_prefixes: tuple[str, ...]) -> Verdict
         if aws_error_code(exc) in GONE:
             return Verdict(False, None, "gone")
         raise
-    if reply["status"] == "RUNNING":
-        return Verdict(True, None, "running")
-    stop = reply.get("stopDate")
-    stop_ms = int(stop.timestamp() * 1000) if stop is not None else None
-    return Verdict(False, stop_ms, "stopped")
+    runs = reply.get("redriveCount")
+    runs = runs if isinstance(runs, int) and not isinstance(runs, bool) and runs >= 0 else 0
+    if reply.get("status") in LIVE:
+        return Verdict(True, runs, "running")
+    return Verdict(False, runs, "stopped")
 
 
 def send_success(sfn: Any, token: str, output: str) -> bool:
@@ -55,6 +61,8 @@ def send_success(sfn: Any, token: str, output: str) -> bool:
 
 
 def refuse(sfn: Any, execution: str, cause: str) -> None:
+    """Stop a redriven execution that has no slot (the caller checked it is this
+    deployment's)."""
     try:
         sfn.stop_execution(executionArn=execution, error="Semaphore.RedriveRefused", cause=cause)
     except Exception as exc:

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 OPS = frozenset({"acquire", "release", "reclaim", "redriven", "limit", "sweep", "tick"})
+# A record the gatekeeper cannot read: never applied, dropped; its waiter, if its top-level
+# `token` is readable, is answered at once (read()).
+UNREADABLE = "unreadable"
 # SQS's own maximum: an acquire's key is a value from the execution's input, of any size; it
 # is hashed before it becomes part of an item's key.
 BODY_MAX_BYTES = 256 * 1024
@@ -23,6 +26,10 @@ SEMAPHORE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
 _EXECUTION = re.compile(r"^arn:aws[a-z-]*:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$")
 # A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# The same, and the comma that ends a member: how a value is skipped without parsing it.
+_VALUE_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+_SPACE = re.compile(r"[ \t\n\r]*")
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 
 
 class MessageError(ValueError):
@@ -42,6 +49,27 @@ class Message:
     key: str | None = None  # an acquire's key value, as canonical JSON (per-key limits)
     priority: Any = None  # an acquire's priority as sent; decide.py checks it (0..9)
     at_ms: int | None = None  # a tick's due time: the rate's next token
+    problem: str | None = None  # why an UNREADABLE record could not be read
+
+
+def read(message_id: str, group: str | None, body: str) -> Message:
+    """The record as a message; one that cannot be parsed is an UNREADABLE message carrying
+    why, and the `execution` and `token` of an acquire when they can be read at its top level
+    (so its execution can be failed at once instead of waiting out `max_wait_seconds`)."""
+    try:
+        return parse(message_id, group, body)
+    except MessageError as exc:
+        found = salvage(body)
+        token = found.get("token") if found.get("op") == "acquire" else None
+        execution = found.get("execution")
+        return Message(
+            UNREADABLE,
+            group if group is not None else str(found.get("semaphore", "")),
+            message_id,
+            execution=execution if execution and len(execution) <= EXECUTION_ARN_MAX else None,
+            token=token if token and len(token) <= TOKEN_MAX else None,
+            problem=str(exc),
+        )
 
 
 def parse(message_id: str, group: str | None, body: str) -> Message:
@@ -102,7 +130,7 @@ def _op_fields(op: str, data: dict[str, Any]) -> dict[str, Any]:
     if op == "limit":
         fields["limit"] = _limit(data.get("limit"))
     if op == "sweep" and data.get("cursor") is not None:
-        fields["cursor"] = _string(data, "cursor", CURSOR_MAX)
+        fields["cursor"] = _cursor(_string(data, "cursor", CURSOR_MAX), data["semaphore"])
     return fields
 
 
@@ -122,6 +150,32 @@ def _at_ms(at_ms: Any) -> int:
     if not isinstance(at_ms, int) or isinstance(at_ms, bool) or at_ms < 0:
         raise MessageError("at_ms must be a whole number of milliseconds")
     return at_ms
+
+
+def _cursor(cursor: str, semaphore: str) -> str:
+    """A sweep's cursor is the `holders` index's LastEvaluatedKey as the store wrote it (store.py:
+    ``{"holder_of": {"S": NAME}, "id": {"S": "NAME#h#<execution>"}}``); anything else would fail
+    the sweep on every delivery, so it is refused here."""
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        raise MessageError("cursor is not JSON") from None
+    if not isinstance(data, dict) or sorted(data) != ["holder_of", "id"]:
+        raise MessageError("cursor is not a key of the holders index")
+    holder_of, item_id = (_string_attribute(data[k]) for k in ("holder_of", "id"))
+    prefix = f"{semaphore}#h#"
+    if holder_of != semaphore or item_id is None or not item_id.startswith(prefix):
+        raise MessageError(f"cursor is not a key of semaphore {semaphore}'s holders")
+    if not _EXECUTION.match(item_id[len(prefix) :]):
+        raise MessageError("cursor does not name a holder's execution")
+    return cursor
+
+
+def _string_attribute(value: Any) -> str | None:
+    """The text of a DynamoDB ``{"S": text}``; None for anything else."""
+    if isinstance(value, dict) and list(value) == ["S"] and isinstance(value["S"], str):
+        return value["S"]
+    return None
 
 
 def _limit(limit: Any) -> int:
@@ -166,3 +220,70 @@ def _nests_deeper(text: str, bound: int) -> bool:
         elif token in ("]", "}"):
             depth -= 1
     return False
+
+
+def salvage(body: str) -> dict[str, str]:
+    """The string members at the top level of a JSON object, read without parsing any nested
+    value (the body may be unreadable because of one), the last of a name winning as in
+    json.loads. Reading stops at the first thing it cannot read; what it read is returned."""
+    found: dict[str, str] = {}
+    if len(body) > 4 * BODY_MAX_BYTES:
+        return found
+    i = _space(body, 0)
+    if not body.startswith("{", i):
+        return found
+    i += 1
+    try:
+        while (member := _member(body, i)) is not None:
+            name, value, i = member
+            if value is not None:
+                found[name] = value
+            if not body.startswith(",", i):
+                break
+            i += 1
+    except ValueError:  # a string that is not valid JSON
+        pass
+    return found
+
+
+def _member(text: str, start: int) -> tuple[str, str | None, int] | None:
+    """One `"name": value` from `start`: the name, the value if it is a string, and where the
+    member ends; None when there is none."""
+    name, i = _string_at(text, _space(text, start))
+    i = _space(text, i)
+    if name is None or not text.startswith(":", i):
+        return None
+    i = _space(text, i + 1)
+    value, end = _string_at(text, i)
+    return name, value, _space(text, _value_end(text, i) if value is None else end)
+
+
+def _string_at(text: str, i: int) -> tuple[str | None, int]:
+    """The JSON string at `i` and where it ends; (None, i) when there is none."""
+    match = _STRING.match(text, i)
+    if match is None:
+        return None, i
+    value = json.loads(match.group())  # a string literal: no recursion, escapes checked
+    return (value, match.end()) if isinstance(value, str) else (None, i)
+
+
+def _space(text: str, i: int) -> int:
+    match = _SPACE.match(text, i)
+    return i if match is None else match.end()
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where a value starting at `start` ends: the comma or closing brace after it, outside
+    strings and at its own nesting level (counted, never recursed)."""
+    depth = 0
+    for match in _VALUE_TOKEN.finditer(text, start):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+        elif token in ("]", "}"):
+            if depth == 0:
+                return match.start()
+            depth -= 1
+        elif token == "," and depth == 0:
+            return match.start()
+    return len(text)

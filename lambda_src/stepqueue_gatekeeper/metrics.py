@@ -30,6 +30,7 @@ __all__ = [
     "STATE_MACHINE_DIMENSION",
     "Snapshot",
     "decided",
+    "dropped",
     "emf_line",
     "emit",
     "failed",
@@ -107,6 +108,20 @@ def failed(semaphore: str, now_ms: int) -> dict[str, Any]:
         {"GroupFailures": (1, COUNT)},
         now_ms,
     )
+
+
+def dropped(semaphore: str, count: int, now_ms: int) -> dict[str, Any]:
+    """Messages (and grants) given up for good: never retried, each with one log line
+    ("message dropped"). Written only when there are any, under (Function, Semaphore) and
+    under Function alone, so one alarm per function sees every group, even one that is no
+    semaphore of this deployment."""
+    line = emf_line(
+        {FUNCTION_DIMENSION: function_name(), SEMAPHORE_DIMENSION: semaphore},
+        {"MessagesDropped": (count, COUNT)},
+        now_ms,
+    )
+    line["_aws"]["CloudWatchMetrics"][0]["Dimensions"].append([FUNCTION_DIMENSION])
+    return line
 
 
 def state_machine_of(execution_arn: str) -> str:

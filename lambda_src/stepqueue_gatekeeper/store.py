@@ -8,6 +8,9 @@ constant size whatever the limit or the number waiting:
   has a line of its own, ``NAME#w<p>#<seq>``, and every priority a front line
   ``NAME#f<p>#<seq>`` for the waiters a key gave back (below);
 - ``NAME#h#<execution ARN>``: one holder, found by the ``holders`` index through ``holder_of``;
+  once the execution's slot is freed, the same item keeps only which of its acquires were
+  granted and freed (``released``), outside the index: a late duplicate of one of them is
+  recognised and never granted again;
 - with a per-key limit, ``NAME#k#<key hash>``: the key's holders and where its parked waiters
   are, and ``NAME#p#<key hash>#<n>``: a waiter parked because its key was full, in order.
   A key's items exist only while it holds or parks someone.
@@ -18,6 +21,7 @@ the counter, conditional on the counter's version: all of a step lands, or none 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -25,11 +29,18 @@ from typing import Any
 
 from stepqueue_aws import aws_error_code
 
+from stepqueue_gatekeeper.faults import Transient, transient
+
 HOLDERS_INDEX = "holders"
 APPLIED_KEEP = 20  # > the largest batch (10): a redelivered batch is always recognised
 TRANSACTION_MAX = 100  # TransactWriteItems' limit
 COMMIT_AT = 60  # staged writes that trigger a commit, leaving room for one more step
 KEY_VALUE_SHOWN = 200  # characters of a key's value kept for `stepqueue semaphore status`
+RELEASED_KEEP = 4  # acquire ids of one execution remembered as granted and freed (64 hex each)
+# A freed holder's record may go once no late duplicate can matter: its execution has ended,
+# and an execution lives at most a year. `expires` (epoch seconds) is there for the table's
+# TTL, where it is enabled.
+RELEASED_TTL_S = 400 * 86_400
 
 # A line is (kind, priority): "w" the arrivals, "f" the waiters their key gave back.
 Line = tuple[str, int]
@@ -169,6 +180,22 @@ class Holder:
     granted_ms: int
     key: str | None = None
     key_value: str | None = None
+    # Acquires of this execution granted and freed before (see Released), carried along.
+    released: tuple[str, ...] = ()
+    # The run of the execution it belongs to, as Step Functions counts runs (redriveCount),
+    # when known: 0 unless a `redriven` event found it holding.
+    runs: int = 0
+
+
+@dataclass(frozen=True)
+class Released:
+    """What a holder item becomes when its slot is freed: no longer a holder (out of the
+    `holders` index), it remembers the acquires that were granted and freed, so a late
+    duplicate of one of them is recognised at the head of the line and never granted."""
+
+    execution: str
+    released: tuple[str, ...]
+    runs: int = 0
 
 
 @dataclass
@@ -250,7 +277,22 @@ def holder_from(item: dict[str, Any]) -> Holder:
         granted_ms=_n(item, "granted"),
         key=_s(item, "key"),
         key_value=_s(item, "key_value"),
+        released=_released(item),
+        runs=_n(item, "runs"),
     )
+
+
+def _released(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(a["S"] for a in item.get("released", {}).get("L", []))
+
+
+def record_from(item: dict[str, Any] | None) -> Holder | Released | None:
+    """A holder item (in the `holders` index), the record a freed one left, or nothing."""
+    if item is None:
+        return None
+    if "holder_of" in item:
+        return holder_from(item)
+    return Released(item["execution"]["S"], _released(item), _n(item, "runs"))
 
 
 def key_state_from(key: str, item: dict[str, Any]) -> KeyState:
@@ -298,7 +340,23 @@ def holder_item(semaphore: str, h: Holder) -> dict[str, Any]:
         "seq": {"N": str(h.seq)},
         "granted": {"N": str(h.granted_ms)},
     }
+    if h.released:
+        item["released"] = {"L": [{"S": a} for a in h.released]}
+    if h.runs:
+        item["runs"] = {"N": str(h.runs)}
     return _keyed(item, h.key, h.key_value)
+
+
+def released_item(semaphore: str, r: Released, expires_s: int) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": {"S": holder_key(semaphore, r.execution)},
+        "execution": {"S": r.execution},
+        "released": {"L": [{"S": a} for a in r.released]},
+        "expires": {"N": str(expires_s)},
+    }
+    if r.runs:
+        item["runs"] = {"N": str(r.runs)}
+    return item
 
 
 def key_item(semaphore: str, k: KeyState) -> dict[str, Any]:
@@ -325,6 +383,12 @@ class Store:
         self.counter = counter_from(raw, semaphore, default_limit)
         self._committed_version = self.counter.version
         self._counter_existed = self.counter.exists
+        # What rollback() returns to: the staged writes and the counter at the start of the
+        # message being applied, or at the last commit since.
+        self._saved: tuple[dict[str, dict[str, Any] | None], Counter] = (
+            {},
+            copy.deepcopy(self.counter),
+        )
 
     def _get(self, key: str) -> dict[str, Any] | None:
         if key in self._staged:
@@ -341,8 +405,12 @@ class Store:
         return None if item is None else waiter_from(item)
 
     def holder(self, execution: str) -> Holder | None:
-        item = self._get(holder_key(self.semaphore, execution))
-        return None if item is None else holder_from(item)
+        record = self.record(execution)
+        return record if isinstance(record, Holder) else None
+
+    def record(self, execution: str) -> Holder | Released | None:
+        """The execution's holder, or what a freed one left (one read, cached)."""
+        return record_from(self._get(holder_key(self.semaphore, execution)))
 
     def key_state(self, key: str, value: str) -> KeyState:
         item = self._get(key_item_key(self.semaphore, key))
@@ -374,8 +442,20 @@ class Store:
     def delete_parked(self, key: str, n: int) -> None:
         self._staged[parked_key(self.semaphore, key, n)] = None
 
-    def delete_holder(self, execution: str) -> None:
-        self._staged[holder_key(self.semaphore, execution)] = None
+    def put_released(self, r: Released, expires_s: int) -> None:
+        """The holder item becomes a record of what it released (out of the index)."""
+        item_id = holder_key(self.semaphore, r.execution)
+        self._staged[item_id] = released_item(self.semaphore, r, expires_s)
+
+    def savepoint(self) -> None:
+        self._saved = (dict(self._staged), copy.deepcopy(self.counter))
+
+    def rollback(self) -> None:
+        """Back to the last savepoint or commit: a message that could not be applied leaves
+        nothing half-written behind."""
+        staged, counter = self._saved
+        self._staged = dict(staged)
+        self.counter = copy.deepcopy(counter)
 
     @property
     def staged(self) -> int:
@@ -419,15 +499,19 @@ class Store:
         try:
             self.ddb.transact_write_items(TransactItems=actions)
         except Exception as exc:
-            if aws_error_code(exc) == "TransactionCanceledException":
+            # Cancelled for a failed condition (the counter's version: the only condition) or
+            # a conflict: the batch is decided again. For a reason that is not transient (a
+            # ValidationError), the error itself says so.
+            if aws_error_code(exc) == "TransactionCanceledException" and transient(exc):
                 raise ConcurrentWriter(self.semaphore) from exc
             raise
         self._known.update(self._staged)
         self._staged.clear()
         self._committed_version = c.version
         self._counter_existed = True
+        self._saved = ({}, copy.deepcopy(c))
 
 
-class ConcurrentWriter(RuntimeError):
+class ConcurrentWriter(Transient, RuntimeError):
     """The counter moved under us: something outside the group wrote it. The batch fails and
     is redelivered, then decided again from what is in the table."""

@@ -55,11 +55,14 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # Granting completes the waiter's task. The task-token APIs have no resource type (the token,
-  # not an ARN, names the task), so AWS only accepts "*" here.
+  # Granting completes the waiter's task; SendTaskFailure fails an acquire the gatekeeper
+  # cannot place or has to drop (a bad priority, a missing key, an unreadable body, a call AWS
+  # refused for good), so its execution fails at once instead of after max_wait_seconds. The
+  # task-token APIs have no resource type (the token, not an ARN, names the task), so AWS only
+  # accepts "*" here.
   statement {
     sid       = "GrantSlots"
-    actions   = ["states:SendTaskSuccess"]
+    actions   = ["states:SendTaskFailure", "states:SendTaskSuccess"]
     resources = ["*"]
   }
 

@@ -1,5 +1,5 @@
 # A Lambda function from the stepqueue zip with what every such function needs: its role, its
-# log group and the permission to write to it (and to X-Ray). The callers (worker, reclaimer)
+# log group and the permission to write to it (and to X-Ray). The callers (worker, gatekeeper, watchdog, start_queue)
 # add their own permissions through `policy_json` and their own triggers.
 
 resource "aws_cloudwatch_log_group" "this" {

@@ -1,10 +1,10 @@
 # One CloudWatch dashboard per deployment, and the alarms for the failures that are silent
 # otherwise: an execution that failed, timed out or was stopped with nobody watching, a backlog
 # about to time tasks out in their queue, an execution running far past its bound (a lost
-# callback holding a slot), a semaphore line that stopped moving, a gatekeeper or reclaimer that
-# fails without Lambda counting an error, and slots that leaked until a sweep freed them.
+# callback holding a slot), a semaphore line that stopped moving, a gatekeeper that fails
+# without Lambda counting an error, and slots that leaked until a sweep freed them.
 #
-# The semaphore figures are the ones the gatekeeper and the reclaimer log in CloudWatch's
+# The semaphore figures are the ones the gatekeeper logs in CloudWatch's
 # embedded metric format (lambda_src/stepqueue_gatekeeper/metrics.py), the running executions
 # the watchdog's (modules/watchdog), and the starts the start queue's starter's
 # (lambda_src/stepqueue_starter/entry.py `_emit`): namespace `Stepqueue`, dimensioned by the
@@ -19,12 +19,10 @@ locals {
   region    = data.aws_region.current.name
   actions   = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
 
-  room_semaphores    = { for name, s in var.semaphores : name => s if s.mode == "waiting_room" }
-  polling_semaphores = { for name, s in var.semaphores : name => s if s.mode == "polling" }
-  has_gatekeeper     = var.gatekeeper_function_name != null && length(local.room_semaphores) > 0
-  has_reclaimer      = var.reclaimer_function_name != null && length(local.polling_semaphores) > 0
-  has_watchdog       = var.watchdog_function_name != null
-  start_queues       = var.start_queue == null ? [] : [var.start_queue] # zero or one
+  room_semaphores = var.semaphores # every semaphore waits in the gatekeeper's waiting room
+  has_gatekeeper  = var.gatekeeper_function_name != null && length(local.room_semaphores) > 0
+  has_watchdog    = var.watchdog_function_name != null
+  start_queues    = var.start_queue == null ? [] : [var.start_queue] # zero or one
 
   # ---- Alarms: one map, one resource. Each entry is a whole alarm; its key is
   # "<kind>/<subject>" so `var.alarms` can switch a kind off and an address names both. -------
@@ -92,9 +90,8 @@ locals {
     } if local.has_gatekeeper
   }
 
-  # The gatekeeper reports a failed group in batchItemFailures and returns normally, and the
-  # reclaimer's sweep records its per-holder errors: Lambda's Errors sees neither, so each has
-  # its own metric beside the function's Errors.
+  # The gatekeeper reports a failed group in batchItemFailures and returns normally: Lambda's
+  # Errors does not see it, so it has its own metric beside the function's Errors.
   error_alarms = merge(
     local.has_gatekeeper ? {
       "errors/gatekeeper" = {
@@ -114,6 +111,18 @@ locals {
         description = "The gatekeeper failed to decide semaphore ${name}'s messages, sweeps included (GroupFailures): the group is redelivered and the semaphore waits."
         namespace   = local.namespace
         metric      = "GroupFailures"
+        dimensions  = { Function = var.gatekeeper_function_name, Semaphore = name }
+        statistic   = "Sum"
+        period      = var.alarm_period_seconds
+        threshold   = 0
+      } if local.has_gatekeeper
+    },
+    {
+      for name, s in local.room_semaphores : "errors/gatekeeper-dropped-${name}" => {
+        name        = "${var.name}-${name}-gatekeeper-dropped"
+        description = "The gatekeeper dropped a message of semaphore ${name} it could not apply (MessagesDropped): a malformed body, a call AWS refused for good, or an execution outside this deployment. The waiter, if any, was failed; the log line 'message dropped' says why."
+        namespace   = local.namespace
+        metric      = "MessagesDropped"
         dimensions  = { Function = var.gatekeeper_function_name, Semaphore = name }
         statistic   = "Sum"
         period      = var.alarm_period_seconds
@@ -162,28 +171,6 @@ locals {
         threshold   = 0
       }
     },
-    local.has_reclaimer ? {
-      "errors/reclaimer" = {
-        name        = "${var.name}-reclaimer-errors"
-        description = "The reclaimer ${var.reclaimer_function_name} failed invocations (Lambda Errors)."
-        namespace   = "AWS/Lambda"
-        metric      = "Errors"
-        dimensions  = { FunctionName = var.reclaimer_function_name }
-        statistic   = "Sum"
-        period      = var.alarm_period_seconds
-        threshold   = 0
-      }
-      "errors/reclaimer-sweep" = {
-        name        = "${var.name}-reclaimer-sweep-errors"
-        description = "The reclaimer's sweep could not check or free some holders (SweepErrors)."
-        namespace   = local.namespace
-        metric      = "SweepErrors"
-        dimensions  = { Function = var.reclaimer_function_name }
-        statistic   = "Sum"
-        period      = var.sweep_alarm_period_seconds
-        threshold   = 0
-      }
-    } : {},
   )
 
   # A slot a sweep frees was missed by its release and by the status-change event: something
@@ -201,18 +188,6 @@ locals {
         threshold   = 0
       } if local.has_gatekeeper
     },
-    local.has_reclaimer ? {
-      "leaked_slots/reclaimer" = {
-        name        = "${var.name}-reclaimer-leaked-slots"
-        description = "The reclaimer's sweep freed polling semaphore slots held by executions no longer RUNNING (LeakedSlotsReclaimed)."
-        namespace   = local.namespace
-        metric      = "LeakedSlotsReclaimed"
-        dimensions  = { Function = var.reclaimer_function_name }
-        statistic   = "Sum"
-        period      = var.sweep_alarm_period_seconds
-        threshold   = 0
-      }
-    } : {},
   )
 
   all_alarms = merge(
@@ -418,7 +393,7 @@ locals {
           title = "semaphore ${name}: decisions", region = local.region, view = "timeSeries"
           stat  = "Sum", period = var.alarm_period_seconds
           metrics = [
-            for m in ["Granted", "Released", "Reclaimed", "LeakedSlotsReclaimed", "DeadWaiters", "RedrivesRefused", "GroupFailures"] :
+            for m in ["Granted", "Released", "Reclaimed", "LeakedSlotsReclaimed", "DeadWaiters", "RedrivesRefused", "GroupFailures", "MessagesDropped"] :
             [local.namespace, m, "Function", var.gatekeeper_function_name, "Semaphore", name, { label = m }]
           ]
         }
@@ -429,7 +404,6 @@ locals {
   function_widgets = [
     for fn in compact([
       local.has_gatekeeper ? var.gatekeeper_function_name : null,
-      local.has_reclaimer ? var.reclaimer_function_name : null,
       local.has_watchdog ? var.watchdog_function_name : null,
       one(local.start_queues[*].function_name),
       ]) : {

@@ -19,6 +19,6 @@ output "alarm_arns" {
 }
 
 output "metrics_namespace" {
-  description = "CloudWatch namespace of the metrics the gatekeeper, the reclaimer, the watchdog and the starter emit."
+  description = "CloudWatch namespace of the metrics the gatekeeper, the watchdog and the starter emit."
   value       = local.namespace
 }

@@ -65,38 +65,26 @@ variable "workers" {
 }
 
 variable "semaphores" {
-  description = "Semaphores used by the workflows, by name, with their initial limit and mode (`waiting_room` or `polling`)."
+  description = "Semaphores used by the workflows (each waits in the gatekeeper's waiting room), by name, with their initial limit."
   type = map(object({
     limit = number
-    mode  = string
   }))
   default = {}
 
   validation {
-    condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name)) && contains(["polling", "waiting_room"], s.mode)])
-    error_message = "Semaphore names must match ^[a-z][a-z0-9-]{0,29}$ and each mode must be polling or waiting_room."
+    condition     = alltrue([for name, s in var.semaphores : can(regex("^[a-z][a-z0-9-]{0,29}$", name))])
+    error_message = "Semaphore names must match ^[a-z][a-z0-9-]{0,29}$."
   }
 }
 
 variable "gatekeeper_function_name" {
-  description = "Name of the gatekeeper function (the `Function` dimension of its metrics), or null when no semaphore waits in a waiting room."
+  description = "Name of the gatekeeper function (the `Function` dimension of its metrics), or null when no workflow has a semaphore."
   type        = string
   default     = null
 
   validation {
     condition     = var.gatekeeper_function_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", coalesce(var.gatekeeper_function_name, "x")))
     error_message = "gatekeeper_function_name must be a Lambda function name, or null."
-  }
-}
-
-variable "reclaimer_function_name" {
-  description = "Name of the polling semaphores' reclaimer function (the `Function` dimension of its sweep's metrics), or null."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.reclaimer_function_name == null || can(regex("^[A-Za-z0-9_-]{1,64}$", coalesce(var.reclaimer_function_name, "x")))
-    error_message = "reclaimer_function_name must be a Lambda function name, or null."
   }
 }
 

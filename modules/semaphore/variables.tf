@@ -9,10 +9,9 @@ variable "name" {
 }
 
 variable "semaphores" {
-  description = "Semaphores to pre-create, by name, with their `mode` (`polling` or `waiting_room`, the default `polling` being that of tfvars written before modes existed). A polling limit is not stored (the state machine carries it): 1 to 814. A waiting-room limit is the counter item's initial limit: 1 to 100000."
+  description = "Semaphores to pre-create, by name, with the counter item's initial limit: 1 to 100000."
   type = map(object({
     limit = number
-    mode  = optional(string, "polling")
   }))
   default = {}
 
@@ -22,23 +21,10 @@ variable "semaphores" {
   }
 
   validation {
-    condition     = alltrue([for v in values(var.semaphores) : contains(["polling", "waiting_room"], v.mode)])
-    error_message = "A semaphore's mode is polling or waiting_room."
-  }
-
-  validation {
-    # Polling: every holder sits in the semaphore's one item (400 KB at most) and takes up to
-    # 503 bytes (an execution ARN of 467 bytes with an 80-character Unicode execution name,
-    # plus its start time): 814 holders fit. The generator checks the same number.
-    condition     = alltrue([for v in values(var.semaphores) : v.mode != "polling" || (v.limit >= 1 && v.limit <= 814 && floor(v.limit) == v.limit)])
-    error_message = "Each polling semaphore limit must be a whole number from 1 to 814 (all holders must fit one 400 KB DynamoDB item)."
-  }
-
-  validation {
-    # Waiting room: the limit is a number on a small counter item; what one message group can
-    # serve bounds it. The generator and the gatekeeper check the same number.
-    condition     = alltrue([for v in values(var.semaphores) : v.mode != "waiting_room" || (v.limit >= 1 && v.limit <= 100000 && floor(v.limit) == v.limit)])
-    error_message = "Each waiting-room semaphore limit must be a whole number from 1 to 100000."
+    # The limit is a number on a small counter item; what one message group can serve bounds
+    # it. The generator and the gatekeeper check the same number.
+    condition     = alltrue([for v in values(var.semaphores) : v.limit >= 1 && v.limit <= 100000 && floor(v.limit) == v.limit])
+    error_message = "Each semaphore limit must be a whole number from 1 to 100000."
   }
 }
 

@@ -39,35 +39,6 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
-  # Acquire and release: UpdateItem on the semaphore table, and only on this workflow's
-  # semaphore item (dynamodb:LeadingKeys is the item's partition key).
-  dynamic "statement" {
-    for_each = var.semaphore_table_arn == null ? [] : [var.semaphore_table_arn]
-    content {
-      sid       = "AcquireReleaseSemaphore"
-      actions   = ["dynamodb:UpdateItem"]
-      resources = [statement.value]
-
-      dynamic "condition" {
-        for_each = var.semaphore_name == null ? [] : [var.semaphore_name]
-        content {
-          test     = "ForAllValues:StringEquals"
-          variable = "dynamodb:LeadingKeys"
-          values   = [condition.value]
-        }
-      }
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.semaphore_kms_key_arn == null ? [] : [var.semaphore_kms_key_arn]
-    content {
-      sid       = "UseSemaphoreTableKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [statement.value]
-    }
-  }
-
   # Step Functions delivers logs through CloudWatch Logs vended-log delivery. These APIs have no
   # resource type (the delivery is not a log group ARN), so AWS requires "*" here; see
   # "IAM policies for logging to CloudWatch Logs" in the Step Functions developer guide.

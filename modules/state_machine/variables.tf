@@ -63,29 +63,6 @@ variable "queue_kms_key_arn" {
   default     = null
 }
 
-variable "semaphore_table_arn" {
-  description = "ARN of the semaphore table when the workflow uses a semaphore, else null."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.semaphore_table_arn == null || can(regex("^arn:aws[a-z-]*:dynamodb:", coalesce(var.semaphore_table_arn, "x")))
-    error_message = "semaphore_table_arn must be a DynamoDB table ARN, or null."
-  }
-}
-
-variable "semaphore_name" {
-  description = "The semaphore item (partition key) the workflow acquires; the role may update only that item. null: any item of the table."
-  type        = string
-  default     = null
-}
-
-variable "semaphore_kms_key_arn" {
-  description = "Customer KMS key of the semaphore table, or null."
-  type        = string
-  default     = null
-}
-
 variable "additional_policy_statements" {
   description = "Extra statements for the role (for user Task states that call other services)."
   type = list(object({

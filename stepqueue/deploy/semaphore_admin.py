@@ -144,8 +144,9 @@ def _oldest_wait(
 
 
 def _keyed(ddb: Any, table: str, item: dict[str, Any]) -> bool:
-    """Whether any holder carries a key (a per-key limit is in force). A polling semaphore's
-    item (its `holders` map) has no holder items to look at."""
+    """Whether any holder carries a key (a per-key limit is in force). An item the retired
+    polling mode wrote (its `holders` map; Terraform leaves the item of a deployment migrated
+    from it as it was) has no holder items to look at."""
     if "holders" in item:
         return False
     page = ddb.query(**_holders_query(table, item["id"]["S"]), Limit=1)

@@ -58,11 +58,6 @@ class Deployment:
         limit = int(self.tfvars["semaphores"][name]["limit"])
         return str(self.outputs["semaphore_table_name"]), name, limit
 
-    def semaphore_mode(self, workflow: str) -> str:
-        """polling or waiting_room (tfvars written before modes existed: polling)."""
-        name = self.tfvars["workflows"][workflow]["semaphore"]
-        return str(self.tfvars["semaphores"][name].get("mode", "polling"))
-
 
 @contextlib.contextmanager
 def deployed(
@@ -155,9 +150,8 @@ def wait_until_ended(
 
 
 class HolderMonitor:
-    """Samples the semaphore's holders in a thread, every `interval_s`: the size of the
-    item's holders map (polling), or the counter item's `held` (waiting room; the holder
-    items are counted too, by `holder_items()`, when the run has settled).
+    """Samples the semaphore's holders in a thread, every `interval_s`: the counter item's
+    `held` (the holder items are counted too, by `holder_items()`, when the run has settled).
 
     An over-grant stays visible for as long as the extra holder holds its slot (until its
     release), and every task here holds one far longer than the interval, so sampling sees
@@ -171,13 +165,10 @@ class HolderMonitor:
         key: str,
         limit: int,
         interval_s: float = 0.1,
-        *,
-        mode: str = "polling",
     ) -> None:
         self.interval_s = interval_s
         self._ddb = emulator.client("dynamodb")
         self._table, self._key, self.limit = table, key, limit
-        self.mode = mode
         self.peak = 0
         self.samples = 0
         self.violations = 0  # samples with more holders than the limit
@@ -189,12 +180,10 @@ class HolderMonitor:
         item = self._ddb.get_item(
             TableName=self._table, Key={"id": {"S": self._key}}, ConsistentRead=True
         ).get("Item", {})
-        if self.mode == "waiting_room":
-            return int(item.get("held", {}).get("N", "0"))
-        return len(item.get("holders", {}).get("M", {}))
+        return int(item.get("held", {}).get("N", "0"))
 
     def holder_items(self) -> int:
-        """Waiting room: the holder items of the semaphore (its `holders` index)."""
+        """The holder items of the semaphore (its `holders` index)."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": "holders",
@@ -211,14 +200,12 @@ class HolderMonitor:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def settled_holders(self, timeout_s: float = 15.0) -> int:
-        """Holders once the last releases are applied. A waiting-room release is a message the
-        gatekeeper applies after the execution has ended, so wait (bounded) for the count to
-        reach 0; the larger of the count and the holder items is what was leaked."""
+        """Holders once the last releases are applied. A release is a message the gatekeeper
+        applies after the execution has ended, so wait (bounded) for the count to reach 0;
+        the larger of the count and the holder items is what was leaked."""
         deadline = time.monotonic() + timeout_s
         while True:
             count = self.holders()
-            if self.mode != "waiting_room":
-                return count
             items = self.holder_items()
             if (count == 0 and items == 0) or time.monotonic() >= deadline:
                 return max(count, items)
@@ -345,7 +332,7 @@ def run_burst(
 
     inputs = _burst_inputs(executions, failing, work_seconds)
     with (
-        HolderMonitor(emu, table, key, limit, mode=deployment.semaphore_mode(workflow)) as monitor,
+        HolderMonitor(emu, table, key, limit) as monitor,
         ThreadPoolExecutor(START_THREADS) as starters,
         ThreadPoolExecutor(16) as pool,
     ):

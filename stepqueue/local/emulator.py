@@ -11,6 +11,12 @@ rather than in a thread of the caller, because:
 
 The child binds port 0 (no race for a "free" port), enables execution, then writes the port to
 the port file: the file appearing means "ready".
+
+`Emulator(enforce_iam=True)` makes moto authorise every request (docs/local-emulator.md, "IAM"):
+the test key (`ACCESS_KEY`, what `env()`, `client()`, `make_client` and Terraform sign with)
+then belongs to the emulator's own IAM user, allowed everything, and any other key must be an
+IAM user's or an STS session's: the local runner calls each function with its role's session
+(`assume_role`), so a permission the role lacks is refused as on AWS.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import argparse
 import contextlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,11 +86,15 @@ class Emulator:
         *,
         atomic_dynamodb: bool = True,
         shims: bool = True,
+        enforce_iam: bool = False,
         log_path: Path | None = None,
     ) -> None:
         # shims=False serves plain moto: only for the tests that show each gap still exists.
+        if enforce_iam and not shims:
+            raise EmulatorError("enforce_iam needs the shims (moto's IAM gaps are shimmed)")
         self.atomic_dynamodb = atomic_dynamodb
         self.shims = shims
+        self.enforce_iam = enforce_iam
         self._log_path = log_path
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
@@ -114,6 +125,8 @@ class Emulator:
             cmd.append("--no-atomic-dynamodb")
         if not self.shims:
             cmd.append("--no-shims")
+        if self.enforce_iam:
+            cmd.append("--enforce-iam")
         env = {**os.environ, **aws_env("http://127.0.0.1:0")}
         env.pop("AWS_ENDPOINT_URL")  # the server talks to itself through MOTO_PORT, set inside
         root = REPO
@@ -189,6 +202,38 @@ def make_client(endpoint: str, service: str, **config: Any) -> Any:
     )
 
 
+def iam_enforced(endpoint: str) -> bool:
+    """Whether the emulator at `endpoint` authorises requests: it then refuses a key nobody
+    holds (GetCallerIdentity itself is allowed to every known key)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    sts = boto3.client(
+        "sts",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="stepqueue-probe-unknown-key",
+        aws_secret_access_key="unknown",
+    )
+    try:
+        sts.get_caller_identity()
+    except ClientError:
+        return True
+    return False
+
+
+def assume_role(endpoint: str, role_arn: str, session_name: str, seconds: int) -> dict[str, Any]:
+    """sts:AssumeRole on the emulator, as the emulator's identity (which stands in for the AWS
+    service a role trusts): the Credentials (AccessKeyId, SecretAccessKey, SessionToken,
+    Expiration)."""
+    name = re.sub(r"[^\w+=,.@-]", "-", session_name)[:64].ljust(2, "-")
+    reply = make_client(endpoint, "sts").assume_role(
+        RoleArn=role_arn, RoleSessionName=name, DurationSeconds=seconds
+    )
+    credentials: dict[str, Any] = reply["Credentials"]
+    return credentials
+
+
 def _post(url: str, body: bytes) -> None:
     request = urllib.request.Request(url, data=body, method="POST")
     with urllib.request.urlopen(request, timeout=10) as reply:
@@ -200,6 +245,7 @@ def serve(
     *,
     atomic_dynamodb: bool,
     shims: bool = True,
+    enforce_iam: bool = False,
     port: int = 0,
     watch_parent: bool = False,
 ) -> None:
@@ -214,7 +260,7 @@ def serve(
 
     # One line per request would drown the terminal and fill the log; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    active = apply_shims(atomic_dynamodb=atomic_dynamodb) if shims else []
+    active = apply_shims(atomic_dynamodb=atomic_dynamodb, enforce_iam=enforce_iam) if shims else []
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     actual_port = server.get_host_and_port()[1]
@@ -270,6 +316,12 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.e
         help="do not serialise DynamoDB item operations (shows moto's race)",
     )
     parser.add_argument("--no-shims", dest="shims", action="store_false", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--enforce-iam",
+        action="store_true",
+        help="authorise every request (the test key is allowed everything; see "
+        "docs/local-emulator.md)",
+    )
     parser.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     from stepqueue.local.shims import ShimError
@@ -279,6 +331,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.e
             args.port_file,
             atomic_dynamodb=args.atomic_dynamodb,
             shims=args.shims,
+            enforce_iam=args.enforce_iam,
             port=args.port,
             watch_parent=args.watch_parent,
         )

@@ -22,6 +22,13 @@ ends, are received again (ApproximateReceiveCount grows) and, past the queue's
 maxReceiveCount, moto's redrive moves them to the DLQ on receive, as SQS does. A FIFO queue
 also gets Lambda's FIFO rules (stepqueue/local/fifo.py): one batch in flight per message group,
 and a group's records after a failed one are failed too.
+
+On an emulator that enforces IAM (`Emulator(enforce_iam=True)`; detected, or `role_credentials`),
+each mapping calls AWS as Lambda does, with its function's execution role: the runner assumes
+the role (sts:AssumeRole, as the emulator's identity standing in for Lambda) and polls, deletes
+and changes visibility with that session, and every container gets the session's keys in its
+environment instead of the test key. A container is retired before its keys expire
+(`CREDENTIALS_MARGIN_S`): a new one starts with fresh keys, as Lambda's environments do.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from stepqueue.local.emulator import REGION, aws_env, make_client
+from stepqueue.local.emulator import REGION, assume_role, aws_env, iam_enforced, make_client
 from stepqueue.local.fifo import GroupGate, failed_in_order, is_fifo
 
 CONTAINER_SCRIPT = Path(__file__).with_name("container.py")
@@ -60,6 +67,11 @@ POLL_WAIT_S = 1  # long-poll slice: short, so stop() is noticed within a second
 # runner's own deletes end the pause early, since they are what unlocks its groups.
 FIFO_IDLE_S = 0.05
 CONTAINER_START_TIMEOUT_S = 60.0
+# A role session lasts an hour (STS's default). Keys are renewed, and a container holding them
+# retired, once less than this is left: more than any invocation lasts (the function timeout is
+# at most 15 minutes), so no handler runs on expired keys.
+CREDENTIALS_SECONDS = 3600
+CREDENTIALS_MARGIN_S = 1200.0
 
 
 class RunnerError(RuntimeError):
@@ -87,6 +99,7 @@ class MappingSettings:
     visibility_timeout_s: int
     max_receive_count: int | None
     dlq_arn: str | None
+    role_arn: str = ""
 
 
 def _queue_name(arn: str) -> str:
@@ -138,9 +151,93 @@ def discover(endpoint: str, function_prefix: str = "") -> list[MappingSettings]:
                     visibility_timeout_s=int(attributes.get("VisibilityTimeout", 30)),
                     max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
                     dlq_arn=redrive.get("deadLetterTargetArn"),
+                    role_arn=fn.get("Role", ""),
                 )
             )
     return sorted(found, key=lambda m: m.function_name)
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expires_at: float  # epoch seconds
+
+    def env(self) -> dict[str, str]:
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+
+
+class RoleSession:
+    """A function's execution role, assumed on the emulator and renewed before it expires."""
+
+    def __init__(self, endpoint: str, role_arn: str, session_name: str) -> None:
+        self.endpoint = endpoint
+        self.role_arn = role_arn
+        self.session_name = session_name
+        self._lock = threading.Lock()
+        self._keys: SessionKeys | None = None
+
+    def keys(self) -> SessionKeys:
+        """Keys with more than CREDENTIALS_MARGIN_S left (assumed again when needed)."""
+        with self._lock:
+            if self._keys is None or not self.fresh(self._keys.expires_at):
+                self._keys = self._assume()
+            return self._keys
+
+    @staticmethod
+    def fresh(expires_at: float) -> bool:
+        return expires_at - time.time() > CREDENTIALS_MARGIN_S
+
+    def _assume(self) -> SessionKeys:
+        from botocore.exceptions import ClientError
+
+        try:
+            reply = assume_role(
+                self.endpoint, self.role_arn, self.session_name, CREDENTIALS_SECONDS
+            )
+        except ClientError as error:
+            raise RunnerError(
+                f"{self.session_name}: cannot assume its role {self.role_arn}: {error}"
+            ) from None
+        return SessionKeys(
+            reply["AccessKeyId"],
+            reply["SecretAccessKey"],
+            reply["SessionToken"],
+            reply["Expiration"].timestamp(),
+        )
+
+    def client(self, service: str) -> Any:
+        """A boto3 client that signs with the role's keys and renews them (botocore refreshes
+        within its own 15 minutes of expiry; `keys()` renews earlier)."""
+        import boto3
+        from botocore.config import Config
+        from botocore.credentials import RefreshableCredentials
+        from botocore.session import get_session
+
+        def metadata() -> dict[str, str]:
+            keys = self.keys()
+            return {
+                "access_key": keys.access_key_id,
+                "secret_key": keys.secret_access_key,
+                "token": keys.session_token,
+                "expiry_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(keys.expires_at)),
+            }
+
+        botocore_session = get_session()
+        botocore_session._credentials = RefreshableCredentials.create_from_metadata(
+            metadata(), metadata, "sts-assume-role"
+        )
+        session = boto3.Session(botocore_session=botocore_session, region_name=REGION)
+        return session.client(
+            service,
+            endpoint_url=self.endpoint,
+            config=Config(max_pool_connections=64, retries={"mode": "standard"}),
+        )
 
 
 def zip_sha256(path: Path) -> str:
@@ -175,9 +272,15 @@ class Container:
     """One long-lived handler process (a warm Lambda execution environment)."""
 
     def __init__(
-        self, settings: MappingSettings, task_root: Path, env: dict[str, str], log: TextIO
+        self,
+        settings: MappingSettings,
+        task_root: Path,
+        env: dict[str, str],
+        log: TextIO,
+        expires_at: float | None = None,
     ):
         self.settings = settings
+        self.expires_at = expires_at  # of the role session's keys in env (None: test key)
         self.proc = subprocess.Popen(
             [sys.executable, "-I", str(CONTAINER_SCRIPT), str(task_root)],
             stdin=subprocess.PIPE,
@@ -281,11 +384,14 @@ class MappingRunner:
         log: TextIO,
         stop: threading.Event,
         failed_visibility_s: int | None,
+        role: RoleSession | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = MappingMetrics(settings.function_name, settings.max_concurrency)
         self._endpoint = endpoint
-        self._sqs = make_client(endpoint, "sqs")
+        self._role = role
+        # The mapping polls with the function's role, as Lambda's poller does.
+        self._sqs = role.client("sqs") if role else make_client(endpoint, "sqs")
         self._task_root = task_root
         self._log = log
         self._stop = stop
@@ -334,7 +440,7 @@ class MappingRunner:
 
     # -- environment -----------------------------------------------------------------------
 
-    def container_env(self) -> dict[str, str]:
+    def container_env(self, keys: SessionKeys | None = None) -> dict[str, str]:
         s = self.settings
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -350,6 +456,8 @@ class MappingRunner:
             **s.environment,
             # After the function's variables: a deployed variable must not point it elsewhere.
             **aws_env(self._endpoint),
+            # The role's session instead of the test key, when the emulator enforces IAM.
+            **(keys.env() if keys else {}),
         }
         return env
 
@@ -434,10 +542,23 @@ class MappingRunner:
         return sqs_event_record(message, self.settings.queue_arn)
 
     def _container(self) -> Container:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()
-        container = Container(self.settings, self._task_root, self.container_env(), self._log)
+        while True:
+            with self._lock:
+                if not self._idle:
+                    break
+                container = self._idle.pop()
+                if container.expires_at is None or RoleSession.fresh(container.expires_at):
+                    return container
+                self._all.remove(container)  # its keys expire soon: retire it
+            container.close()
+        keys = self._role.keys() if self._role else None
+        container = Container(
+            self.settings,
+            self._task_root,
+            self.container_env(keys),
+            self._log,
+            keys.expires_at if keys else None,
+        )
         with self._lock:
             self._all.append(container)
         return container
@@ -566,7 +687,10 @@ class Runner:
         failed_visibility_s: int | None = None,
         log_path: Path | None = None,
         prewarm: bool = False,
+        role_credentials: bool | None = None,
     ) -> None:
+        """role_credentials: call AWS with each function's role (None: when the emulator
+        enforces IAM, which is the only place a role's permissions mean anything)."""
         self.endpoint = endpoint
         self.prewarm = prewarm
         self.zip_path = Path(zip_path)
@@ -580,6 +704,9 @@ class Runner:
                     f"{s.function_name} was deployed from another zip than {self.zip_path}"
                     " (CodeSha256 differs): apply again, or pass the zip it was built from"
                 )
+        self.role_credentials = (
+            iam_enforced(endpoint) if role_credentials is None else role_credentials
+        )
         self._failed_visibility_s = failed_visibility_s
         self._log_path = log_path
         self._stop = threading.Event()
@@ -588,13 +715,15 @@ class Runner:
         self.mappings: list[MappingRunner] = []
 
     def start(self) -> Runner:
+        # Every role first: a role Lambda could not assume fails before anything runs.
+        roles = [self._role_session(settings) for settings in self.settings]
         self._tmp = tempfile.TemporaryDirectory(prefix="stepqueue-runner-")
         task_root = Path(self._tmp.name) / "task"
         with zipfile.ZipFile(self.zip_path) as archive:
             archive.extractall(task_root)
         log_path = self._log_path or Path(self._tmp.name) / "containers.log"
         self._log = open(log_path, "a", buffering=1)  # noqa: SIM115 - closed in stop()
-        for settings in self.settings:
+        for settings, role in zip(self.settings, roles, strict=True):
             mapping = MappingRunner(
                 settings,
                 self.endpoint,
@@ -602,10 +731,20 @@ class Runner:
                 self._log,
                 self._stop,
                 self._failed_visibility_s,
+                role,
             )
             self.mappings.append(mapping)
             mapping.start(prewarm=self.prewarm)
         return self
+
+    def _role_session(self, settings: MappingSettings) -> RoleSession | None:
+        if not self.role_credentials:
+            return None
+        if not settings.role_arn:
+            raise RunnerError(f"{settings.function_name} has no execution role")
+        session = RoleSession(self.endpoint, settings.role_arn, settings.function_name)
+        session.keys()
+        return session
 
     def check(self) -> None:
         """Raise the first error a poller or an invocation hit (call it while waiting)."""

@@ -46,8 +46,8 @@ def _cost(sub: argparse.ArgumentParser) -> None:
         type=float,
         default=0.0,
         metavar="W",
-        help="how long an execution waits for its semaphore slot (default 0); only a "
-        "polling semaphore bills waiting",
+        help="how long an execution waits for its semaphore slot (default 0); shown with the "
+        "estimate: a waiter parked in the waiting room bills nothing while it waits",
     )
     sub.add_argument(
         "--task-seconds",

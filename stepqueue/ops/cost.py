@@ -18,8 +18,8 @@ Usage per execution is what AWS bills: state transitions (each state entered, ea
 requests (standard for the worker queues, FIFO for the waiting room), Lambda requests and
 GB-seconds (workers, and the gatekeeper), DynamoDB write units (the semaphore). Assumptions a
 spec cannot tell are parameters: how long a handler runs (`task_seconds`), how long an
-execution waits for a slot (`wait_seconds`: it costs only a polling semaphore, each attempt a
-transition and a write) and how many items a Map iterates (`map_items`).
+execution waits for a slot (`wait_seconds`: shown with the estimate; a waiter parked in the
+waiting room bills nothing while it waits) and how many items a Map iterates (`map_items`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from generator.model import Workflow
+from generator.vocabulary import WAITING_ROOM
 from stepqueue.ops.prices import US_EAST_1, Prices
 
 # -- the semaphore's own work, as bench/scale.py models it (docs/design.md §4) ----------------
@@ -40,16 +41,12 @@ WAITER_ITEM_KB = 1.3  # execution ARN, acquire id, task token (up to 1,024 chara
 HOLDER_ITEM_KB = 0.4
 COUNTER_ITEM_KB = 1.0  # limit, held, head, tail, version, the last message ids
 COUNTER_WRITES_PER_MESSAGE = 2  # apply and settle: one counter write each
-POLLING_MEAN_RETRY_S = 2.0  # FULL jitter capped at 4 s between acquire attempts
-POLLING_HOLDER_BYTES = 138  # one holder in the polling item (ARN + start time)
-POLLING_ITEM_BASE_BYTES = 200
 
 DEFAULT_RETRY_ATTEMPTS = 3  # ASL's MaxAttempts when a retrier leaves it out
 MAX_STATES_WALKED = 10_000  # a walk that long is a loop this model does not follow
 FAILING_ERRORS = frozenset({"States.ALL", "States.TaskFailed"})
 WORKER_RESOURCE = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 POST_RESOURCE = "arn:aws:states:::sqs:sendMessage"
-UPDATE_ITEM_RESOURCE = "arn:aws:states:::dynamodb:updateItem"
 ROOM_QUEUE = "${gatekeeper_queue_url}"
 WORKER_QUEUE_PREFIX, WORKER_QUEUE_SUFFIX = "${queue_url.", "}"
 
@@ -143,7 +140,7 @@ def estimate(
     prices: Prices = US_EAST_1,
 ) -> WorkflowCost:
     """`definition`: the generated ASL of `workflow` (generator.api.render)."""
-    mode = workflow.concurrency.mode if workflow.concurrency else None
+    mode = WAITING_ROOM if workflow.concurrency else None
     queued = _Walker(workflow, assumptions, direct=False)
     direct = _Walker(workflow, assumptions, direct=True)
     result: dict[str, dict[str, PathCost | None]] = {"queued": {}, "direct": {}}
@@ -240,8 +237,6 @@ class _Walker:
             self._room_acquire(walk.usage)
         elif queue == ROOM_QUEUE and resource == POST_RESOURCE:
             self._room_message(walk.usage)
-        elif resource == UPDATE_ITEM_RESOURCE:
-            self._polling(state, walk.usage)
         return False
 
     def _map(self, state: Mapping[str, Any], walk: Walk, failing: bool) -> bool:
@@ -322,19 +317,9 @@ class _Walker:
             2 * _units(WAITER_ITEM_KB) + 2 * _units(HOLDER_ITEM_KB)
         )
 
-    def _polling(self, state: Mapping[str, Any], usage: Usage) -> None:
-        limit = self.workflow.concurrency.limit if self.workflow.concurrency else 1
-        item_kb = (limit * POLLING_HOLDER_BYTES + POLLING_ITEM_BASE_BYTES) / 1024
-        attempts = 1.0
-        if "ConditionExpression" in _arguments(state):  # the acquire, retried
-            retries = self.assumptions.wait_seconds / POLLING_MEAN_RETRY_S
-            attempts += retries
-            usage.transitions += retries
-        usage.dynamodb_write_units += attempts * _units(item_kb)
-
     def _reclaim(self, walk: Walk) -> None:
-        """A failed execution of a waiting-room workflow also posts a reclaim (EventBridge)."""
-        if self.workflow.concurrency and self.workflow.concurrency.mode == "waiting_room":
+        """A failed execution of a workflow with a semaphore also posts a reclaim (EventBridge)."""
+        if self.workflow.concurrency:
             self._room_message(walk.usage)
 
 

@@ -1,5 +1,5 @@
-"""What the gatekeeper's and the reclaimer's metrics tests share: the expected EMF directives and
-stubs of Step Functions and SQS whose answers the test sets."""
+"""What the gatekeeper's metrics tests share: the expected EMF directives and stubs of Step
+Functions and SQS whose answers the test sets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fixtures for the runtime and reclaimer tests."""
+"""Fixtures for the runtime tests."""
 
 from __future__ import annotations
 

@@ -1,30 +1,9 @@
-"""Helpers for the semaphore tests on the shared emulator: a fresh semaphore table per test,
-and what the waiting-room tests wait for."""
+"""Helpers for the semaphore tests on the shared emulator: what the waiting-room tests wait
+for."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from stepqueue.local.emulator import ACCOUNT_ID
-
-ROLE_ARN = f"arn:aws:iam::{ACCOUNT_ID}:role/stepqueue-test"  # moto does not enforce IAM
-
-
-def create_table(ddb: Any, table: str, *semaphores: str) -> None:
-    """The table and its items as Terraform creates them (contracts.md): holders = {}."""
-    ddb.create_table(
-        TableName=table,
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    for name in semaphores:
-        ddb.put_item(TableName=table, Item={"id": {"S": name}, "holders": {"M": {}}})
-
-
-def holders(ddb: Any, table: str, semaphore: str) -> dict[str, Any]:
-    item = ddb.get_item(TableName=table, Key={"id": {"S": semaphore}}, ConsistentRead=True)
-    return dict(item["Item"]["holders"]["M"])
 
 
 def acquire_posted(sfn: Any, execution_arn: str) -> bool:

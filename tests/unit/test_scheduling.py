@@ -16,7 +16,7 @@ STACK_A = "tests/system/stack/test_applied.py::test_outputs"
 STACK_B = "tests/system/stack/test_ops.py::test_destroy_leaves_nothing"
 TF = "tests/system/terraform/test_moved.py::test_moved"
 UNIT = "tests/unit/test_cli.py::test_help"
-EMU = "tests/emulator/semaphore/test_reclaim.py::test_sweep[a@b]"
+EMU = "tests/emulator/semaphore/test_waiting_room.py::test_sweep[a@b]"
 
 
 def test_the_folder_decides_the_tier_and_the_group() -> None:
@@ -42,7 +42,7 @@ def test_a_group_is_one_work_unit_and_any_other_file_its_own() -> None:
     assert scope_of(TF) == "system/terraform"
     assert scope_of(UNIT) == "tests/unit/test_cli.py"
     # A parametrize id with "@" in it is not mistaken for xdist's group suffix.
-    assert scope_of(EMU) == "tests/emulator/semaphore/test_reclaim.py"
+    assert scope_of(EMU) == "tests/emulator/semaphore/test_waiting_room.py"
 
 
 def test_a_run_that_kept_its_groups_apart_passes() -> None:

@@ -1,7 +1,8 @@
 """The session's deployed stack: the spine of every test in this folder.
 
-The root is applied once per session, on the session's emulator, as three deployments side
-by side, each under its own name prefix and applied at the same time (their waits overlap):
+The root is applied once per session, on this folder's own emulator (below), as three
+deployments side by side, each under its own name prefix and applied at the same time (their
+waits overlap):
 
 - `main` (`wf-`): workflows/*.yaml, what a team deploys. Read back by test_applied.py (which
   runs first: it sees the stack as Terraform left it) and run end to end by the e2e tests.
@@ -9,6 +10,12 @@ by side, each under its own name prefix and applied at the same time (their wait
   Terraform's back; nobody else reads it.
 - `e2e` (`e2e-`): a user's own handlers outside lambda_src/examples (userfaults/) packaged
   into a zip of their own, and workflows/payloads.yaml with the payload bucket on.
+
+The emulator enforces IAM (`Emulator(enforce_iam=True)`, docs/local-emulator.md "IAM"): the
+root is applied with the emulator's allow-everything test key, and every function the local
+runner runs calls AWS with its own deployed role, so a permission a module forgets fails here.
+It is this folder's own emulator (the session's one, tests/conftest.py, does not enforce: the
+emulator tier's hand-made functions have roles Lambda could not assume).
 
 All tests of this folder run on one xdist worker, one after another (tests/scheduling.py).
 Nothing is destroyed at the end: the emulator goes with the session. Destroy is the subject
@@ -102,6 +109,13 @@ def _user_tree(dest: Path) -> Path:
     shutil.copytree(LAMBDA_SRC, dest, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(HERE / "userfaults" / "billing.py", dest / "billing.py")
     return dest
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """Overrides tests/conftest.py's for this folder: the same emulator, enforcing IAM."""
+    with Emulator(atomic_dynamodb=True, enforce_iam=True) as emu:
+        yield emu
 
 
 @pytest.fixture(scope="session")

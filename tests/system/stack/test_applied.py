@@ -219,6 +219,8 @@ def test_semaphore_table(deployment: Deployment) -> None:
     assert index["Projection"]["ProjectionType"] == "ALL"
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert described["SSEDescription"]["Status"] == "ENABLED"
+    ttl = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
     backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
     assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
     items = {i["id"]["S"]: i for i in ddb.scan(TableName=table)["Items"]}
@@ -365,7 +367,11 @@ def test_gatekeeper(deployment: Deployment) -> None:
     keys = items["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
     assert sorted(keys) == sorted(k for sem in semaphores for k in (sem, f"{sem}#*"))
     assert statements["HoldersIndex"]["Resource"] == [f"{out['semaphore_table_arn']}/index/holders"]
-    assert statements["GrantSlots"]["Action"] == ["states:SendTaskSuccess"]
+    # SendTaskFailure: a dropped acquire's execution fails at once (docs/design.md §4a).
+    assert sorted(statements["GrantSlots"]["Action"]) == [
+        "states:SendTaskFailure",
+        "states:SendTaskSuccess",
+    ]
     own = statements["OwnExecutions"]
     assert sorted(own["Action"]) == ["states:DescribeExecution", "states:StopExecution"]
     assert sorted(own["Resource"]) == sorted(

@@ -23,7 +23,6 @@ MODULE_NAMES = (
     "worker",
     "state_machine",
     "semaphore",
-    "reclaimer",
     "gatekeeper",
     "monitoring",
     "payload_bucket",

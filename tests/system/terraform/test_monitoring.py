@@ -297,6 +297,7 @@ def test_semaphore_alarms_read_the_gatekeepers_metrics(
             (f"semaphore_wait/{sem}", "OldestWaitSeconds", 900),
             (f"leaked_slots/{sem}", "LeakedSlotsReclaimed", 0),
             (f"errors/gatekeeper-{sem}", "GroupFailures", 0),
+            (f"errors/gatekeeper-dropped-{sem}", "MessagesDropped", 0),
         ):
             alarm = alarms[key]
             assert alarm["namespace"] == "Stepqueue", key

@@ -1,16 +1,26 @@
-"""The `moved` blocks of the shared Lambda module: a deployment made by the root as it was before
-the module existed (commit BEFORE, whose definitions only knew the polling semaphore) is planned
-with the current root against the same state, and the plan must destroy and replace nothing.
-Without the moved blocks every worker's and the reclaimer's function, role, policy and log group
-would be destroyed and created again. Then the same deployment moved to the waiting room (the
-default now): the gatekeeper is added, the table gains its index and the state machines their
-new definitions in place; only the reclaimer goes, since no workflow polls any more."""
+"""A deployment made by the root of commit BEFORE (before the shared Lambda module existed, and
+when the polling semaphore was the only design) planned with the current root against the same
+state: the plan must destroy and replace nothing but the reclaimer.
+
+The BEFORE deployment is made as it was then: the root of BEFORE (`git archive`) applied with
+what the generator of BEFORE rendered from the specs of BEFORE, in a subprocess run from an
+archive of that commit (`python -m generator generate`, its CLI then). The current generator
+refuses `mode: polling`, and the current root refuses tfvars whose semaphore has no `mode`
+(BEFORE's, written when polling was the only design) with how to migrate: that is the first
+plan. The migration is the second: the same specs, rendered by the current generator (the
+waiting room, the only mode), planned with the current root. The moved blocks of
+modules/worker keep every worker's function, role, policy and log group; the gatekeeper is
+added, the table gains its index and the state machines their new definitions in place; the
+reclaimer, which the retired polling design needed, is destroyed (the root's `removed` block),
+and nothing else is."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,69 +28,86 @@ from typing import Any
 import pytest
 
 from stepqueue.deploy.artifacts import generate
-from stepqueue.deploy.terraform import Terraform
+from stepqueue.deploy.terraform import Terraform, TerraformError
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
 from stepqueue.paths import REPO
 
 # The last commit whose modules/worker and modules/reclaimer held their Lambda resources
-# themselves.
+# themselves; its workflows' semaphores polled (the only design then).
 BEFORE = "e31931d"
-# What each of them held and now leaves to module.function.
+# What each worker held and now leaves to module.function.
 MOVED = (
     "aws_lambda_function.this",
     "aws_iam_role.this",
     "aws_iam_role_policy.this",
     "aws_cloudwatch_log_group.this",
 )
-# The one in-place update since that commit: each worker function's environment gained
-# STEPQUEUE_MAX_RECEIVE_COUNT (the runtime's last-receive rule at the deadline).
+# The one in-place update of a worker since that commit: each worker function's environment
+# gained STEPQUEUE_MAX_RECEIVE_COUNT (the runtime's last-receive rule at the deadline).
 WORKER_FUNCTION = 'module.worker["{key}"].module.function.aws_lambda_function.this'
-# Modules that did not exist at BEFORE: a plan may create (and then update) theirs, nothing else.
+# Modules that did not exist at BEFORE: a plan may create (and then update) theirs.
 NEW_SINCE_BEFORE = ("module.monitoring[0].", "module.watchdog[0].", "module.start_queue[0].")
+RECLAIMER = "module.reclaimer[0]."
+GATEKEEPER = "module.gatekeeper[0]."
 
-
-# The smallest deployment that shows every moved block: a workflow whose semaphore polled (a
-# worker and the reclaimer) and one without a semaphore (a worker alone). Neither uses
-# anything newer than BEFORE.
+# The smallest deployment that shows every moved block and the reclaimer's removal: a workflow
+# whose semaphore polled (a worker and the reclaimer) and one without a semaphore (a worker
+# alone). Neither uses anything newer than BEFORE.
 SPECS = ("burst", "media")
 
 
-@pytest.fixture(scope="module")
-def polling_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SPECS with their semaphore in the first version's `polling` mode: what a deployment
-    made before the waiting room looked like."""
-    specs_dir = tmp_path_factory.mktemp("polling-specs")
-    for name in SPECS:
-        text = (REPO / "workflows" / f"{name}.yaml").read_text()
-        (specs_dir / f"{name}.yaml").write_text(
-            text.replace("\nconcurrency:\n", "\nconcurrency:\n  mode: polling\n")
-        )
-    specs = sorted(specs_dir.glob("*.yaml"))
-    return generate(specs, tmp_path_factory.mktemp("generated-polling") / "out")
-
-
-@pytest.fixture(scope="module")
-def room_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The same workflows in the waiting room (the default)."""
-    specs = [REPO / "workflows" / f"{name}.yaml" for name in SPECS]
-    return generate(specs, tmp_path_factory.mktemp("generated-room") / "out")
-
-
-def _extract_before(dest: Path) -> Path:
-    """terraform/ and modules/ of commit BEFORE under `dest`; fails (never skips) without it."""
+def _archive(dest: Path, *paths: str) -> Path:
+    """`paths` of commit BEFORE under `dest`; fails (never skips) without the commit."""
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", BEFORE, "terraform", "modules"],
+        ["git", "-C", str(REPO), "archive", "--format=tar", BEFORE, *paths],
         capture_output=True,
     )
     assert archive.returncode == 0, (
-        f"commit {BEFORE} (the Terraform before the shared Lambda module) is not in this "
-        f"repository, so the moved blocks cannot be proven: fetch it "
+        f"commit {BEFORE} (the deployment before the shared Lambda module and the waiting "
+        f"room) is not in this repository, so the migration cannot be proven: fetch it "
         f"({archive.stderr.decode(errors='replace').strip()})"
     )
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(dest, filter="data")
-    return dest / "terraform"
+    return dest
+
+
+@pytest.fixture(scope="module")
+def before_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """SPECS as the deployment made at BEFORE had them: the specs of BEFORE rendered by the
+    generator of BEFORE, run as it was run then (`python -m generator generate SPEC... --out
+    DIR --lambda-src DIR`, its handler check reading the lambda_src of BEFORE), from an
+    archive of that commit in a subprocess, so the current generator is not imported."""
+    source = _archive(tmp_path_factory.mktemp("before-src"), "generator", "workflows", "lambda_src")
+    out = tmp_path_factory.mktemp("generated-before") / "out"
+    # `python -m` puts the working directory first on sys.path: BEFORE's generator package.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
+    env.pop("STEPQUEUE_LAMBDA_SRC", None)
+    specs = [f"workflows/{name}.yaml" for name in SPECS]
+    command = [sys.executable, "-m", "generator", "generate", *specs, "--out", str(out)]
+    result = subprocess.run(
+        [*command, "--lambda-src", "lambda_src"],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, f"the generator of {BEFORE} failed:\n{result.stderr}"
+    # What only that generator writes: semaphores without a mode (polling was the only
+    # design), and an acquire that names the table.
+    tfvars = json.loads((out / "workflows.tfvars.json").read_text())
+    assert tfvars["semaphores"] and all("mode" not in s for s in tfvars["semaphores"].values())
+    assert "${semaphore_table}" in (out / "asl" / "burst.asl.json").read_text()
+    return out
+
+
+@pytest.fixture(scope="module")
+def room_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same workflows rendered by the current generator: the waiting room, the only mode."""
+    specs = [REPO / "workflows" / f"{name}.yaml" for name in SPECS]
+    return generate(specs, tmp_path_factory.mktemp("generated-room") / "out")
 
 
 def _changes(tf: Terraform, plan_file: Path) -> list[dict[str, Any]]:
@@ -88,9 +115,18 @@ def _changes(tf: Terraform, plan_file: Path) -> list[dict[str, Any]]:
     return list(json.loads(tf.show_plan(plan_file)).get("resource_changes", []))
 
 
-def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambda_module(
+def _worker_keys(generated_dir: Path) -> list[str]:
+    tfvars = json.loads((generated_dir / "workflows.tfvars.json").read_text())
+    return sorted(
+        f"{workflow}/{worker}"
+        for workflow, spec in tfvars["workflows"].items()
+        for worker in spec["workers"]
+    )
+
+
+def test_a_deployment_made_before_the_lambda_module_and_the_waiting_room_migrates_in_place(
     emulator: Emulator,
-    polling_generated_dir: Path,
+    before_generated_dir: Path,
     room_generated_dir: Path,
     lambda_zip: Path,
     tmp_path: Path,
@@ -101,8 +137,8 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
     before = local_deployment(
         emulator.endpoint,
         work_dir,
-        root=_extract_before(tmp_path / "before"),
-        generated_dir=polling_generated_dir,
+        root=_archive(tmp_path / "before", "terraform", "modules") / "terraform",
+        generated_dir=before_generated_dir,
         lambda_zip=lambda_zip,
         name_prefix=prefix,
     )
@@ -113,55 +149,22 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
 
     # Same work dir, so same state file; the init marker sees other code and inits again.
     # Nothing is destroyed afterwards: the names are this test's own on the session emulator.
+    # The current root with the inputs of BEFORE: refused at plan time, with how to migrate
+    # (before polling was retired, this plan was the one without replacements).
     current = local_deployment(
         emulator.endpoint,
         work_dir,
-        generated_dir=polling_generated_dir,
+        generated_dir=before_generated_dir,
         lambda_zip=lambda_zip,
         name_prefix=prefix,
     )
     current.init()
-    changes = _changes(current, tmp_path / "plan.bin")
+    with pytest.raises(TerraformError) as refused:
+        current.plan_to_file(tmp_path / "refused.bin")
+    assert "mode must be waiting_room: polling was retired" in str(refused.value)
+    assert "Regenerate workflows.tfvars.json" in str(refused.value)
 
-    actions = {c["address"]: c["change"]["actions"] for c in changes}
-    destroyed = sorted(a for a, act in actions.items() if "delete" in act)
-    assert destroyed == [], f"the current root would destroy or replace: {destroyed}"
-    # Added since, and nothing else: the dashboard and the alarms (module.monitoring), and
-    # the watchdog the running-too-long alarms read (module.watchdog).
-    created = sorted(a for a, act in actions.items() if "create" in act)
-    assert all(a.startswith(NEW_SINCE_BEFORE) for a in created), f"would create: {created}"
-    updated = {
-        a: set(act)
-        for a, act in actions.items()
-        if act != ["no-op"] and not a.startswith(NEW_SINCE_BEFORE)
-    }
-    workers = json.loads((polling_generated_dir / "workflows.tfvars.json").read_text())
-    expected = {
-        WORKER_FUNCTION.format(key=f"{workflow}/{worker}"): {"update"}
-        for workflow, spec in workers["workflows"].items()
-        for worker in spec["workers"]
-    }
-    assert updated == expected, f"unexpected in-place updates: {updated}"
-
-    # The moved blocks were used: every old address shows up as the previous address of its
-    # new one, for each worker and for the reclaimer.
-    moved = {c["previous_address"]: c["address"] for c in changes if "previous_address" in c}
-    workers = {
-        f"{wf}/{wk}"
-        for wf, spec in json.loads((polling_generated_dir / "workflows.tfvars.json").read_text())[
-            "workflows"
-        ].items()
-        for wk in spec["workers"]
-    }
-    owners = [f'module.worker["{key}"]' for key in sorted(workers)] + ["module.reclaimer[0]"]
-    expected = {
-        f"{owner}.{address}": f"{owner}.module.function.{address}"
-        for owner in owners
-        for address in MOVED
-    }
-    assert moved == expected
-
-    # The same deployment, its workflows now in the waiting room.
+    # The migration: the same deployment, its workflows rendered by the current generator.
     room = local_deployment(
         emulator.endpoint,
         work_dir,
@@ -170,14 +173,18 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
         name_prefix=prefix,
     )
     room.init()
-    actions = {c["address"]: c["change"]["actions"] for c in _changes(room, tmp_path / "room.bin")}
+    changes = _changes(room, tmp_path / "room.bin")
+    actions = {c["address"]: c["change"]["actions"] for c in changes}
     replaced = sorted(a for a, act in actions.items() if "delete" in act and "create" in act)
     assert replaced == [], f"moving to the waiting room would replace: {replaced}"
+    # Only the reclaimer goes (the root's `removed` block), at the addresses BEFORE gave its
+    # resources: its module, and so its moved blocks, no longer exist.
     destroyed = sorted(a for a, act in actions.items() if act == ["delete"])
-    assert destroyed and all(a.startswith("module.reclaimer[0].") for a in destroyed), destroyed
+    assert destroyed and all(a.startswith(RECLAIMER) for a in destroyed), destroyed
+    assert {RECLAIMER + address for address in MOVED} <= set(destroyed), destroyed
     created = sorted(a for a, act in actions.items() if act == ["create"])
-    assert any(a.startswith("module.gatekeeper[0].") for a in created), created
-    assert all(a.startswith(("module.gatekeeper[0].", *NEW_SINCE_BEFORE)) for a in created), created
+    assert any(a.startswith(GATEKEEPER) for a in created), created
+    assert all(a.startswith((GATEKEEPER, *NEW_SINCE_BEFORE)) for a in created), created
     updated = sorted(
         a for a, act in actions.items() if act == ["update"] and not a.startswith(NEW_SINCE_BEFORE)
     )
@@ -188,3 +195,17 @@ def test_current_root_plans_no_replacement_of_a_deployment_made_before_the_lambd
         )
         for a in updated
     ), updated
+    workers = _worker_keys(room_generated_dir)
+    assert workers == _worker_keys(before_generated_dir)
+    assert {WORKER_FUNCTION.format(key=key) for key in workers} <= set(updated), updated
+
+    # The moved blocks were used: every old address of a worker shows up as the previous
+    # address of its new one.
+    moved = {c["previous_address"]: c["address"] for c in changes if "previous_address" in c}
+    owners = [f'module.worker["{key}"]' for key in workers]
+    expected = {
+        f"{owner}.{address}": f"{owner}.module.function.{address}"
+        for owner in owners
+        for address in MOVED
+    }
+    assert moved == expected

@@ -128,14 +128,11 @@ def test_readme_tables_are_current(directory: Path) -> None:
     )
 
 
-def _generator_semaphore_limits() -> dict[str, int]:
-    """The generator's maximum limit per semaphore mode."""
+def _generator_semaphore_limit() -> int:
+    """The generator's maximum semaphore limit (the waiting room's, the only mode)."""
     from generator import vocabulary
 
-    return {
-        "polling": int(vocabulary.SEMAPHORE_LIMIT_MAX),
-        "waiting_room": int(vocabulary.WAITING_ROOM_LIMIT_MAX),
-    }
+    return int(vocabulary.WAITING_ROOM_LIMIT_MAX)
 
 
 @pytest.mark.parametrize(
@@ -145,18 +142,13 @@ def _generator_semaphore_limits() -> dict[str, int]:
 )
 def test_semaphore_limits_are_the_generators(path: Path) -> None:
     text = path.read_text()
-    limits = _generator_semaphore_limits()
-    for mode, top in limits.items():
-        # Each mode's rule: `s.mode != "<mode>" || (s.limit >= 1 && s.limit <= TOP ...)`.
-        rule = re.search(
-            rf'\b[a-z]+\.mode != "{mode}" \|\| \([a-z]+\.limit >= 1 && [a-z]+\.limit <= ([0-9]+)\b',
-            text,
-        )
-        assert rule, f"{path}: no {mode} limit validation"
-        assert int(rule.group(1)) == top, f"{path}: {mode} limit {rule.group(1)} != {top}"
+    # The rule: `s.limit >= 1 && s.limit <= TOP ...`, the same for every semaphore.
+    bounds = re.findall(r"\b[a-z]+\.limit >= 1 && [a-z]+\.limit <= ([0-9]+)\b", text)
+    assert bounds, f"{path}: no limit validation"
+    assert {int(b) for b in bounds} == {_generator_semaphore_limit()}, f"{path}: {bounds}"
 
 
 def test_gatekeeper_limit_is_the_generators() -> None:
     text = (MODULES / "gatekeeper" / "variables.tf").read_text()
     bounds = re.findall(r"\b[a-z]+\.limit <= ([0-9]+)\b", text)
-    assert {int(b) for b in bounds} == {_generator_semaphore_limits()["waiting_room"]}
+    assert {int(b) for b in bounds} == {_generator_semaphore_limit()}

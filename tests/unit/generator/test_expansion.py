@@ -6,8 +6,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from generator import vocabulary
-from generator.semaphore import acquire_max_attempts
 from generator.vocabulary import (
     ACQUIRE,
     ACQUIRE_TIMEOUT,
@@ -156,64 +154,6 @@ def test_semaphore_adds_two_states_to_the_happy_path(expand_spec: Expand) -> Non
     assert path == [ACQUIRE, "A", "B", RELEASE_BEFORE + "Done", "Done"]
 
 
-def test_polling_acquire_and_release_requests_match_the_contract(expand_spec: Expand) -> None:
-    asl = expand_spec(LINEAR.replace("{limit: 3}", "{limit: 3, mode: polling}"))
-    acquire = asl["States"][ACQUIRE]
-    assert acquire["Resource"] == "arn:aws:states:::dynamodb:updateItem"
-    assert acquire["Parameters"] == {
-        "TableName": "${semaphore_table}",
-        "Key": {"id": {"S": "lin"}},
-        "UpdateExpression": "SET #h.#e = :t",
-        "ConditionExpression": "attribute_exists(#h.#e) OR size(#h) < :limit",
-        "ExpressionAttributeNames": {"#h": "holders", "#e.$": "$$.Execution.Id"},
-        "ExpressionAttributeValues": {
-            ":t": {"S.$": "$$.Execution.StartTime"},
-            ":limit": {"N": "3"},
-        },
-    }
-    assert acquire["ResultPath"] is None
-    full, transient = acquire["Retry"]
-    assert full["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
-    assert full["JitterStrategy"] == "FULL" and full["IntervalSeconds"] == 1
-    assert full["MaxAttempts"] == acquire_max_attempts(3600)
-    assert "DynamoDB.ConditionalCheckFailedException" not in transient["ErrorEquals"]
-    assert acquire["Catch"] == [
-        {"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"], "Next": ACQUIRE_TIMEOUT}
-    ]
-    assert asl["States"][ACQUIRE_TIMEOUT]["Error"] == "Semaphore.Timeout"
-    release = asl["States"][RELEASE_BEFORE + "Done"]
-    assert release["Parameters"] == {
-        "TableName": "${semaphore_table}",
-        "Key": {"id": {"S": "lin"}},
-        "UpdateExpression": "REMOVE #h.#e",
-        "ExpressionAttributeNames": {"#h": "holders", "#e.$": "$$.Execution.Id"},
-    }
-    assert release["ResultPath"] is None and release["Retry"][0]["ErrorEquals"] == ["States.ALL"]
-
-
-def test_polling_max_wait_seconds_sets_the_attempts(expand_spec: Expand) -> None:
-    asl = expand_spec(
-        LINEAR.replace(
-            "{limit: 3}", "{limit: 3, max_wait_seconds: 60, semaphore: shared, mode: polling}"
-        )
-    )
-    acquire = asl["States"][ACQUIRE]
-    assert acquire["Retry"][0]["MaxAttempts"] == acquire_max_attempts(60)
-    assert acquire["Parameters"]["Key"] == {"id": {"S": "shared"}}
-    # Expected total wait of those attempts reaches the requested bound, and not far beyond.
-    assert (
-        60 <= _expected_wait(acquire_max_attempts(60)) < 60 + vocabulary.ACQUIRE_MAX_DELAY_SECONDS
-    )
-
-
-def _expected_wait(attempts: int) -> float:
-    cap, total = float(vocabulary.ACQUIRE_INTERVAL_SECONDS), 0.0
-    for _ in range(attempts):
-        total += min(cap, vocabulary.ACQUIRE_MAX_DELAY_SECONDS) / 2
-        cap *= vocabulary.ACQUIRE_BACKOFF_RATE
-    return total
-
-
 def test_waiting_room_acquire_and_release_match_the_contract(expand_spec: Expand) -> None:
     asl = expand_spec(
         LINEAR.replace("{limit: 3}", "{limit: 3, max_wait_seconds: 86400, mode: waiting_room}")
@@ -355,21 +295,6 @@ def test_example_workflows_never_exit_without_release() -> None:
         asl = json.loads(path.read_text(encoding="utf-8"))
         if ACQUIRE in asl["States"]:
             _assert_no_exit_without_release(asl)
-
-
-def test_semaphore_limit_bound_is_the_item_size() -> None:
-    assert (
-        vocabulary.SEMAPHORE_LIMIT_MAX * vocabulary.HOLDER_MAX_BYTES
-        + vocabulary.ITEM_OVERHEAD_BYTES
-        <= 400 * 1024
-    )
-    assert (
-        vocabulary.SEMAPHORE_LIMIT_MAX + 1
-    ) * vocabulary.HOLDER_MAX_BYTES + vocabulary.ITEM_OVERHEAD_BYTES > 400 * 1024
-    assert (
-        len("arn:aws:states:us-east-1:123456789012:execution:") + 160
-        <= vocabulary.EXECUTION_ARN_MAX_BYTES
-    )
 
 
 def test_worker_task_whose_name_needs_escaping(expand_spec: Expand) -> None:

@@ -85,11 +85,10 @@ def test_definitions_pass_through_unchanged(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _orders(tmp: Path, jsonata: bool, mode: str = "waiting_room") -> dict[str, Any]:
+def _orders(tmp: Path, jsonata: bool) -> dict[str, Any]:
     name = "jsonata-orders" if jsonata else "orders"
     text = (REPO / "workflows" / f"{name}.yaml").read_text(encoding="utf-8")
-    text = text.replace("concurrency:\n", f"concurrency:\n  mode: {mode}\n", 1)
-    spec = write_spec(tmp, text, f"{name}-{mode}.yaml")
+    spec = write_spec(tmp, text, f"{name}.yaml")
     return _rendered(_validated([spec]), tmp)[name]
 
 
@@ -105,11 +104,10 @@ def _body(state: dict[str, Any]) -> dict[str, Any]:
     return {k.removesuffix(".$"): shape(v) for k, v in request["MessageBody"].items()}
 
 
-@pytest.mark.parametrize("mode", ["waiting_room", "polling"])
-def test_both_languages_expand_alike(tmp_path: Path, mode: str) -> None:
+def test_both_languages_expand_alike(tmp_path: Path) -> None:
     """The same states, transitions, retries and message bodies; the JSONata states carry
     no JSONPath field."""
-    path, ata = _orders(tmp_path, False, mode), _orders(tmp_path, True, mode)
+    path, ata = _orders(tmp_path, False), _orders(tmp_path, True)
     assert ata["StartAt"] == path["StartAt"] == "StepQueue:Acquire"
     assert set(ata["States"]) == set(path["States"])
     for name, state in path["States"].items():

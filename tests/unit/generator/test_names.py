@@ -44,12 +44,16 @@ def test_worker_named_sfn_takes_the_state_machine_role(tmp_path: Path) -> None:
     assert d.fix.startswith("rename the worker")
 
 
-def test_workflow_stepqueue_worker_reclaimer_takes_the_reclaimers_names(tmp_path: Path) -> None:
-    [d] = _errors(_check([_spec(tmp_path, "stepqueue", "reclaimer")], name_prefix="p-"))
-    assert d.path == "workers.reclaimer" and "the semaphore reclaimer" in d.message
-    assert "Lambda function 'p-stepqueue-reclaimer'" in d.message
-    assert "IAM role 'p-stepqueue-reclaimer'" in d.message
+def test_workflow_stepqueue_worker_gatekeeper_takes_the_gatekeepers_names(tmp_path: Path) -> None:
+    [d] = _errors(_check([_spec(tmp_path, "stepqueue", "gatekeeper")], name_prefix="p-"))
+    assert d.path == "workers.gatekeeper" and "the semaphore gatekeeper" in d.message
+    assert "Lambda function 'p-stepqueue-gatekeeper'" in d.message
+    assert "IAM role 'p-stepqueue-gatekeeper'" in d.message
     assert "terraform/main.tf" in d.message
+
+
+def test_the_retired_reclaimers_names_are_free(tmp_path: Path) -> None:
+    assert _errors(_check([_spec(tmp_path, "stepqueue", "reclaimer")], name_prefix="p-")) == []
 
 
 def test_dashes_make_names_of_two_specs_collide(tmp_path: Path) -> None:

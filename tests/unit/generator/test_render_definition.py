@@ -13,7 +13,7 @@ from tests.unit.generator.helpers import GOLDEN, LAMBDA_SRC, write_spec
 
 SPEC = """
 name: esc
-concurrency: {limit: 2, mode: polling}
+concurrency: {limit: 2}
 workers:
   w: {handler: examples.common.echo}
 StartAt: "Say ${hi}"
@@ -40,19 +40,21 @@ def test_user_text_is_escaped_in_the_template(tmp_path: Path) -> None:
     text = _template(tmp_path)
     assert "$${hi}" in text and "$${literal}" in text and "%%{ if x }" in text
     assert "$$${already}" in text
-    assert "${queue_url.w}" in text and "${semaphore_table}" in text
+    assert "${queue_url.w}" in text and "${gatekeeper_queue_url}" in text
     json.loads(text)  # still valid JSON
 
 
 def test_round_trip_restores_the_user_text(tmp_path: Path) -> None:
-    rendered = render_definition(_template(tmp_path), {"w": "https://sqs/q-w"}, "sem-table")
+    rendered = render_definition(
+        _template(tmp_path), {"w": "https://sqs/q-w"}, gatekeeper_queue_url="https://sqs/room"
+    )
     asl = json.loads(rendered)
     assert asl["States"]["Say ${hi}"]["Result"] == {
         "${literal}": "keep ${this} and %{ if x } and $${already} and 100%"
     }
     assert asl["States"]["Work"]["Comment"] == "cost: $5 {not a placeholder}"
     assert asl["States"]["Work"]["Parameters"]["QueueUrl"] == "https://sqs/q-w"
-    assert asl["States"]["StepQueue:Acquire"]["Parameters"]["TableName"] == "sem-table"
+    assert asl["States"]["StepQueue:Acquire"]["Parameters"]["QueueUrl"] == "https://sqs/room"
     assert asl["States"]["StepQueue:Acquire"]["Next"] == "Say ${hi}"
 
 
@@ -75,6 +77,9 @@ def test_errors() -> None:
         render_definition('"${queue_url.nope}"', {}, "t")
     with pytest.raises(KeyError):
         render_definition('"${other}"', {}, "t")
+    # Only the retired polling acquire named the table; Terraform no longer passes it.
+    with pytest.raises(KeyError):
+        render_definition('"${semaphore_table}"', {}, "t")
     with pytest.raises(ValueError):
         render_definition('"${semaphore_table"', {}, "t")
     with pytest.raises(ValueError):

@@ -1,4 +1,5 @@
-"""stepqueue_aws: the error codes and client caches the runtime and the reclaimer share."""
+"""stepqueue_aws: the error codes and client caches the runtime, the gatekeeper, the watchdog
+and the starter share."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from stepqueue_aws import Retries, aws_error_code, cached_client, error_code, inject_client
-from stepqueue_reclaimer import entry as reclaimer
 from stepqueue_runtime import aws as runtime
+from stepqueue_starter import entry as starter
 
 from stepqueue.paths import LAMBDA_SRC
 from tests.support.lambda_support import client_error
@@ -27,7 +28,7 @@ def test_error_code_of_a_client_error() -> None:
 def test_error_code_of_anything_else_is_its_class_name() -> None:
     for exc in (ValueError("boom"), EndpointConnectionError(endpoint_url="https://x")):
         assert error_code(exc) == type(exc).__name__
-        # No service answered: the reclaimer logs repr() instead.
+        # No service answered: the caller logs repr() instead.
         assert aws_error_code(exc) is None
 
 
@@ -75,24 +76,24 @@ def test_injected_client_is_used_until_cleared() -> None:
     assert cached_client(cache, "stepfunctions", Retries(max_attempts=1)) is not stub
 
 
-def test_runtime_and_reclaimer_keep_their_own_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reclaimer, "_clients", {})
+def test_runtime_and_starter_keep_their_own_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(starter, "_clients", {})
     runtime_sfn = runtime.get_client()
-    reclaimer_sfn = reclaimer.client("stepfunctions")
-    assert runtime_sfn is not reclaimer_sfn
+    starter_sfn = starter.client("stepfunctions")
+    assert runtime_sfn is not starter_sfn
     assert runtime_sfn.meta.config.retries["total_max_attempts"] == 3 + 1
-    assert reclaimer_sfn.meta.config.retries["total_max_attempts"] == 5 + 1
+    assert starter_sfn.meta.config.retries["total_max_attempts"] == 1 + 1
     stub = object()
     runtime.set_client(stub)
     assert runtime.get_client() is stub
-    assert reclaimer.client("stepfunctions") is reclaimer_sfn
+    assert starter.client("stepfunctions") is starter_sfn
 
 
 def test_importing_does_not_load_boto3() -> None:
     # Powertools imports the botocore package itself, which is cheap; a session is not.
     heavy = ("boto3", "botocore.session", "botocore.client", "botocore.config")
     code = (
-        "import sys, stepqueue_aws, stepqueue_runtime.entry, stepqueue_reclaimer.entry, "
+        "import sys, stepqueue_aws, stepqueue_runtime.entry, stepqueue_starter.entry, "
         "stepqueue_watchdog.entry; "
         f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
     )

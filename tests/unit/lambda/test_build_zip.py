@@ -47,7 +47,8 @@ def test_zip_contents(built: tuple[Path, Path]) -> None:
     assert "stepqueue_aws/__init__.py" in names
     assert "stepqueue_aws/core.py" in names
     assert "stepqueue_runtime/entry.py" in names
-    assert "stepqueue_reclaimer/entry.py" in names
+    assert "stepqueue_gatekeeper/entry.py" in names
+    assert not [n for n in names if n.startswith("stepqueue_reclaimer/")]  # polling was retired
     assert "stepqueue_watchdog/entry.py" in names
     assert "examples/common.py" in names
     assert "aws_lambda_powertools/__init__.py" in names
@@ -74,7 +75,7 @@ def test_zip_imports_and_runs_with_only_boto3_beside_it(
     script = f"""
 import sys
 sys.path[:0] = [{str(root)!r}, {str(provided)!r}]
-import aws_lambda_powertools, stepqueue_runtime.entry as e, stepqueue_reclaimer.entry
+import aws_lambda_powertools, stepqueue_runtime.entry as e, stepqueue_gatekeeper.entry
 import stepqueue_watchdog.entry
 import examples.orders, examples.media, examples.reports, examples.glue, examples.common
 assert aws_lambda_powertools.__file__.startswith({str(root)!r}), aws_lambda_powertools.__file__

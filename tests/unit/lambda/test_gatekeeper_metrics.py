@@ -1,4 +1,4 @@
-"""The gatekeeper's and the reclaimer's metrics: CloudWatch embedded metric format lines whose
+"""The gatekeeper's metrics: CloudWatch embedded metric format lines whose
 exact shape modules/monitoring's alarms and dashboard depend on. (From decisions run against
 the emulator's DynamoDB: tests/emulator/lambda/test_gatekeeper_metrics.py.)"""
 
@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 from stepqueue_gatekeeper import Message, entry, metrics
 from stepqueue_gatekeeper.decide import Outcome
-from stepqueue_reclaimer import entry as reclaimer_entry
-from stepqueue_reclaimer.reclaim import SweepSummary
 
 from tests.support.gatekeeper_metrics import (
     FUNCTION,
@@ -85,27 +83,6 @@ def test_metrics_that_cannot_be_built_never_fail_a_decided_batch(
 
 def _raise(*args: Any) -> list[dict[str, Any]]:
     raise RuntimeError("throttled")
-
-
-def test_the_reclaimers_sweep_line_counts_leaked_slots_and_errors() -> None:
-    summary = SweepSummary(
-        semaphores=2,
-        holders=4,
-        kept=1,
-        reclaimed=[
-            {"semaphore": "a", "execution": "x"},
-            {"semaphore": "b", "execution": "y"},
-        ],
-        errors=[{"semaphore": "a", "execution": "z", "error": "ThrottlingException"}],
-    )
-    assert reclaimer_entry.sweep_metrics(summary, "dev-stepqueue-reclaimer", NOW_MS) == {
-        "_aws": directive(
-            ["Function"], ("LeakedSlotsReclaimed", "Count"), ("SweepErrors", "Count")
-        ),
-        "Function": "dev-stepqueue-reclaimer",
-        "LeakedSlotsReclaimed": 2,
-        "SweepErrors": 1,
-    }
 
 
 def test_a_line_is_one_compact_json_document() -> None:

@@ -1,5 +1,5 @@
 """`stepqueue cost`: the estimate for workflows/orders.yaml checked against a calculation done
-by hand below, and the model's rules (retries, loops, polling waits, bad input)."""
+by hand below, and the model's rules (retries, loops, free waits, bad input)."""
 
 from __future__ import annotations
 
@@ -129,14 +129,12 @@ def _spec(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def test_retries_loops_and_polling_waits(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_retries_loops_and_free_waits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = _spec(
         tmp_path,
         """\
 name: loop
-concurrency: {limit: 4, mode: polling, max_wait_seconds: 600}
+concurrency: {limit: 4, max_wait_seconds: 600}
 workers:
   step: {handler: examples.common.echo, timeout_seconds: 10}
 StartAt: Step
@@ -158,12 +156,8 @@ States:
     happy = _path(still, "loop", "queued", "happy")
     # The loop back to Step is taken once at most: Acquire, Step, Again, Release, Done.
     assert happy["usage"]["transitions"] == 5
-    # A polling waiter retries every 2 s on average: 60 s = 30 more transitions and writes.
-    assert _path(waiting, "loop", "queued", "happy")["usage"]["transitions"] == 35
-    assert (
-        _path(waiting, "loop", "queued", "happy")["usage"]["dynamodb_write_units"]
-        == happy["usage"]["dynamodb_write_units"] + 30
-    )
+    # A waiter parked in the waiting room bills nothing while it waits.
+    assert _path(waiting, "loop", "queued", "happy")["usage"] == happy["usage"]
     # Calling Lambda directly, the failing task runs three times (two retries, each a
     # transition), then the execution fails: nothing catches it in the user's states.
     failing = _path(still, "loop", "direct", "failing")

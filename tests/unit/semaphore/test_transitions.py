@@ -1,5 +1,4 @@
-"""End to end on the emulator: generated workflows applied by Terraform, the local runner
-running the packaged zip, a burst against the semaphore; and the burst bench at a small size."""
+"""Billed transitions counted from an execution history (testkit/semaphore_burst.py)."""
 
 from __future__ import annotations
 

@@ -12,7 +12,6 @@ locals {
   orders_name  = "${local.prefix}-orders"
   reports_name = "${local.prefix}-reports"
   gatekeeper   = "${local.prefix}-gatekeeper"
-  reclaimer    = "${local.prefix}-reclaimer"
   watchdog     = "${local.prefix}-watchdog"
   enrich_queue = "${local.prefix}-orders-enrich"
   render_queue = "${local.prefix}-reports-render"
@@ -26,8 +25,8 @@ resource "aws_sns_topic" "alarms" {
 
 # The deployment it watches need not exist yet: the module takes names and ARNs, and its
 # alarms stay in INSUFFICIENT_DATA until the metrics arrive. Here, two workflows of one worker
-# each: orders waits for semaphore `orders` in the gatekeeper's waiting room, reports polls
-# semaphore `reports`, whose leaked slots the reclaimer sweeps; the watchdog (modules/watchdog)
+# each: orders and reports wait for their semaphores (`orders`, `reports`) in the gatekeeper's
+# waiting room; the watchdog (modules/watchdog)
 # measures both workflows' RUNNING executions; the start queue (modules/start_queue) starts both
 # at 100 a second at most.
 module "monitoring" {
@@ -70,11 +69,10 @@ module "monitoring" {
   }
 
   semaphores = {
-    orders  = { limit = 10, mode = "waiting_room" }
-    reports = { limit = 2, mode = "polling" }
+    orders  = { limit = 10 }
+    reports = { limit = 2 }
   }
   gatekeeper_function_name = local.gatekeeper
-  reclaimer_function_name  = local.reclaimer
   watchdog_function_name   = local.watchdog
 
   start_queue = {

@@ -7,10 +7,9 @@ module "semaphore" {
 
   name = "stepqueue-example-semaphores"
   semaphores = {
-    # The counter item with its initial limit, and the `holders` index.
-    orders = { limit = 10, mode = "waiting_room" }
-    # The first version's holders map, polled by the state machines.
-    glue-jobs = { limit = 3, mode = "polling" }
+    # A counter item each, with its initial limit; the table has the `holders` index.
+    orders    = { limit = 10 }
+    glue-jobs = { limit = 3 }
   }
 
   tags = { Example = "semaphore" }

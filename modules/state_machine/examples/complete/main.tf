@@ -8,11 +8,12 @@ module "queue" {
   name = "stepqueue-example-task"
 }
 
-module "semaphore" {
-  source = "../../../semaphore"
-
-  name       = "stepqueue-example-sfn-semaphores"
-  semaphores = { example = { limit = 2 } }
+# Stands in for the gatekeeper's waiting room (modules/gatekeeper): a FIFO queue.
+resource "aws_sqs_queue" "waiting_room" {
+  name                        = "stepqueue-example-sfn-waiting-room.fifo"
+  fifo_queue                  = true
+  content_based_deduplication = true
+  sqs_managed_sse_enabled     = true
 }
 
 module "state_machine" {
@@ -20,23 +21,23 @@ module "state_machine" {
 
   name = "stepqueue-example"
 
-  # A minimal definition in the shape the generator emits: acquire, a queued task, release.
+  # A minimal definition in the shape the generator emits: acquire (parked in the waiting
+  # room until the gatekeeper answers), a queued task, release (a message to the same group).
   definition = jsonencode({
     StartAt = "Acquire"
     States = {
       Acquire = {
         Type     = "Task"
-        Resource = "arn:aws:states:::dynamodb:updateItem"
+        Resource = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
         Parameters = {
-          TableName                 = module.semaphore.table_name
-          Key                       = { id = { S = "example" } }
-          UpdateExpression          = "SET #h.#e = :t"
-          ConditionExpression       = "attribute_exists(#h.#e) OR size(#h) < :limit"
-          ExpressionAttributeNames  = { "#h" = "holders", "#e.$" = "$$.Execution.Id" }
-          ExpressionAttributeValues = { ":t" = { "S.$" = "$$.Execution.StartTime" }, ":limit" = { N = "2" } }
+          QueueUrl                   = aws_sqs_queue.waiting_room.url
+          MessageGroupId             = "example"
+          "MessageDeduplicationId.$" = "$$.Execution.Name"
+          MessageBody                = { op = "acquire", semaphore = "example", "execution.$" = "$$.Execution.Id", "token.$" = "$$.Task.Token" }
         }
-        ResultPath = null
-        Next       = "Task"
+        TimeoutSeconds = 3600
+        ResultPath     = null
+        Next           = "Task"
       }
       Task = {
         Type     = "Task"
@@ -50,12 +51,12 @@ module "state_machine" {
       }
       Release = {
         Type     = "Task"
-        Resource = "arn:aws:states:::dynamodb:updateItem"
+        Resource = "arn:aws:states:::sqs:sendMessage"
         Parameters = {
-          TableName                = module.semaphore.table_name
-          Key                      = { id = { S = "example" } }
-          UpdateExpression         = "REMOVE #h.#e"
-          ExpressionAttributeNames = { "#h" = "holders", "#e.$" = "$$.Execution.Id" }
+          QueueUrl                   = aws_sqs_queue.waiting_room.url
+          MessageGroupId             = "example"
+          "MessageDeduplicationId.$" = "$$.Execution.Name"
+          MessageBody                = { op = "release", semaphore = "example", "execution.$" = "$$.Execution.Id" }
         }
         ResultPath = null
         End        = true
@@ -63,9 +64,7 @@ module "state_machine" {
     }
   })
 
-  queue_arns          = [module.queue.queue_arn]
-  semaphore_table_arn = module.semaphore.table_arn
-  semaphore_name      = "example"
+  queue_arns = [module.queue.queue_arn, aws_sqs_queue.waiting_room.arn]
 
   tags = { Example = "state_machine" }
 }
