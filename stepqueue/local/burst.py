@@ -67,7 +67,9 @@ def deployed(
     lambda_zip: Path = LAMBDA_ZIP,
     log: Callable[[str], None] = lambda _: None,
 ) -> Iterator[Deployment]:
-    """A fresh emulator with the root applied to it; everything stops on exit."""
+    """A fresh emulator with the root applied to it; everything stops on exit. The emulator
+    enforces IAM: each function the runner runs calls AWS with its own deployed role, so the
+    demo fails locally where a missing permission would fail on AWS."""
     run_dir = Path(work_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # The emulator is new: a state file from a previous run would describe resources that no
@@ -75,7 +77,7 @@ def deployed(
     for stale in run_dir.glob("terraform.tfstate*"):
         stale.unlink()
     tfvars = json.loads((generated_dir / "workflows.tfvars.json").read_text())
-    with Emulator(atomic_dynamodb=True) as emu:
+    with Emulator(atomic_dynamodb=True, enforce_iam=True) as emu:
         run = local_deployment(
             emu.endpoint, run_dir, generated_dir=generated_dir, lambda_zip=lambda_zip
         )

@@ -165,6 +165,7 @@ def test_every_alarm_is_planned_and_routed_to_the_topic(
         *(f"queue_age/{wf}/{wk}" for wf, spec in workflows.items() for wk in spec["workers"]),
         *(f"{kind}/{sem}" for sem in semaphores for kind in ("semaphore_wait", "leaked_slots")),
         *(f"errors/gatekeeper-{sem}" for sem in semaphores),
+        *(f"errors/gatekeeper-dropped-{sem}" for sem in semaphores),
         "errors/gatekeeper",
         *(f"errors/watchdog-{wf}" for wf in workflows),
         "errors/watchdog",
