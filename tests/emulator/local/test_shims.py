@@ -545,7 +545,11 @@ def test_parse_caches(flag: str) -> None:
     assert result["tree_reused"] is (flag == "on")
     assert result["path_reused"] is (flag == "on")
     assert result["program_reused"] is (flag == "on")
-    assert result["heap_keys"] == 1  # one slot key per component, however many ask at once
+    if flag == "on":
+        # One slot key per component, however many ask at once. Plain moto draws it without a
+        # lock, so 64 first uses at once may draw two (the race the shim closes; it shows only
+        # under load, so the gap side asserts nothing about it).
+        assert result["heap_keys"] == 1
     assert result["paths_apart"] is True
     assert result["syntax_errors"] == 2
     assert result["extracted"] == [1, 2]
