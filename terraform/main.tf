@@ -97,6 +97,18 @@ locals {
     for wf_name in keys(var.workflows) : wf_name => "arn:${data.aws_partition.current.partition}:states:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:stateMachine:${local.prefix}${wf_name}"
   }
 
+  # The settings of the deployment's own functions (gatekeeper, starter, watchdog): one
+  # object, as modules/lambda_function takes it.
+  function_settings = {
+    zip_path           = local.lambda_zip_path
+    source_code_hash   = local.lambda_zip_hash
+    runtime            = var.lambda_runtime
+    kms_key_arn        = var.kms_key_arn
+    tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
+    log_retention_days = var.log_retention_days
+    log_kms_key_arn    = var.kms_key_arn
+  }
+
   semaphore_table_name = "${local.prefix}stepqueue-semaphores"
   gatekeeper_name      = "${local.prefix}stepqueue-gatekeeper"
 }
@@ -123,30 +135,37 @@ module "worker" {
   function_name = each.value.name
   description   = "stepqueue worker ${each.value.worker} of workflow ${each.value.workflow}"
   handler       = each.value.handler
-  # The runtime fails a record it could not start before the deadline on its last receive,
-  # rather than giving it back into the DLQ unrun: it needs the queue's count.
-  environment_variables = merge(local.worker_environment[each.key], {
-    STEPQUEUE_MAX_RECEIVE_COUNT = tostring(each.value.max_receive_count)
+  secrets       = each.value.secrets
+
+  function = merge(local.function_settings, {
+    zip_path         = local.worker_zip[each.key].path
+    source_code_hash = local.worker_zip[each.key].hash
+    architecture     = each.value.architecture
+    layers           = each.value.layers
+
+    timeout_seconds      = each.value.timeout_seconds
+    memory_mb            = each.value.memory_mb
+    reserved_concurrency = each.value.reserved_concurrency
+    ephemeral_storage_mb = each.value.ephemeral_storage_mb
+
+    # The runtime fails a record it could not start before the deadline on its last receive,
+    # rather than giving it back into the DLQ unrun: it needs the queue's count.
+    environment = merge(local.worker_environment[each.key], {
+      STEPQUEUE_MAX_RECEIVE_COUNT = tostring(each.value.max_receive_count)
+    })
+
+    subnet_ids         = each.value.subnet_ids
+    security_group_ids = each.value.security_group_ids
+
+    # The worker's own extra permissions, on its role only.
+    policy_statements   = local.worker_policy_statements[each.key]
+    managed_policy_arns = each.value.managed_policy_arns
+
+    log_retention_days = coalesce(each.value.log_retention_days, var.log_retention_days)
+
+    # Over the provider's default tags.
+    tags = each.value.tags
   })
-  secrets = each.value.secrets
-
-  zip_path         = local.worker_zip[each.key].path
-  source_code_hash = local.worker_zip[each.key].hash
-  runtime          = var.lambda_runtime
-  architecture     = each.value.architecture
-  layers           = each.value.layers
-
-  timeout_seconds      = each.value.timeout_seconds
-  memory_mb            = each.value.memory_mb
-  reserved_concurrency = each.value.reserved_concurrency
-  ephemeral_storage_mb = each.value.ephemeral_storage_mb
-
-  subnet_ids         = each.value.subnet_ids
-  security_group_ids = each.value.security_group_ids
-
-  # The worker's own extra permissions, on its role only.
-  policy_statements   = local.worker_policy_statements[each.key]
-  managed_policy_arns = each.value.managed_policy_arns
 
   queue_arn         = module.queue[each.key].queue_arn
   queue_kms_key_arn = var.kms_key_arn
@@ -158,14 +177,6 @@ module "worker" {
   batch_size                   = each.value.batch_size
   batching_window_seconds      = each.value.batching_window_seconds
   max_concurrency              = each.value.max_concurrency
-
-  kms_key_arn        = var.kms_key_arn
-  tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
-  log_retention_days = coalesce(each.value.log_retention_days, var.log_retention_days)
-  log_kms_key_arn    = var.kms_key_arn
-
-  # Over the provider's default tags.
-  tags = each.value.tags
 }
 
 module "semaphore" {
@@ -181,10 +192,8 @@ module "gatekeeper" {
   source = "../modules/gatekeeper"
   count  = local.create_gatekeeper ? 1 : 0
 
-  name             = local.gatekeeper_name
-  zip_path         = local.lambda_zip_path
-  source_code_hash = local.lambda_zip_hash
-  runtime          = var.lambda_runtime
+  name     = local.gatekeeper_name
+  function = local.function_settings
 
   table_name        = module.semaphore[0].table_name
   table_arn         = module.semaphore[0].table_arn
@@ -203,9 +212,6 @@ module "gatekeeper" {
 
   kms_key_arn         = var.kms_key_arn
   alarm_sns_topic_arn = var.alarm_sns_topic_arn
-  tracing_mode        = var.tracing_enabled ? "Active" : "PassThrough"
-  log_retention_days  = var.log_retention_days
-  log_kms_key_arn     = var.kms_key_arn
 }
 
 module "state_machine" {

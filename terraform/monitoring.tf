@@ -25,18 +25,11 @@ module "watchdog" {
   source = "../modules/watchdog"
   count  = var.monitoring_enabled && length(var.workflows) > 0 ? 1 : 0
 
-  function_name    = "${local.prefix}stepqueue-watchdog"
-  zip_path         = local.lambda_zip_path
-  source_code_hash = local.lambda_zip_hash
-  runtime          = var.lambda_runtime
+  function_name = "${local.prefix}stepqueue-watchdog"
+  function      = local.function_settings
 
   # Static ARNs: the watchdog need not wait for the state machines.
   state_machine_arns = values(local.state_machine_arn)
-
-  kms_key_arn        = var.kms_key_arn
-  tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = var.kms_key_arn
 }
 
 module "monitoring" {

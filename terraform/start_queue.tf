@@ -7,11 +7,9 @@ module "start_queue" {
   source = "../modules/start_queue"
   count  = var.start_queue_enabled && length(var.workflows) > 0 ? 1 : 0
 
-  queue_name       = "${local.prefix}stepqueue-start"
-  function_name    = "${local.prefix}stepqueue-starter"
-  zip_path         = local.lambda_zip_path
-  source_code_hash = local.lambda_zip_hash
-  runtime          = var.lambda_runtime
+  queue_name    = "${local.prefix}stepqueue-start"
+  function_name = "${local.prefix}stepqueue-starter"
+  function      = local.function_settings
 
   # Static ARNs: the starter need not wait for the state machines.
   state_machine_arns = local.state_machine_arn
@@ -22,7 +20,4 @@ module "start_queue" {
 
   kms_key_arn         = var.kms_key_arn
   alarm_sns_topic_arn = var.alarm_sns_topic_arn
-  tracing_mode        = var.tracing_enabled ? "Active" : "PassThrough"
-  log_retention_days  = var.log_retention_days
-  log_kms_key_arn     = var.kms_key_arn
 }

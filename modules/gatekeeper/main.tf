@@ -26,7 +26,7 @@ locals {
   # One group in flight per semaphore: more concurrency than semaphores is never used, and two
   # at least, the minimum of an event source mapping's maximum concurrency. Bounded, so the
   # gatekeeper can never be what exhausts the account's concurrency.
-  concurrency = coalesce(var.reserved_concurrency, max(2, length(var.semaphores)))
+  concurrency = coalesce(try(var.function.reserved_concurrency, null), max(2, length(var.semaphores)))
 
   # Only semaphores some state machine uses get event rules (a rule needs a non-empty list).
   watched = { for name, s in var.semaphores : name => s if length(s.state_machine_arns) > 0 }
@@ -74,8 +74,8 @@ resource "aws_sqs_queue" "this" {
 
   lifecycle {
     precondition {
-      condition     = var.visibility_timeout_seconds >= var.timeout_seconds
-      error_message = "visibility_timeout_seconds must be at least timeout_seconds (AWS rejects the event source mapping otherwise)."
+      condition     = var.visibility_timeout_seconds >= module.function.settings.timeout_seconds
+      error_message = "visibility_timeout_seconds must be at least function.timeout_seconds (AWS rejects the event source mapping otherwise)."
     }
   }
 }
@@ -140,22 +140,11 @@ module "function" {
 
   function_name    = var.name
   description      = "stepqueue semaphore gatekeeper: grants, releases and reclaims slots, one semaphore's messages at a time"
-  role_name        = var.role_name
   role_description = "stepqueue semaphore gatekeeper ${var.name}"
+  lambda_handler   = "stepqueue_gatekeeper.entry.handler"
 
-  role_permissions_boundary = var.role_permissions_boundary
-  policy_name               = "stepqueue-gatekeeper"
-  policy_json               = data.aws_iam_policy_document.this.json
-
-  zip_path         = var.zip_path
-  source_code_hash = var.source_code_hash
-  lambda_handler   = var.lambda_handler
-  runtime          = var.runtime
-  architecture     = var.architecture
-
-  timeout_seconds      = var.timeout_seconds
-  memory_mb            = var.memory_mb
-  reserved_concurrency = local.concurrency
+  policy_name = "stepqueue-gatekeeper"
+  policy_json = data.aws_iam_policy_document.this.json
 
   environment_variables = {
     SEMAPHORE_TABLE        = var.table_name
@@ -166,13 +155,14 @@ module "function" {
     # Admission rules (per-key limit, rate, aging), only for the semaphores that have any.
     SEMAPHORE_RULES = jsonencode({ for name, s in var.semaphores : name => s.admission if s.admission != null })
   }
-  kms_key_arn = var.kms_key_arn
 
-  tracing_mode       = var.tracing_mode
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = var.log_kms_key_arn
-
-  tags = var.tags
+  # The module's key and tags reach the function unless its settings say otherwise; its
+  # concurrency is the module's to decide.
+  settings = merge({ kms_key_arn = var.kms_key_arn }, var.function, {
+    reserved_concurrency = local.concurrency
+    tags                 = merge(var.tags, try(var.function.tags, {}))
+  })
+  setting_names = keys(var.function)
 }
 
 resource "aws_lambda_event_source_mapping" "this" {

@@ -95,66 +95,13 @@ variable "table_kms_key_arn" {
   }
 }
 
-variable "role_name" {
-  description = "Name of the IAM role. Defaults to the function name."
-  type        = string
-  default     = null
-}
-
-variable "role_permissions_boundary" {
-  description = "ARN of a permissions boundary for the role, or null."
-  type        = string
-  default     = null
-}
-
-variable "lambda_handler" {
-  description = "The gatekeeper's entry point inside the zip."
-  type        = string
-  default     = "stepqueue_gatekeeper.entry.handler"
-}
-
-variable "zip_path" {
-  description = "Path of the Lambda zip (the same zip as the workers)."
-  type        = string
-}
-
-variable "source_code_hash" {
-  description = "Base64 SHA-256 of the zip (the content of `<zip>.sha256`)."
-  type        = string
-}
-
-variable "runtime" {
-  description = "Lambda runtime."
-  type        = string
-  default     = "python3.12"
-}
-
-variable "architecture" {
-  description = "Instruction set of the function."
-  type        = string
-  default     = "x86_64"
-}
-
-variable "timeout_seconds" {
-  description = "Lambda timeout. One invocation decides a batch, sends its grants and pages through at most one sweep step; the group waits behind it."
-  type        = number
-  default     = 60
-}
-
-variable "memory_mb" {
-  description = "Lambda memory size in MB."
-  type        = number
-  default     = 256
-}
-
-variable "reserved_concurrency" {
-  description = "Reserved concurrent executions (also the event source mapping's maximum concurrency). null: max(2, number of semaphores), since one message group has at most one batch in flight."
-  type        = number
-  default     = null
+variable "function" {
+  description = "The function's settings, passed through to ../lambda_function `settings` (validated there): `zip_path` and `source_code_hash` (required: the same zip as the workers), `timeout_seconds` (one invocation decides a batch, sends its grants and pages through at most one sweep step; the group waits behind it), `reserved_concurrency` (also the event source mapping's maximum concurrency; null: max(2, number of semaphores), since one message group has at most one batch in flight), `kms_key_arn` (default: this module's `kms_key_arn`), `tags` (over this module's `tags`), and the rest of `settings`."
+  type        = any
 
   validation {
-    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 2 && var.reserved_concurrency <= 1000 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
-    error_message = "reserved_concurrency must be a whole number from 2 to 1000 (an event source mapping's maximum concurrency), or null."
+    condition     = try(var.function.reserved_concurrency, null) == null || try(var.function.reserved_concurrency >= 2 && var.function.reserved_concurrency <= 1000 && floor(var.function.reserved_concurrency) == var.function.reserved_concurrency, false)
+    error_message = "function.reserved_concurrency must be a whole number from 2 to 1000 (an event source mapping's maximum concurrency), or null."
   }
 }
 
@@ -295,24 +242,6 @@ variable "sweep_schedule_expression" {
     condition     = can(regex("^(rate\\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\\)|cron\\(.+\\))$", var.sweep_schedule_expression))
     error_message = "sweep_schedule_expression must be rate(N unit) or cron(...)."
   }
-}
-
-variable "tracing_mode" {
-  description = "X-Ray tracing mode."
-  type        = string
-  default     = "Active"
-}
-
-variable "log_retention_days" {
-  description = "Retention of the function's log group."
-  type        = number
-  default     = 365
-}
-
-variable "log_kms_key_arn" {
-  description = "Customer KMS key for the log group, or null."
-  type        = string
-  default     = null
 }
 
 variable "tags" {

@@ -1,22 +1,22 @@
 # Read only in a VPC: a function outside one needs no EC2 ARNs.
 data "aws_partition" "current" {
-  count = length(var.subnet_ids) == 0 ? 0 : 1
+  count = length(var.settings.subnet_ids) == 0 ? 0 : 1
 }
 
 data "aws_region" "current" {
-  count = length(var.subnet_ids) == 0 ? 0 : 1
+  count = length(var.settings.subnet_ids) == 0 ? 0 : 1
 }
 
 data "aws_caller_identity" "current" {
-  count = length(var.subnet_ids) == 0 ? 0 : 1
+  count = length(var.settings.subnet_ids) == 0 ? 0 : 1
 }
 
 locals {
-  ec2_arn_prefix = length(var.subnet_ids) == 0 ? null : "arn:${data.aws_partition.current[0].partition}:ec2:${data.aws_region.current[0].name}:${data.aws_caller_identity.current[0].account_id}"
+  ec2_arn_prefix = length(var.settings.subnet_ids) == 0 ? null : "arn:${data.aws_partition.current[0].partition}:ec2:${data.aws_region.current[0].name}:${data.aws_caller_identity.current[0].account_id}"
   vpc_arns = local.ec2_arn_prefix == null ? null : {
     network_interfaces = "${local.ec2_arn_prefix}:network-interface/*"
-    subnets            = [for id in var.subnet_ids : "${local.ec2_arn_prefix}:subnet/${id}"]
-    security_groups    = [for id in var.security_group_ids : "${local.ec2_arn_prefix}:security-group/${id}"]
+    subnets            = [for id in var.settings.subnet_ids : "${local.ec2_arn_prefix}:subnet/${id}"]
+    security_groups    = [for id in var.settings.security_group_ids : "${local.ec2_arn_prefix}:security-group/${id}"]
   }
 }
 
@@ -32,12 +32,12 @@ data "aws_iam_policy_document" "assume" {
 }
 
 resource "aws_iam_role" "this" {
-  name                 = coalesce(var.role_name, var.function_name)
+  name                 = coalesce(var.settings.role_name, var.function_name)
   description          = var.role_description
   assume_role_policy   = data.aws_iam_policy_document.assume.json
-  permissions_boundary = var.role_permissions_boundary
+  permissions_boundary = var.settings.role_permissions_boundary
 
-  tags = var.tags
+  tags = var.settings.tags
 }
 
 # One inline policy: the caller's statements first, then logging and tracing. One document
@@ -93,7 +93,7 @@ data "aws_iam_policy_document" "this" {
 
   # X-Ray's PutTraceSegments / PutTelemetryRecords have no resource type: AWS requires "*".
   dynamic "statement" {
-    for_each = var.tracing_mode == "Active" ? [1] : []
+    for_each = var.settings.tracing_mode == "Active" ? [1] : []
     content {
       sid = "XRay"
       actions = [
@@ -111,14 +111,14 @@ resource "aws_iam_role_policy" "this" {
   policy = data.aws_iam_policy_document.this.json
 }
 
-# Extra permissions of this function alone (var.policy_statements), in a policy of their own:
+# Extra permissions of this function alone (var.settings.policy_statements), in a policy of their own:
 # what the caller adds is read apart from what the module grants, and its statement ids cannot
 # collide with the module's. None: no policy (a function without them plans as before).
 data "aws_iam_policy_document" "extra" {
-  count = length(var.policy_statements) == 0 ? 0 : 1
+  count = length(var.settings.policy_statements) == 0 ? 0 : 1
 
   dynamic "statement" {
-    for_each = var.policy_statements
+    for_each = var.settings.policy_statements
     content {
       sid       = statement.value.sid
       effect    = "Allow"
@@ -138,7 +138,7 @@ data "aws_iam_policy_document" "extra" {
 }
 
 resource "aws_iam_role_policy" "extra" {
-  count = length(var.policy_statements) == 0 ? 0 : 1
+  count = length(var.settings.policy_statements) == 0 ? 0 : 1
 
   name   = "${var.policy_name}-extra"
   role   = aws_iam_role.this.id
@@ -146,7 +146,7 @@ resource "aws_iam_role_policy" "extra" {
 }
 
 resource "aws_iam_role_policy_attachment" "managed" {
-  for_each = toset(var.managed_policy_arns)
+  for_each = toset(var.settings.managed_policy_arns)
 
   role       = aws_iam_role.this.name
   policy_arn = each.value

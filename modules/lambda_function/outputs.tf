@@ -27,3 +27,8 @@ output "log_group_arn" {
   description = "ARN of the function's log group."
   value       = aws_cloudwatch_log_group.this.arn
 }
+
+output "settings" {
+  description = "The function's settings with every default filled in (what the caller's preconditions read, e.g. the timeout)."
+  value       = var.settings
+}

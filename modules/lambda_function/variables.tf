@@ -28,147 +28,6 @@ variable "lambda_handler" {
   }
 }
 
-variable "zip_path" {
-  description = "Path of the Lambda zip (built by `python -m stepqueue.deploy.lambda_zip`)."
-  type        = string
-
-  validation {
-    condition     = endswith(var.zip_path, ".zip")
-    error_message = "zip_path must be the path of a .zip file."
-  }
-}
-
-variable "source_code_hash" {
-  description = "Base64 SHA-256 of the zip (the content of `<zip>.sha256`); an unchanged hash never redeploys."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.source_code_hash))
-    error_message = "source_code_hash must be a base64-encoded SHA-256 (44 characters ending with '=')."
-  }
-}
-
-variable "runtime" {
-  description = "Lambda runtime."
-  type        = string
-  default     = "python3.12"
-
-  validation {
-    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
-    error_message = "The stepqueue zip needs python3.11 or later."
-  }
-}
-
-variable "architecture" {
-  description = "Instruction set of the function."
-  type        = string
-  default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.architecture)
-    error_message = "architecture must be x86_64 or arm64."
-  }
-}
-
-variable "timeout_seconds" {
-  description = "Lambda timeout."
-  type        = number
-  default     = 60
-
-  validation {
-    condition     = var.timeout_seconds >= 1 && var.timeout_seconds <= 900 && floor(var.timeout_seconds) == var.timeout_seconds
-    error_message = "timeout_seconds must be a whole number from 1 to 900."
-  }
-}
-
-variable "memory_mb" {
-  description = "Lambda memory size in MB."
-  type        = number
-  default     = 256
-
-  validation {
-    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240 && floor(var.memory_mb) == var.memory_mb
-    error_message = "memory_mb must be a whole number from 128 to 10240."
-  }
-}
-
-variable "reserved_concurrency" {
-  description = "Reserved concurrent executions, or null for none."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0 && floor(var.reserved_concurrency) == var.reserved_concurrency, false)
-    error_message = "reserved_concurrency must be a whole number >= 0, or null."
-  }
-}
-
-variable "environment_variables" {
-  description = "Environment variables of the function."
-  type        = map(string)
-  default     = {}
-
-  validation {
-    condition     = alltrue([for k in keys(var.environment_variables) : can(regex("^[A-Za-z][A-Za-z0-9_]*$", k))])
-    error_message = "Environment variable names are letters, digits and '_', starting with a letter."
-  }
-}
-
-variable "kms_key_arn" {
-  description = "Customer KMS key for the function's environment variables, or null (AWS-managed key)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.kms_key_arn, "x")))
-    error_message = "kms_key_arn must be a KMS key ARN, or null."
-  }
-}
-
-variable "tracing_mode" {
-  description = "X-Ray tracing mode; Active also grants the X-Ray write actions."
-  type        = string
-  default     = "Active"
-
-  validation {
-    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
-    error_message = "tracing_mode must be Active or PassThrough."
-  }
-}
-
-variable "log_retention_days" {
-  description = "Retention of the function's log group."
-  type        = number
-  default     = 365
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts (0 = never expire, 1, 3, 5, 7, 14, 30, ..., 365, ..., 3653)."
-  }
-}
-
-variable "log_kms_key_arn" {
-  description = "Customer KMS key for the log group, or null. The key policy must allow the logs service principal."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.log_kms_key_arn, "x")))
-    error_message = "log_kms_key_arn must be a KMS key ARN, or null."
-  }
-}
-
-variable "role_name" {
-  description = "Name of the IAM role. Defaults to the function name."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.role_name, "x")))
-    error_message = "IAM role names are 1-64 characters of [A-Za-z0-9_+=,.@-]."
-  }
-}
-
 variable "role_description" {
   description = "Description of the IAM role."
   type        = string
@@ -176,17 +35,6 @@ variable "role_description" {
   validation {
     condition     = length(var.role_description) <= 1000
     error_message = "An IAM role description is at most 1000 characters."
-  }
-}
-
-variable "role_permissions_boundary" {
-  description = "ARN of a permissions boundary for the role, or null."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::", coalesce(var.role_permissions_boundary, "x")))
-    error_message = "role_permissions_boundary must be an IAM policy ARN, or null."
   }
 }
 
@@ -210,109 +58,177 @@ variable "policy_json" {
   }
 }
 
-variable "tags" {
-  description = "Tags for every resource."
+variable "environment_variables" {
+  description = "The caller's own environment variables (e.g. STEPQUEUE_HANDLER); they win over `settings.environment`."
   type        = map(string)
   default     = {}
 
   validation {
-    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
-    error_message = "Tag keys are 1-128 characters and values at most 256."
+    condition     = alltrue([for k in keys(var.environment_variables) : can(regex("^[A-Za-z][A-Za-z0-9_]*$", k))])
+    error_message = "Environment variable names are letters, digits and '_', starting with a letter."
   }
 }
 
-variable "ephemeral_storage_mb" {
-  description = "Size of the function's /tmp in MB."
-  type        = number
-  default     = 512
-  nullable    = false
-
-  validation {
-    condition     = var.ephemeral_storage_mb >= 512 && var.ephemeral_storage_mb <= 10240 && floor(var.ephemeral_storage_mb) == var.ephemeral_storage_mb
-    error_message = "ephemeral_storage_mb must be a whole number from 512 to 10240."
-  }
-}
-
-variable "subnet_ids" {
-  description = "Subnets of the function's VPC configuration; empty (the default): no VPC. With subnets, the role may manage the function's network interfaces there."
-  type        = list(string)
-  default     = []
-  nullable    = false
-
-  validation {
-    condition     = alltrue([for id in var.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))])
-    error_message = "subnet_ids must be subnet ids (subnet-0123abcd...)."
-  }
-}
-
-variable "security_group_ids" {
-  description = "Security groups of the function's VPC configuration: given with `subnet_ids`, or both empty."
-  type        = list(string)
-  default     = []
-  nullable    = false
-
-  validation {
-    condition     = alltrue([for id in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
-    error_message = "security_group_ids must be security group ids (sg-0123abcd...)."
-  }
-
-  validation {
-    condition     = (length(var.subnet_ids) == 0) == (length(var.security_group_ids) == 0)
-    error_message = "subnet_ids and security_group_ids go together: both empty (no VPC) or both non-empty."
-  }
-}
-
-variable "layers" {
-  description = "ARNs of existing Lambda layer versions, at most 5."
-  type        = list(string)
-  default     = []
-  nullable    = false
-
-  validation {
-    condition     = length(var.layers) <= 5 && alltrue([for arn in var.layers : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$", arn))])
-    error_message = "layers must be at most 5 layer version ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
-  }
-}
-
-variable "policy_statements" {
-  description = "Extra IAM statements (Allow) of this function alone, in their own inline policy `<policy_name>-extra`: `sid` ([A-Za-z0-9]+, unique), `actions` (`service:Action`, no \"*\" alone), `resources`, optional `conditions` ({test, variable, values})."
-  type = list(object({
-    sid       = string
-    actions   = list(string)
-    resources = list(string)
-    conditions = optional(list(object({
-      test     = string
-      variable = string
-      values   = list(string)
+# Every setting of the function a caller may choose, in one object (the shape every wrapper
+# module passes through unchanged as its `function` variable), validated here and only here.
+variable "settings" {
+  description = "The function's settings, one object; only `zip_path` and `source_code_hash` are required. `zip_path`: the Lambda zip (built by `python -m stepqueue.deploy.lambda_zip`); `source_code_hash`: its base64 SHA-256 (the content of `<zip>.sha256`; unchanged, never redeploys); `runtime` (python3.11+), `architecture` (x86_64 | arm64), `timeout_seconds` (1..900), `memory_mb` (128..10240), `reserved_concurrency` (null: none), `ephemeral_storage_mb` (512..10240), `environment` (extra variables, under the caller's own), `kms_key_arn` (the environment's key, null: AWS-managed), `tracing_mode` (Active | PassThrough; Active grants the X-Ray writes), `log_retention_days` (a CloudWatch value, 0 = never), `log_kms_key_arn` (the log group's key; its policy must allow the logs service), `role_name` (default: the function name), `role_permissions_boundary`, `subnet_ids` + `security_group_ids` (a VPC, both or neither; the role then manages the function's network interfaces there), `layers` (at most 5 layer version ARNs), `policy_statements` (extra Allow statements in their own inline policy `<policy_name>-extra`: `sid` [A-Za-z0-9]+ unique, `actions` `service:Action` never \"*\" alone, `resources`, optional `conditions` {test, variable, values}), `managed_policy_arns` (attached to the role), `tags` (every resource of the function)."
+  type = object({
+    zip_path                  = string
+    source_code_hash          = string
+    runtime                   = optional(string, "python3.12")
+    architecture              = optional(string, "x86_64")
+    timeout_seconds           = optional(number, 60)
+    memory_mb                 = optional(number, 256)
+    reserved_concurrency      = optional(number)
+    ephemeral_storage_mb      = optional(number, 512)
+    environment               = optional(map(string), {})
+    kms_key_arn               = optional(string)
+    tracing_mode              = optional(string, "Active")
+    log_retention_days        = optional(number, 365)
+    log_kms_key_arn           = optional(string)
+    role_name                 = optional(string)
+    role_permissions_boundary = optional(string)
+    subnet_ids                = optional(list(string), [])
+    security_group_ids        = optional(list(string), [])
+    layers                    = optional(list(string), [])
+    policy_statements = optional(list(object({
+      sid       = string
+      actions   = list(string)
+      resources = list(string)
+      conditions = optional(list(object({
+        test     = string
+        variable = string
+        values   = list(string)
+      })), [])
     })), [])
-  }))
-  default  = []
+    managed_policy_arns = optional(list(string), [])
+    tags                = optional(map(string), {})
+  })
   nullable = false
 
   validation {
-    condition     = alltrue([for s in var.policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid))]) && length(distinct([for s in var.policy_statements : s.sid])) == length(var.policy_statements)
-    error_message = "Each policy statement needs a unique sid of letters and digits."
+    condition     = endswith(var.settings.zip_path, ".zip")
+    error_message = "settings.zip_path must be the path of a .zip file."
   }
 
   validation {
-    condition     = alltrue([for s in var.policy_statements : length(s.actions) > 0 && alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9*]+$", a))])])
-    error_message = "Each policy statement needs actions written `service:Action` (a wildcard inside the action is allowed, \"*\" alone is not)."
+    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.settings.source_code_hash))
+    error_message = "settings.source_code_hash must be a base64-encoded SHA-256 (44 characters ending with '=')."
   }
 
   validation {
-    condition     = alltrue([for s in var.policy_statements : length(s.resources) > 0 && alltrue([for r in s.resources : r == "*" || startswith(r, "arn:")])])
-    error_message = "Each policy statement needs resources, each an ARN (or \"*\")."
+    condition     = can(regex("^python3\\.(1[1-9])$", var.settings.runtime))
+    error_message = "settings.runtime: the stepqueue zip needs python3.11 or later."
+  }
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.settings.architecture)
+    error_message = "settings.architecture must be x86_64 or arm64."
+  }
+
+  validation {
+    condition     = var.settings.timeout_seconds >= 1 && var.settings.timeout_seconds <= 900 && floor(var.settings.timeout_seconds) == var.settings.timeout_seconds
+    error_message = "settings.timeout_seconds must be a whole number from 1 to 900."
+  }
+
+  validation {
+    condition     = var.settings.memory_mb >= 128 && var.settings.memory_mb <= 10240 && floor(var.settings.memory_mb) == var.settings.memory_mb
+    error_message = "settings.memory_mb must be a whole number from 128 to 10240."
+  }
+
+  validation {
+    condition     = var.settings.reserved_concurrency == null || try(var.settings.reserved_concurrency >= 0 && floor(var.settings.reserved_concurrency) == var.settings.reserved_concurrency, false)
+    error_message = "settings.reserved_concurrency must be a whole number >= 0, or null."
+  }
+
+  validation {
+    condition     = var.settings.ephemeral_storage_mb >= 512 && var.settings.ephemeral_storage_mb <= 10240 && floor(var.settings.ephemeral_storage_mb) == var.settings.ephemeral_storage_mb
+    error_message = "settings.ephemeral_storage_mb must be a whole number from 512 to 10240."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.settings.environment) : can(regex("^[A-Za-z][A-Za-z0-9_]*$", k))])
+    error_message = "settings.environment: variable names are letters, digits and '_', starting with a letter."
+  }
+
+  validation {
+    condition     = alltrue([for arn in [var.settings.kms_key_arn, var.settings.log_kms_key_arn] : arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(arn, "x")))])
+    error_message = "settings.kms_key_arn and settings.log_kms_key_arn must be KMS key ARNs, or null."
+  }
+
+  validation {
+    condition     = contains(["Active", "PassThrough"], var.settings.tracing_mode)
+    error_message = "settings.tracing_mode must be Active or PassThrough."
+  }
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.settings.log_retention_days)
+    error_message = "settings.log_retention_days must be a value CloudWatch Logs accepts (0 = never expire, 1, 3, 5, 7, 14, 30, ..., 365, ..., 3653)."
+  }
+
+  validation {
+    condition     = var.settings.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.settings.role_name, "x")))
+    error_message = "settings.role_name: IAM role names are 1-64 characters of [A-Za-z0-9_+=,.@-]."
+  }
+
+  validation {
+    condition     = var.settings.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::", coalesce(var.settings.role_permissions_boundary, "x")))
+    error_message = "settings.role_permissions_boundary must be an IAM policy ARN, or null."
+  }
+
+  validation {
+    condition = (
+      (length(var.settings.subnet_ids) == 0) == (length(var.settings.security_group_ids) == 0) &&
+      alltrue([for id in var.settings.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))]) &&
+      alltrue([for id in var.settings.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    )
+    error_message = "settings.subnet_ids (subnet-...) and settings.security_group_ids (sg-...) go together: both empty (no VPC) or both non-empty."
+  }
+
+  validation {
+    condition     = length(var.settings.layers) <= 5 && alltrue([for arn in var.settings.layers : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$", arn))])
+    error_message = "settings.layers must be at most 5 layer version ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.settings.policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid))]) && length(distinct([for s in var.settings.policy_statements : s.sid])) == length(var.settings.policy_statements)
+    error_message = "settings.policy_statements: each needs a unique sid of letters and digits."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.settings.policy_statements : length(s.actions) > 0 && alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9*]+$", a))])])
+    error_message = "settings.policy_statements: each needs actions written `service:Action` (a wildcard inside the action is allowed, \"*\" alone is not)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.settings.policy_statements : length(s.resources) > 0 && alltrue([for r in s.resources : r == "*" || startswith(r, "arn:")])])
+    error_message = "settings.policy_statements: each needs resources, each an ARN (or \"*\")."
+  }
+
+  validation {
+    condition     = alltrue([for arn in var.settings.managed_policy_arns : can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$", arn))])
+    error_message = "settings.managed_policy_arns must be IAM policy ARNs (arn:aws:iam::<account or aws>:policy/<name>)."
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.settings.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256])
+    error_message = "settings.tags: keys are 1-128 characters and values at most 256."
   }
 }
 
-variable "managed_policy_arns" {
-  description = "Managed IAM policies attached to the function's role."
+variable "setting_names" {
+  description = "The attribute names the caller gave `settings` (`keys(var.function)` in a wrapper whose `function` is `any`): a name `settings` does not have would otherwise be dropped without a word. null: not checked."
   type        = list(string)
-  default     = []
-  nullable    = false
+  default     = null
 
   validation {
-    condition     = alltrue([for arn in var.managed_policy_arns : can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$", arn))])
-    error_message = "managed_policy_arns must be IAM policy ARNs (arn:aws:iam::<account or aws>:policy/<name>)."
+    condition = var.setting_names == null || alltrue([for name in coalesce(var.setting_names, []) : contains([
+      "zip_path", "source_code_hash", "runtime", "architecture", "timeout_seconds", "memory_mb", "reserved_concurrency",
+      "ephemeral_storage_mb", "environment", "kms_key_arn", "tracing_mode", "log_retention_days", "log_kms_key_arn",
+      "role_name", "role_permissions_boundary", "subnet_ids", "security_group_ids", "layers", "policy_statements",
+      "managed_policy_arns", "tags",
+    ], name)])
+    error_message = "A function setting is misspelt or unknown (given: ${join(", ", coalesce(var.setting_names, []))}); the settings are zip_path, source_code_hash, runtime, architecture, timeout_seconds, memory_mb, reserved_concurrency, ephemeral_storage_mb, environment, kms_key_arn, tracing_mode, log_retention_days, log_kms_key_arn, role_name, role_permissions_boundary, subnet_ids, security_group_ids, layers, policy_statements, managed_policy_arns and tags."
   }
 }

@@ -34,24 +34,11 @@ module "function" {
 
   function_name    = var.function_name
   description      = "stepqueue starter: StartExecution from the start queue at a bounded rate, idempotent by execution name"
-  role_name        = var.role_name
   role_description = "stepqueue starter ${var.function_name}"
+  lambda_handler   = "stepqueue_starter.entry.handler"
 
-  role_permissions_boundary = var.role_permissions_boundary
-  policy_name               = "stepqueue-starter"
-  policy_json               = data.aws_iam_policy_document.this.json
-
-  zip_path         = var.zip_path
-  source_code_hash = var.source_code_hash
-  lambda_handler   = var.lambda_handler
-  runtime          = var.runtime
-  architecture     = var.architecture
-
-  timeout_seconds = var.timeout_seconds
-  memory_mb       = var.memory_mb
-  # Reserved as the mapping's maximum concurrency: the starter always has its share, and can
-  # never take more of the account's pool than that.
-  reserved_concurrency = var.max_concurrency
+  policy_name = "stepqueue-starter"
+  policy_json = data.aws_iam_policy_document.this.json
 
   environment_variables = {
     STATE_MACHINE_ARNS      = jsonencode(var.state_machine_arns)
@@ -61,13 +48,15 @@ module "function" {
     MAX_RECEIVE_COUNT       = tostring(var.max_receive_count)
     MAX_RETRY_DELAY_SECONDS = tostring(var.max_retry_delay_seconds)
   }
-  kms_key_arn = var.kms_key_arn
 
-  tracing_mode       = var.tracing_mode
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = var.log_kms_key_arn
-
-  tags = var.tags
+  # Reserved as the mapping's maximum concurrency: the starter always has its share, and can
+  # never take more of the account's pool than that. The module's key and tags reach the
+  # function unless its settings say otherwise.
+  settings = merge({ kms_key_arn = var.kms_key_arn }, var.function, {
+    reserved_concurrency = var.max_concurrency
+    tags                 = merge(var.tags, try(var.function.tags, {}))
+  })
+  setting_names = keys(var.function)
 }
 
 # What the starter may do; the shared Lambda module adds logging and tracing.
@@ -135,12 +124,16 @@ resource "aws_lambda_event_source_mapping" "this" {
 
   lifecycle {
     precondition {
-      condition     = var.batch_size / local.starts_per_second_per_starter <= var.timeout_seconds - local.deadline_margin_seconds
-      error_message = "A batch must fit the function's time at each starter's pace: batch_size / (starts_per_second / max_concurrency) must be at most timeout_seconds - 15."
+      condition     = module.function.settings.timeout_seconds >= 30
+      error_message = "function.timeout_seconds must be at least 30: the starter keeps its last 15 s for one call and its retry."
     }
     precondition {
-      condition     = var.visibility_timeout_seconds >= var.timeout_seconds
-      error_message = "visibility_timeout_seconds must be at least timeout_seconds (AWS rejects the event source mapping otherwise)."
+      condition     = var.batch_size / local.starts_per_second_per_starter <= module.function.settings.timeout_seconds - local.deadline_margin_seconds
+      error_message = "A batch must fit the function's time at each starter's pace: batch_size / (starts_per_second / max_concurrency) must be at most function.timeout_seconds - 15."
+    }
+    precondition {
+      condition     = var.visibility_timeout_seconds >= module.function.settings.timeout_seconds
+      error_message = "visibility_timeout_seconds must be at least function.timeout_seconds (AWS rejects the event source mapping otherwise)."
     }
   }
 }

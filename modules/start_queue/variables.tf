@@ -152,101 +152,9 @@ variable "event_source_mapping_enabled" {
   default     = true
 }
 
-variable "zip_path" {
-  description = "Path of the Lambda zip (the same zip as the workers)."
-  type        = string
-
-  validation {
-    condition     = endswith(var.zip_path, ".zip")
-    error_message = "zip_path must be the path of a .zip file."
-  }
-}
-
-variable "source_code_hash" {
-  description = "Base64 SHA-256 of the zip (the content of `<zip>.sha256`)."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9+/]{43}=$", var.source_code_hash))
-    error_message = "source_code_hash must be a base64-encoded SHA-256 (44 characters ending with '=')."
-  }
-}
-
-variable "lambda_handler" {
-  description = "The starter's entry point inside the zip."
-  type        = string
-  default     = "stepqueue_starter.entry.handler"
-
-  validation {
-    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]*(\\.[A-Za-z_][A-Za-z0-9_]*)+$", var.lambda_handler))
-    error_message = "lambda_handler must be a dotted Python path: module(s) then function."
-  }
-}
-
-variable "runtime" {
-  description = "Lambda runtime."
-  type        = string
-  default     = "python3.12"
-
-  validation {
-    condition     = can(regex("^python3\\.(1[1-9])$", var.runtime))
-    error_message = "The stepqueue zip needs python3.11 or later."
-  }
-}
-
-variable "architecture" {
-  description = "Instruction set of the function."
-  type        = string
-  default     = "x86_64"
-
-  validation {
-    condition     = contains(["x86_64", "arm64"], var.architecture)
-    error_message = "architecture must be x86_64 or arm64."
-  }
-}
-
-variable "timeout_seconds" {
-  description = "Lambda timeout. The starter starts no call in its last 15 s (one call with its retry fits there) and gives the records left back to the queue."
-  type        = number
-  default     = 60
-
-  validation {
-    condition     = var.timeout_seconds >= 30 && var.timeout_seconds <= 900 && floor(var.timeout_seconds) == var.timeout_seconds
-    error_message = "timeout_seconds must be a whole number from 30 to 900 (the starter keeps 15 s back)."
-  }
-}
-
-variable "memory_mb" {
-  description = "Lambda memory size in MB."
-  type        = number
-  default     = 256
-
-  validation {
-    condition     = var.memory_mb >= 128 && var.memory_mb <= 10240 && floor(var.memory_mb) == var.memory_mb
-    error_message = "memory_mb must be a whole number from 128 to 10240."
-  }
-}
-
-variable "role_name" {
-  description = "Name of the IAM role. Defaults to the function name."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.role_name == null || can(regex("^[\\w+=,.@-]{1,64}$", coalesce(var.role_name, "x")))
-    error_message = "role_name must be 1-64 characters of [A-Za-z0-9_+=,.@-], or null."
-  }
-}
-
-variable "role_permissions_boundary" {
-  description = "ARN of a permissions boundary for the role, or null."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.role_permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::", coalesce(var.role_permissions_boundary, "x")))
-    error_message = "role_permissions_boundary must be an IAM policy ARN, or null."
-  }
+variable "function" {
+  description = "The starter's settings, passed through to ../lambda_function `settings` (validated there): `zip_path` and `source_code_hash` (required: the same zip as the workers), `timeout_seconds` (at least 30: the starter starts no call in its last 15 s, one call with its retry fits there, and gives the records left back to the queue), `log_retention_days` (its log group also holds its metric lines), `kms_key_arn` (default: this module's `kms_key_arn`), `tags` (over this module's `tags`), and the rest of `settings`. Its reserved concurrency is `max_concurrency`."
+  type        = any
 }
 
 variable "kms_key_arn" {
@@ -274,39 +182,6 @@ variable "alarm_sns_topic_arn" {
   validation {
     condition     = var.alarm_sns_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:", coalesce(var.alarm_sns_topic_arn, "x")))
     error_message = "alarm_sns_topic_arn must be an SNS topic ARN, or null."
-  }
-}
-
-variable "tracing_mode" {
-  description = "X-Ray tracing mode."
-  type        = string
-  default     = "Active"
-
-  validation {
-    condition     = contains(["Active", "PassThrough"], var.tracing_mode)
-    error_message = "tracing_mode must be Active or PassThrough."
-  }
-}
-
-variable "log_retention_days" {
-  description = "Retention of the function's log group (which also holds its metric lines)."
-  type        = number
-  default     = 365
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be a value CloudWatch Logs accepts (0 = never expire, 1, 3, 5, 7, 14, 30, ..., 365, ..., 3653)."
-  }
-}
-
-variable "log_kms_key_arn" {
-  description = "Customer KMS key for the log group, or null."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(var.log_kms_key_arn, "x")))
-    error_message = "log_kms_key_arn must be a KMS key ARN, or null."
   }
 }
 

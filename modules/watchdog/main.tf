@@ -9,35 +9,24 @@ module "function" {
 
   function_name    = var.function_name
   description      = "stepqueue watchdog: ages of the oldest RUNNING execution of each state machine"
-  role_name        = var.role_name
   role_description = "stepqueue watchdog ${var.function_name}"
+  lambda_handler   = "stepqueue_watchdog.entry.handler"
 
-  role_permissions_boundary = var.role_permissions_boundary
-  policy_name               = "stepqueue-watchdog"
-  policy_json               = data.aws_iam_policy_document.this.json
-
-  zip_path         = var.zip_path
-  source_code_hash = var.source_code_hash
-  lambda_handler   = var.lambda_handler
-  runtime          = var.runtime
-  architecture     = var.architecture
-
-  # No reserved concurrency: a run lasts at most the timeout, far less than the schedule's
-  # interval, and reserving would take from the account's unreserved pool.
-  timeout_seconds = var.timeout_seconds
-  memory_mb       = var.memory_mb
+  policy_name = "stepqueue-watchdog"
+  policy_json = data.aws_iam_policy_document.this.json
 
   environment_variables = {
     # Sorted: the same set never changes the function's configuration.
     STATE_MACHINE_ARNS = jsonencode(sort(var.state_machine_arns))
   }
-  kms_key_arn = var.kms_key_arn
 
-  tracing_mode       = var.tracing_mode
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = var.log_kms_key_arn
-
-  tags = var.tags
+  # No reserved concurrency: a run lasts at most the timeout, far less than the schedule's
+  # interval, and reserving would take from the account's unreserved pool.
+  settings = merge(var.function, {
+    reserved_concurrency = null
+    tags                 = merge(var.tags, try(var.function.tags, {}))
+  })
+  setting_names = keys(var.function)
 }
 
 # ListExecutions is authorised on the state machine itself: ours only.
@@ -61,6 +50,13 @@ resource "aws_cloudwatch_event_target" "this" {
   rule      = aws_cloudwatch_event_rule.this.name
   target_id = "watchdog"
   arn       = module.function.function_arn
+
+  lifecycle {
+    precondition {
+      condition     = module.function.settings.timeout_seconds >= 10
+      error_message = "function.timeout_seconds must be at least 10: one run pages through every state machine's RUNNING executions."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "this" {

@@ -77,7 +77,7 @@ data "aws_iam_policy_document" "this" {
 
   # A SecureString parameter or a secret encrypted with the deployment's customer key.
   dynamic "statement" {
-    for_each = length(var.secrets) == 0 || var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    for_each = length(var.secrets) == 0 || local.secrets_kms_key_arn == null ? [] : [local.secrets_kms_key_arn]
     content {
       sid       = "DecryptOwnSecrets"
       actions   = ["kms:Decrypt"]

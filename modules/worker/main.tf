@@ -20,6 +20,8 @@ locals {
   })
   ssm_parameter_arns = sort([for arn in values(var.secrets) : arn if can(regex("^arn:aws[a-z-]*:ssm:", arn))])
   secret_arns        = sort([for arn in values(var.secrets) : arn if can(regex("^arn:aws[a-z-]*:secretsmanager:", arn))])
+  # The function's environment key: a SecureString or a secret may be encrypted with it.
+  secrets_kms_key_arn = try(var.function.kms_key_arn, null)
 }
 
 module "function" {
@@ -27,41 +29,18 @@ module "function" {
 
   function_name    = var.function_name
   description      = var.description
-  role_name        = var.role_name
   role_description = "stepqueue worker ${var.function_name}"
+  lambda_handler   = "stepqueue_runtime.entry.handler"
 
-  role_permissions_boundary = var.role_permissions_boundary
-  policy_name               = "stepqueue-worker"
-  policy_json               = data.aws_iam_policy_document.this.json
+  policy_name = "stepqueue-worker"
+  policy_json = data.aws_iam_policy_document.this.json
 
-  zip_path         = var.zip_path
-  source_code_hash = var.source_code_hash
-  lambda_handler   = var.lambda_handler
-  runtime          = var.runtime
-  architecture     = var.architecture
-  layers           = var.layers
-
-  timeout_seconds      = var.timeout_seconds
-  memory_mb            = var.memory_mb
-  reserved_concurrency = var.reserved_concurrency
-  ephemeral_storage_mb = var.ephemeral_storage_mb
-
-  subnet_ids         = var.subnet_ids
-  security_group_ids = var.security_group_ids
-
-  policy_statements   = var.policy_statements
-  managed_policy_arns = var.managed_policy_arns
-
-  environment_variables = merge(var.environment_variables, {
+  environment_variables = merge({
     STEPQUEUE_HANDLER = var.handler
   }, local.payload_environment, local.secrets_environment)
-  kms_key_arn = var.kms_key_arn
 
-  tracing_mode       = var.tracing_mode
-  log_retention_days = var.log_retention_days
-  log_kms_key_arn    = var.log_kms_key_arn
-
-  tags = var.tags
+  settings      = var.function
+  setting_names = keys(var.function)
 }
 
 # The function, role, policy and log group lived here before the shared module: moving their
@@ -99,5 +78,12 @@ resource "aws_lambda_event_source_mapping" "this" {
 
   scaling_config {
     maximum_concurrency = var.max_concurrency
+  }
+
+  lifecycle {
+    precondition {
+      condition     = module.function.settings.reserved_concurrency == null || try(module.function.settings.reserved_concurrency >= var.max_concurrency, false)
+      error_message = "function.reserved_concurrency, when set, must be at least max_concurrency, else throttled messages end in the DLQ."
+    }
   }
 }

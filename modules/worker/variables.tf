@@ -1,4 +1,5 @@
-# The settings handed to ../lambda_function unchanged are validated there, once.
+# The function's settings are one object (`function`), handed to ../lambda_function unchanged
+# and validated there, once.
 
 variable "function_name" {
   description = "Name of the Lambda function (and, unless `role_name` is set, of its role)."
@@ -16,18 +17,6 @@ variable "description" {
   default     = "stepqueue worker"
 }
 
-variable "role_name" {
-  description = "Name of the IAM role. Defaults to the function name."
-  type        = string
-  default     = null
-}
-
-variable "role_permissions_boundary" {
-  description = "ARN of a permissions boundary for the role, or null."
-  type        = string
-  default     = null
-}
-
 variable "handler" {
   description = "User handler run by the stepqueue runtime: module path inside the zip, then the function name (e.g. `examples.orders.enrich`). Becomes STEPQUEUE_HANDLER."
   type        = string
@@ -38,80 +27,9 @@ variable "handler" {
   }
 }
 
-variable "lambda_handler" {
-  description = "The Lambda entry point (the stepqueue runtime)."
-  type        = string
-  default     = "stepqueue_runtime.entry.handler"
-}
-
-variable "zip_path" {
-  description = "Path of the Lambda zip (built by `python -m stepqueue.deploy.lambda_zip`)."
-  type        = string
-}
-
-variable "source_code_hash" {
-  description = "Base64 SHA-256 of the zip (the content of `<zip>.sha256`); an unchanged hash never redeploys."
-  type        = string
-}
-
-variable "runtime" {
-  description = "Lambda runtime."
-  type        = string
-  default     = "python3.12"
-}
-
-variable "architecture" {
-  description = "Instruction set of the function."
-  type        = string
-  default     = "x86_64"
-}
-
-variable "timeout_seconds" {
-  description = "Lambda timeout."
-  type        = number
-  default     = 60
-}
-
-variable "memory_mb" {
-  description = "Lambda memory size in MB."
-  type        = number
-  default     = 256
-}
-
-variable "reserved_concurrency" {
-  description = "Reserved concurrent executions, or null for none. If set, keep it >= max_concurrency or throttled messages end in the DLQ."
-  type        = number
-  default     = null
-}
-
-variable "environment_variables" {
-  description = "Extra environment variables (STEPQUEUE_HANDLER is always set from `handler`)."
-  type        = map(string)
-  default     = {}
-}
-
-variable "kms_key_arn" {
-  description = "Customer KMS key for the function's environment variables, or null (AWS-managed key)."
-  type        = string
-  default     = null
-}
-
-variable "tracing_mode" {
-  description = "X-Ray tracing mode."
-  type        = string
-  default     = "Active"
-}
-
-variable "log_retention_days" {
-  description = "Retention of the function's log group."
-  type        = number
-  default     = 365
-}
-
-variable "log_kms_key_arn" {
-  description = "Customer KMS key for the log group, or null. The key policy must allow the logs service principal."
-  type        = string
-  default     = null
+variable "function" {
+  description = "The function's settings, passed through unchanged to ../lambda_function `settings` (validated there): `zip_path` and `source_code_hash` (required), `runtime`, `architecture`, `timeout_seconds`, `memory_mb`, `reserved_concurrency` (if set, keep it >= max_concurrency or throttled messages end in the DLQ), `ephemeral_storage_mb`, `environment`, `kms_key_arn` (the environment's key, and the one secrets are decrypted with), `tracing_mode`, `log_retention_days`, `log_kms_key_arn`, `role_name`, `role_permissions_boundary`, `subnet_ids`, `security_group_ids`, `layers`, `policy_statements`, `managed_policy_arns`, `tags`."
+  type        = any
 }
 
 variable "queue_arn" {
@@ -200,63 +118,6 @@ variable "payload_store" {
     condition     = try(var.payload_store.kms_key_arn, null) == null || can(regex("^arn:aws[a-z-]*:kms:", coalesce(try(var.payload_store.kms_key_arn, null), "x")))
     error_message = "payload_store.kms_key_arn must be a KMS key ARN, or null."
   }
-}
-
-variable "tags" {
-  description = "Tags for every resource."
-  type        = map(string)
-  default     = {}
-}
-
-variable "ephemeral_storage_mb" {
-  description = "Size of the function's /tmp in MB (512..10240)."
-  type        = number
-  default     = 512
-  nullable    = false
-}
-
-variable "subnet_ids" {
-  description = "Subnets of the function's VPC configuration, with `security_group_ids`; empty: no VPC."
-  type        = list(string)
-  default     = []
-  nullable    = false
-}
-
-variable "security_group_ids" {
-  description = "Security groups of the function's VPC configuration, with `subnet_ids`."
-  type        = list(string)
-  default     = []
-  nullable    = false
-}
-
-variable "layers" {
-  description = "ARNs of existing Lambda layer versions (at most 5)."
-  type        = list(string)
-  default     = []
-  nullable    = false
-}
-
-variable "policy_statements" {
-  description = "Extra IAM statements of this worker alone (../lambda_function `policy_statements`)."
-  type = list(object({
-    sid       = string
-    actions   = list(string)
-    resources = list(string)
-    conditions = optional(list(object({
-      test     = string
-      variable = string
-      values   = list(string)
-    })), [])
-  }))
-  default  = []
-  nullable = false
-}
-
-variable "managed_policy_arns" {
-  description = "Managed IAM policies attached to this worker's role."
-  type        = list(string)
-  default     = []
-  nullable    = false
 }
 
 variable "secrets" {

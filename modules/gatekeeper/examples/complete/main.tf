@@ -20,9 +20,12 @@ module "semaphore" {
 module "gatekeeper" {
   source = "../.."
 
-  name             = "stepqueue-example-gatekeeper"
-  zip_path         = var.lambda_zip_path
-  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  name = "stepqueue-example-gatekeeper"
+  function = {
+    zip_path         = var.lambda_zip_path
+    source_code_hash = filebase64sha256(var.lambda_zip_path)
+    memory_mb        = 512
+  }
 
   table_name = module.semaphore.table_name
   table_arn  = module.semaphore.table_arn

@@ -18,15 +18,28 @@ module "function" {
   role_description = "stepqueue example function"
   lambda_handler   = "stepqueue_runtime.entry.handler"
 
-  zip_path         = var.lambda_zip_path
-  source_code_hash = filebase64sha256(var.lambda_zip_path)
-
   policy_name = "stepqueue-example"
   policy_json = data.aws_iam_policy_document.own.json
 
-  timeout_seconds       = 30
-  memory_mb             = 128
   environment_variables = { STEPQUEUE_HANDLER = "examples.orders.enrich" }
 
-  tags = { Example = "lambda_function" }
+  settings = {
+    zip_path         = var.lambda_zip_path
+    source_code_hash = filebase64sha256(var.lambda_zip_path)
+
+    timeout_seconds      = 30
+    tracing_mode         = "Active"
+    memory_mb            = 128
+    ephemeral_storage_mb = 1024
+    environment          = { GREETING = "hello" }
+
+    # An extra permission of this function alone, in its own inline policy.
+    policy_statements = [{
+      sid       = "ReadOneMoreParameter"
+      actions   = ["ssm:GetParameter"]
+      resources = ["arn:aws:ssm:${var.region}:123456789012:parameter/stepqueue-example-extra"]
+    }]
+
+    tags = { Example = "lambda_function" }
+  }
 }

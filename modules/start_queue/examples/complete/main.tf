@@ -9,10 +9,13 @@ data "aws_region" "current" {}
 module "start_queue" {
   source = "../.."
 
-  queue_name       = "stepqueue-example-start"
-  function_name    = "stepqueue-example-starter"
-  zip_path         = var.lambda_zip_path
-  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  queue_name    = "stepqueue-example-start"
+  function_name = "stepqueue-example-starter"
+  function = {
+    zip_path         = var.lambda_zip_path
+    source_code_hash = filebase64sha256(var.lambda_zip_path)
+    timeout_seconds  = 60
+  }
 
   # The workflows it may start, by the name messages give (the state machines need not exist).
   state_machine_arns = {

@@ -9,9 +9,12 @@ data "aws_region" "current" {}
 module "watchdog" {
   source = "../.."
 
-  function_name    = "stepqueue-example-watchdog"
-  zip_path         = var.lambda_zip_path
-  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  function_name = "stepqueue-example-watchdog"
+  function = {
+    zip_path         = var.lambda_zip_path
+    source_code_hash = filebase64sha256(var.lambda_zip_path)
+    timeout_seconds  = 30
+  }
 
   # The state machines to watch (they need not exist yet).
   state_machine_arns = [

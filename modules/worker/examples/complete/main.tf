@@ -16,17 +16,31 @@ module "worker" {
   function_name = "stepqueue-example-enrich"
   handler       = "examples.orders.enrich"
 
-  zip_path         = var.lambda_zip_path
-  source_code_hash = filebase64sha256(var.lambda_zip_path)
+  function = {
+    zip_path         = var.lambda_zip_path
+    source_code_hash = filebase64sha256(var.lambda_zip_path)
+    timeout_seconds  = 60
+    memory_mb        = 256
+    architecture     = "arm64"
+    tracing_mode     = "Active"
+    environment      = { GREETING = "hello" }
 
-  timeout_seconds = 60
-  memory_mb       = 256
+    # What this worker alone may do besides consuming its queue.
+    policy_statements = [{
+      sid       = "ReadOrders"
+      actions   = ["dynamodb:GetItem"]
+      resources = ["arn:aws:dynamodb:${var.region}:123456789012:table/orders"]
+    }]
+
+    tags = { Example = "worker" }
+  }
+
+  # Resolved by the runtime at cold start; only the ARN is in the configuration.
+  secrets = { API_KEY = "arn:aws:ssm:${var.region}:123456789012:parameter/stepqueue-example/api-key" }
 
   queue_arn                    = module.queue.queue_arn
   batch_size                   = 2
   batching_window_seconds      = 10
   max_concurrency              = 5
   event_source_mapping_enabled = true
-
-  tags = { Example = "worker" }
 }

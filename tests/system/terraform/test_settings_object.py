@@ -1,0 +1,131 @@
+"""A deployment made by the root of commit BEFORE (each wrapper module with its own pass-through
+Lambda variables, workers without settings of their own) planned with the current root against
+the same state: the plan must change nothing at all. Not one replacement, not one in-place
+update: the one settings object of modules/lambda_function, the worker fields of
+workflows.tfvars.json at their defaults (docs/contracts.md) and everything they may add (a VPC
+block, ephemeral storage, an extra policy, attachments, STEPQUEUE_SECRETS) leave a worker that
+declares nothing exactly as it was.
+
+BEFORE is deployed as it was: its root (`git archive`) applied with the current generator's
+output less the worker fields it did not know; the current root then plans with the output
+as the generator writes it (the fields there, at their defaults, or absent for a generator
+that does not write them yet: both must plan nothing)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+from stepqueue.deploy.artifacts import generate
+from stepqueue.deploy.terraform import Terraform
+from stepqueue.local.deployment import local_deployment
+from stepqueue.local.emulator import Emulator
+from stepqueue.paths import REPO
+
+# The last commit before the worker settings and the one settings object.
+BEFORE = "b552a47"
+# The worker fields BEFORE's root did not know (docs/contracts.md) and their defaults.
+WORKER_DEFAULTS: dict[str, Any] = {
+    "architecture": "x86_64",
+    "artifact": None,
+    "environment": {},
+    "ephemeral_storage_mb": 512,
+    "layers": [],
+    "log_retention_days": None,
+    "managed_policy_arns": [],
+    "policy_statements": [],
+    "secrets": {},
+    "security_group_ids": [],
+    "subnet_ids": [],
+    "tags": {},
+}
+# Workflows with and without a semaphore: workers, the gatekeeper; and the root's starter and
+# watchdog, every caller of modules/lambda_function.
+SPECS = ("burst", "media")
+
+
+def _archive(dest: Path, *paths: str) -> Path:
+    """`paths` of commit BEFORE under `dest`; fails (never skips) without the commit."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", BEFORE, *paths],
+        capture_output=True,
+    )
+    assert archive.returncode == 0, (
+        f"commit {BEFORE} (the deployment before the settings object) is not in this "
+        f"repository: fetch it ({archive.stderr.decode(errors='replace').strip()})"
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
+
+
+def _with_workers(generated: Path, dest: Path, edit: Any) -> Path:
+    """A copy of the generator's output whose every worker object went through `edit`."""
+    shutil.copytree(generated, dest)
+    tfvars_path = dest / "workflows.tfvars.json"
+    tfvars = json.loads(tfvars_path.read_text())
+    for workflow in tfvars["workflows"].values():
+        workflow["workers"] = {name: edit(w) for name, w in workflow["workers"].items()}
+    tfvars_path.write_text(json.dumps(tfvars, indent=2, sort_keys=True))
+    return dest
+
+
+def _changes(tf: Terraform, plan_file: Path) -> list[tuple[str, list[str]]]:
+    tf.plan_to_file(plan_file)
+    plan = json.loads(tf.show_plan(plan_file))
+    return [
+        (c["address"], c["change"]["actions"])
+        for c in plan.get("resource_changes", [])
+        if c["change"]["actions"] != ["no-op"]
+    ]
+
+
+def test_a_deployment_made_before_the_settings_object_plans_no_change(
+    emulator: Emulator, lambda_zip: Path, tmp_path: Path
+) -> None:
+    generated = generate([REPO / "workflows" / f"{n}.yaml" for n in SPECS], tmp_path / "gen")
+
+    def without_fields(worker: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in worker.items() if k not in WORKER_DEFAULTS}
+
+    def with_defaults(worker: dict[str, Any]) -> dict[str, Any]:
+        return {**worker, **WORKER_DEFAULTS}
+
+    old_inputs = _with_workers(generated, tmp_path / "old", without_fields)
+    work_dir = tmp_path / "state"
+    prefix = "so-"
+    before = local_deployment(
+        emulator.endpoint,
+        work_dir,
+        root=_archive(tmp_path / "before", "terraform", "modules") / "terraform",
+        generated_dir=old_inputs,
+        lambda_zip=lambda_zip,
+        name_prefix=prefix,
+    )
+    before.init()
+    before.apply()
+    state = json.loads(before.state_path.read_text())
+    modules = {
+        r.get("module", "").split(".")[1].split("[")[0] for r in state["resources"] if "module" in r
+    }
+    assert {"worker", "gatekeeper", "start_queue", "watchdog"} <= modules, modules
+
+    # The same state, the current root: with the tfvars of a generator that writes the worker
+    # fields (at their defaults), and of one that does not.
+    for name, edit in (("defaults", with_defaults), ("absent", without_fields)):
+        inputs = _with_workers(generated, tmp_path / name, edit)
+        current = local_deployment(
+            emulator.endpoint,
+            work_dir,
+            generated_dir=inputs,
+            lambda_zip=lambda_zip,
+            name_prefix=prefix,
+        )
+        current.init()
+        changes = _changes(current, tmp_path / f"{name}.bin")
+        assert changes == [], f"the current root would change ({name}): {changes}"
