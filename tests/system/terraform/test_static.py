@@ -1,8 +1,8 @@
 """Static checks of terraform/ and modules/: fmt, validate (the root; every module example in
 test_examples.py), checkov with zero failures, every skip inline with a reason, and the
 conventions of the modules (file layout, typed and described variables, try() in outputs only
-where a resource may be absent), and one semaphore limit in the generator and both Terraform
-validations."""
+where a resource may be absent), one semaphore limit in the generator and both Terraform
+validations, and one validation of a Lambda's settings through every wrapper module."""
 
 from __future__ import annotations
 
@@ -152,3 +152,75 @@ def test_gatekeeper_limit_is_the_generators() -> None:
     text = (MODULES / "gatekeeper" / "variables.tf").read_text()
     bounds = re.findall(r"\b[a-z]+\.limit <= ([0-9]+)\b", text)
     assert {int(b) for b in bounds} == {_generator_semaphore_limit()}
+
+
+# Each wrapper's required inputs besides `function` (any valid values: the plan stops at the
+# settings' validation, before any resource or API call).
+_WRAPPER_INPUTS = {
+    "worker": {
+        "function_name": '"w"',
+        "handler": '"examples.orders.enrich"',
+        "queue_arn": '"arn:aws:sqs:us-east-1:123456789012:q"',
+    },
+    "gatekeeper": {
+        "name": '"g"',
+        "table_name": '"tbl"',
+        "table_arn": '"arn:aws:dynamodb:us-east-1:123456789012:table/tbl"',
+        "semaphores": "{ s = { limit = 1, state_machine_arns = [] } }",
+    },
+    "start_queue": {
+        "queue_name": '"q"',
+        "function_name": '"s"',
+        "state_machine_arns": '{ a = "arn:aws:states:us-east-1:123456789012:stateMachine:a" }',
+    },
+    "watchdog": {
+        "function_name": '"w"',
+        "state_machine_arns": '["arn:aws:states:us-east-1:123456789012:stateMachine:a"]',
+    },
+}
+_OFFLINE_PROVIDER = """
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "unused"
+  secret_key                  = "unused"
+  max_retries                 = 0
+  skip_credentials_validation = true
+  skip_requesting_account_id  = true
+  skip_metadata_api_check     = true
+  endpoints {
+    sts = "http://127.0.0.1:9"
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("wrapper", sorted(_WRAPPER_INPUTS))
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("memroy_mb = 512", "A function setting is misspelt or unknown (given: memroy_mb"),
+        ("memory_mb = 64", "settings.memory_mb must be a whole number from 128 to 10240."),
+    ],
+    ids=["misspelt", "out-of-range"],
+)
+def test_every_wrapper_refuses_a_bad_setting_the_same_way(
+    tmp_path: Path, wrapper: str, setting: str, message: str
+) -> None:
+    """One shape, one validation: a setting modules/lambda_function refuses is refused through
+    every wrapper with the same message, and a misspelt one is not silently dropped."""
+    config = copy_configuration(tmp_path)
+    root = config / "caller"
+    root.mkdir()
+    inputs = "\n".join(f"  {k} = {v}" for k, v in _WRAPPER_INPUTS[wrapper].items())
+    (root / "main.tf").write_text(
+        _OFFLINE_PROVIDER
+        + f'module "{wrapper}" {{\n  source = "../modules/{wrapper}"\n{inputs}\n'
+        + '  function = {\n    zip_path = "x.zip"\n'
+        + '    source_code_hash = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="\n'
+        + f"    {setting}\n  }}\n}}\n"
+    )
+    tf = Terraform(root=root, work_dir=tmp_path / "data")
+    tf.init()
+    with pytest.raises(TerraformError) as refused:
+        tf.plan()
+    assert message in " ".join(str(refused.value).split())
