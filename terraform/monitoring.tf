@@ -57,6 +57,12 @@ module "monitoring" {
       function_name        = module.worker[key].function_name
       max_concurrency      = wk.max_concurrency
       task_timeout_seconds = try(min(local.task_timeouts[key]...), null)
+      # The worker's own extra permissions (docs/contracts.md), as its role holds them.
+      permissions = {
+        statements          = [for st in local.worker_policy_statements[key] : { sid = st.sid, actions = st.actions, resources = st.resources }]
+        managed_policy_arns = wk.managed_policy_arns
+        secret_arns         = sort(distinct(values(wk.secrets)))
+      }
     }
   }
 

@@ -420,6 +420,27 @@ locals {
     }
   ]
 
+  # Which worker holds which extra permission, one row each, so a reviewer finds them beside the
+  # worker's figures. Only when some worker has one: a deployment without them keeps its
+  # dashboard as it was. Inside backticks, the "*" of an action or an ARN stays text.
+  permission_rows = flatten([
+    for key in sort(keys(var.workers)) : concat(
+      [for st in var.workers[key].permissions.statements : "| ${key} | statement `${st.sid}` | `${join("`, `", st.actions)}` | `${join("`, `", st.resources)}` |"],
+      [for arn in var.workers[key].permissions.managed_policy_arns : "| ${key} | managed policy | (the policy's) | `${arn}` |"],
+      [for arn in var.workers[key].permissions.secret_arns : "| ${key} | secret (STEPQUEUE_SECRETS) | read | `${arn}` |"],
+    )
+  ])
+  permission_widgets = length(local.permission_rows) == 0 ? [] : [{
+    type = "text", width = 24, height = min(3 + length(local.permission_rows), 30)
+    properties = {
+      markdown = join("\n", concat([
+        "## Extra permissions of the workers (beyond their queue, payloads, logs and task results)",
+        "| worker | what | actions | resources |",
+        "|---|---|---|---|",
+      ], local.permission_rows))
+    }
+  }]
+
   # The alarms' ARNs from their names, known at plan time: the dashboard's body is then
   # known too, and a plan shows it whole. An alarm status widget shows at most 100 alarms.
   alarm_arn_prefix = "arn:${data.aws_partition.current.partition}:cloudwatch:${local.region}:${data.aws_caller_identity.current.account_id}:alarm:"
@@ -444,6 +465,7 @@ resource "aws_cloudwatch_dashboard" "this" {
       local.start_queue_widgets,
       local.semaphore_widgets,
       local.function_widgets,
+      local.permission_widgets,
     )
   })
 }

@@ -33,7 +33,7 @@ variable "workflows" {
 }
 
 variable "workers" {
-  description = "Workers by any unique key (the root uses `workflow/worker`): names of the queue, its DLQ and the function, the mapping's maximum concurrency, and `task_timeout_seconds`, the shortest TimeoutSeconds of the Worker tasks that queue to it (null: no task uses it, no queue-age alarm)."
+  description = "Workers by any unique key (the root uses `workflow/worker`): names of the queue, its DLQ and the function, the mapping's maximum concurrency, `task_timeout_seconds`, the shortest TimeoutSeconds of the Worker tasks that queue to it (null: no task uses it, no queue-age alarm), and `permissions`, what the worker may do beyond what stepqueue grants every worker (its own IAM statements, managed policies, and the secrets it reads), listed on the dashboard."
   type = map(object({
     workflow             = string
     worker               = string
@@ -42,6 +42,15 @@ variable "workers" {
     function_name        = string
     max_concurrency      = number
     task_timeout_seconds = number
+    permissions = optional(object({
+      statements = optional(list(object({
+        sid       = string
+        actions   = list(string)
+        resources = list(string)
+      })), [])
+      managed_policy_arns = optional(list(string), [])
+      secret_arns         = optional(list(string), [])
+    }), {})
   }))
   default = {}
 

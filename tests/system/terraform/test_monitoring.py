@@ -350,6 +350,30 @@ def test_the_dashboard_shows_every_workflow_worker_semaphore_and_alarm(
     assert {arn.removeprefix(prefix) for arn in status["properties"]["alarms"]} == names
 
 
+def test_the_dashboard_lists_extra_permissions_only_where_a_worker_has_some(
+    planned: dict[str, dict[str, Any]], tfvars: dict[str, Any]
+) -> None:
+    """A text widget, one row per statement, managed policy and secret of each worker that
+    has any (tfvars written before these fields existed have none); without any, no widget,
+    and the dashboard of a deployment made before is unchanged."""
+    widgets = json.loads(planned[f"{MODULE}.aws_cloudwatch_dashboard.this"]["dashboard_body"])[
+        "widgets"
+    ]
+    texts = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
+    expected = {
+        f"{wf}/{wk}": len(w.get("policy_statements", []))
+        + len(w.get("managed_policy_arns", []))
+        + len(set(w.get("secrets", {}).values()))
+        for wf, spec in tfvars["workflows"].items()
+        for wk, w in spec["workers"].items()
+    }
+    rows = [line for text in texts for line in text.splitlines() if line.startswith("| ")]
+    rows = [row for row in rows if not row.startswith("| worker |")]
+    shown = {key: sum(row.startswith(f"| {key} |") for row in rows) for key in expected}
+    assert shown == expected
+    assert len(texts) == (1 if any(expected.values()) else 0)
+
+
 def _metric_lines(widget: dict[str, Any]) -> list[list[Any]]:
     """A widget's metric lines, without its metric math lines (`[{"expression": ...}]`)."""
     lines = widget["properties"].get("metrics", [])

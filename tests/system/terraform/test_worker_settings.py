@@ -199,7 +199,6 @@ def _terraform(
             "aws_endpoint_url": emulator.endpoint,
             "name_prefix": PREFIX,
             "payload_bucket_enabled": True,
-            "monitoring_enabled": False,
             "start_queue_enabled": False,
             **variables,
         },
@@ -359,6 +358,31 @@ def test_the_rich_workers_extra_permissions_are_its_own(
     )
     assert own["VpcManageNetworkInterfaces"]["Resource"] == network
     assert own["VpcDescribe"]["Resource"] == "*"
+
+
+def test_the_dashboard_lists_each_workers_extra_permissions(
+    resources: dict[str, dict[str, Any]],
+) -> None:
+    dashboard = resources["module.monitoring[0].aws_cloudwatch_dashboard.this"]
+    texts = [
+        w["properties"]["markdown"]
+        for w in json.loads(dashboard["dashboard_body"])["widgets"]
+        if w["type"] == "text"
+    ]
+    assert len(texts) == 1, texts
+    rows = [line for line in texts[0].splitlines() if line.startswith(f"| {WORKFLOW}/")]
+    bucket = resources["module.payload_bucket[0].aws_s3_bucket.this"]["bucket"]
+    key = f"{WORKFLOW}/rich"
+    assert rows == [
+        f"| {key} | statement `ReadOriginals` | `s3:GetObject` | "
+        f"`arn:aws:s3:::{bucket}/originals/*` |",
+        f"| {key} | statement `OwnTaggedObjects` | `s3:PutObjectTagging` | "
+        f"`arn:aws:s3:::{bucket}/users/${{aws:username}}/*` |",
+        f"| {key} | managed policy | (the policy's) | `{MANAGED}` |",
+        # By ARN, sorted.
+        f"| {key} | secret (STEPQUEUE_SECRETS) | read | `{SECRET_ARN}` |",
+        f"| {key} | secret (STEPQUEUE_SECRETS) | read | `{SSM_ARN}` |",
+    ]
 
 
 def test_a_worker_that_declares_nothing_is_what_it_was(

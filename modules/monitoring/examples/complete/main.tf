@@ -56,6 +56,15 @@ module "monitoring" {
       function_name        = local.enrich_queue
       max_concurrency      = 5
       task_timeout_seconds = 300
+      # What this worker alone may do, listed on the dashboard.
+      permissions = {
+        statements = [{
+          sid       = "ReadImages"
+          actions   = ["s3:GetObject"]
+          resources = ["arn:aws:s3:::orders-images/*"]
+        }]
+        secret_arns = ["arn:aws:ssm:us-east-1:123456789012:parameter/orders/api-key"]
+      }
     }
     "reports/render" = {
       workflow             = "reports"
