@@ -287,6 +287,11 @@ class _Walker:
                     f"--branch {name}={named}: {named} is not a branch of the Choice {name} "
                     f"(its branches: {', '.join(choice_targets(state))})"
                 )
+            if named in seen:
+                raise CostError(
+                    f"--branch {name}={named}: {named} was walked already, so the run would go "
+                    "round this loop for ever; name a branch that leaves it"
+                )
             walk.choices.append({"state": name, "took": named, "how": "named with --branch"})
             return self._from(states, named, walk, failing, seen)
         candidates = _candidates(states, state, seen)

@@ -412,3 +412,27 @@ def test_too_many_branch_combinations_ask_for_names(
     # Named, the walk is one path.
     named = [a for i in range(20) for a in ("--branch", f"C{i}=A{i}")]
     assert cli.main(["cost", spec, "--executions", "5", *named]) == 0
+
+
+def test_a_named_branch_round_a_loop_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(
+        tmp_path,
+        """\
+name: loop
+workers:
+  step: {handler: examples.common.echo, timeout_seconds: 10}
+StartAt: Step
+States:
+  Step: {Type: Task, Worker: step, Next: Again}
+  Again:
+    Type: Choice
+    Choices: [{Variable: $.again, BooleanEquals: true, Next: Step}]
+    Default: Done
+  Done: {Type: Succeed}
+""",
+    )
+    assert cli.main(["cost", spec, "--executions", "5", "--branch", "Again=Step"]) == 1
+    err = capsys.readouterr().err
+    assert "--branch Again=Step: Step was walked already" in err and "Traceback" not in err
