@@ -57,7 +57,7 @@ ALREADY_FINISHED: Final = Outcome.ALREADY_FINISHED
 REDELIVERED: Final = "redelivered"
 
 # The runtime's clients are module-level: swapping them is serialised within a process.
-_SWAP = threading.Lock()
+_SWAP = threading.RLock()  # re-entrant: a handler under test may use its MemoryPayloads
 
 
 @dataclass
