@@ -58,3 +58,23 @@ def test_no_missing_design_file_and_no_issue_numbers() -> None:
         if design in text or ISSUE.search(text):
             offenders.append(str(source.relative_to(REPO)))
     assert offenders == []
+
+
+# --- The version, in one place ---------------------------------------------------------------
+
+RELEASE = re.compile(r"^## \[(?P<version>[^\]]+)\](?: - (?P<date>\d{4}-\d{2}-\d{2}))?$", re.M)
+
+
+def test_changelog_latest_release_is_the_version() -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    headings = RELEASE.findall((REPO / "CHANGELOG.md").read_text(encoding="utf-8"))
+    assert headings[0] == ("Unreleased", "")
+    released = headings[1:]
+    assert released and all(d for _, d in released), "every release heading has its date"
+    assert released[0][0] == declared
+    # What `stepqueue --version` prints (the installed distribution's metadata, read from the
+    # same pyproject.toml): a stale install is caught here, not by a user.
+    assert version("stepqueue") == declared
