@@ -1,16 +1,16 @@
 """`stepqueue cost SPEC... --executions N`: the estimate of stepqueue.ops.cost, as a table or
-one JSON object. Specs are validated and rendered in memory (nothing is written); a spec error
-is printed as the generator prints it, exit status 1."""
+one JSON object. Specs are validated and rendered in memory (nothing is written); spec errors
+are printed as the generator prints them, exit status 2 (bad input, docs/cli.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from stepqueue import console
 from stepqueue.ops.cost import Assumptions, CostError, PathCost, WorkflowCost, estimate
 from stepqueue.ops.prices import US_EAST_1, render
 
@@ -28,18 +28,16 @@ COLUMNS = (
 def run(args: argparse.Namespace) -> int:
     problem = _check(args)
     if problem:
-        print(f"{PROG}: {problem}", file=sys.stderr)
-        return 2
+        raise console.usage_error(problem)
     from generator.api import load_and_validate
     from generator.api import render as render_files
 
     workflows, diagnostics = load_and_validate(args.specs, check_handlers=False)
     errors = [d for d in diagnostics if d.is_error]
     if workflows is None:
-        for d in errors:
-            print(d.format(), file=sys.stderr)
-        print(f"{PROG}: {len(errors)} error(s) in the specs; nothing estimated", file=sys.stderr)
-        return 1
+        raise console.invalid_specs(
+            f"{len(errors)} error(s) in the specs; nothing estimated", errors
+        )
     assumptions = Assumptions(
         executions=args.executions,
         task_seconds=args.task_seconds,
@@ -53,12 +51,9 @@ def run(args: argparse.Namespace) -> int:
             for wf in workflows
         ]
     except CostError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(as_json(costs, assumptions), sort_keys=True))
-    else:
-        print(render_text(costs, assumptions))
+        raise console.CommandError(str(error), kind="cost") from None
+    out = console.current()
+    out.result(as_json(costs, assumptions), None if out.json else render_text(costs, assumptions))
     return 0
 
 
