@@ -4,9 +4,10 @@
 commands; `python -m generator` runs them alone. Both follow docs/cli.md: exit 0 success; 1 when
 `validate` finds errors (its answer, as `drift` finding a difference); 2 bad usage or bad input
 (a spec with errors given to `generate` or `diagram`, a missing file, a refused --out);
-`--json` makes stdout one JSON document, and an error one JSON object on stderr too. The generator imports nothing
-of stepqueue, so the few lines of that convention it needs are written here. Only argparse is
-imported up front; the pipeline loads inside the command so `--help` is fast.
+`--json` makes stdout one JSON document, and an error one JSON object on stderr too. The
+generator imports nothing of stepqueue, so the few lines of that convention it needs are
+written here. Only argparse is imported up front; the pipeline loads inside the command so
+`--help` is fast.
 """
 
 from __future__ import annotations
