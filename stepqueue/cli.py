@@ -44,13 +44,30 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the line, or `{"version": ...}` under --json."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        version = _version()
+        console.current().result({"version": version}, f"stepqueue {version}")
+        parser.exit(0)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = console.Parser(
         prog="stepqueue",
         description="Step Functions workflows whose tasks are queued to SQS workers: "
         "validate and generate specs, deploy them, run them locally.",
     )
-    parser.add_argument("--version", action="version", version=f"stepqueue {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show the version and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     generator_cli.add_commands(commands)
     for name, help_text in (

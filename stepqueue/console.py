@@ -323,6 +323,9 @@ def add_flags(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     command (`stepqueue --json validate`) is not reset by the subcommand's default."""
     default: Any = False if top else argparse.SUPPRESS
     known = parser._option_string_actions
+    if "--json" in known and not top:
+        # A command that declared its own --json: it must not reset `stepqueue --json CMD`.
+        known["--json"].default = argparse.SUPPRESS
     if "--json" not in known:
         parser.add_argument(
             "--json",
