@@ -132,7 +132,7 @@ def test_the_flags_go_before_or_after_the_command(capsys: pytest.CaptureFixture[
     ):
         code, out, _ = _run(args, capsys)
         assert code == 0 and "workflows" in json.loads(out)
-    code, out, err = _run(["--json", "demo", "--executions", "0"], capsys)
+    code, out, _ = _run(["--json", "demo", "--executions", "0"], capsys)
     assert code == 2 and json.loads(out)["error"]["kind"] == "usage"
 
 
@@ -142,7 +142,7 @@ def test_quiet_keeps_only_the_answer(capsys: pytest.CaptureFixture[str]) -> None
     code, out, err = _run(["validate", "-q", ORDERS, "--lambda-src", LAMBDA_SRC], capsys)
     assert code == 0 and err == "" and out == ""
     code, out, err = _run(["-v", "validate", ORDERS, "--lambda-src", LAMBDA_SRC], capsys)
-    assert code == 0
+    assert code == 0 and "1 spec(s) valid" in err and out == ""
 
 
 def test_every_command_takes_the_flags(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,7 +170,7 @@ def test_apply_without_a_saved_plan_says_to_run_plan(
     # Credentials that answer nothing: the refusal must come before any call to AWS.
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "unused")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "unused")
-    code, out, err = _run(["apply", "--stage", "zzcliconv", "--json"], capsys)
+    code, out, _ = _run(["apply", "--stage", "zzcliconv", "--json"], capsys)
     assert code == 1
     message = json.loads(out)["error"]["message"]
     assert "run `stepqueue plan --env aws --stage zzcliconv`" in message
