@@ -45,9 +45,9 @@ def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
 
 def _run_caught_execution(endpoint: str) -> None:
     sfn = make_client(endpoint, "stepfunctions")
-    arn = sfn.create_state_machine(
-        name="caught", definition=json.dumps(CAUGHT), roleArn=ROLE
-    )["stateMachineArn"]
+    arn = sfn.create_state_machine(name="caught", definition=json.dumps(CAUGHT), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
     execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
     deadline = time.monotonic() + 60
     status = "RUNNING"
