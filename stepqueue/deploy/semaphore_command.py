@@ -51,7 +51,9 @@ def _run(args: argparse.Namespace, target_for: TargetFor) -> int:
         out.result([s.as_json() for s in found], text)
         return 0
     if place.queue_url is None:
-        raise AdminError("--queue-url is needed with --table (the gatekeeper's FIFO queue)")
+        raise console.usage_error(
+            "--queue-url is needed with --table (the gatekeeper's FIFO queue)"
+        )
     posted = set_limit(
         ddb, place.client("sqs"), place.table, place.queue_url, args.name, args.limit
     )
@@ -78,7 +80,7 @@ def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
     endpoint = endpoint_for(args.env)
     if args.table or args.queue_url:
         if not args.table:
-            raise AdminError("--queue-url needs --table (the semaphore table's name)")
+            raise console.usage_error("--queue-url needs --table (the semaphore table's name)")
         return Place(args.table, args.queue_url, aws_clients(endpoint, None))
     check_stage(args.stage)
     outputs = deployment_outputs(target_for(endpoint))
