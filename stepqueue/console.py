@@ -32,6 +32,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141
 # A log gets one line per this many seconds of a long step with no count to show.
 LOG_HEARTBEAT_S = 30.0
+TICK_S = 0.5  # how often a live line is redrawn (and a log line considered)
 
 
 class CommandError(Exception):
@@ -263,7 +264,7 @@ class Progress:
         return f"{self.label}:{counted}{note} {self.elapsed:.0f}s"
 
     def _tick(self) -> None:
-        while not self._stop.wait(0.5):
+        while not self._stop.wait(TICK_S):
             with self._lock:
                 if self.console.interactive:
                     self.console.err.write("\r\x1b[K" + self._line())

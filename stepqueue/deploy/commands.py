@@ -133,7 +133,8 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
     False when the user declined."""
     tf = target.terraform
     destroy_plan = target.plan_file.with_name(target.plan_file.stem + "-destroy.tfplan")
-    target.report = {"command": "destroy", "target": target.label, "destroyed": False}
+    # `confirmed`: whether the destruction went ahead (a declined one exits 1).
+    target.report = {"command": "destroy", "target": target.label, "confirmed": False}
     with backend_override(tf.root, target.backend):
         init_with_progress(tf)
         plan_with_progress(tf, destroy_plan, destroy=True)
@@ -142,6 +143,7 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
             _say(summary.render(plan_json, label=target.label))
             target.report.update(summary.as_json(plan_json))
             if not summary.changes(plan_json):
+                target.report["confirmed"] = True  # nothing to destroy: nothing to ask
                 return True
             if ask is not None:
                 try:
@@ -156,5 +158,5 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
             destroy_plan.unlink(missing_ok=True)
     target.saved_plan.discard()  # it planned against resources that are gone
     _say(f"Destroyed {target.label}: {applied.line()}")
-    target.report.update(destroyed=True, **applied.as_json())
+    target.report.update(confirmed=True, **applied.as_json())
     return True
