@@ -153,7 +153,8 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
                 if answer.strip() != target.stage:
                     _say("Not confirmed: nothing destroyed.")
                     return False
-            applied = apply_with_progress(tf, destroy_plan, _log_file(target, "destroy"))
+            log = _log_file(target, "destroy")
+            applied = apply_with_progress(tf, destroy_plan, log, "terraform destroy")
         finally:
             destroy_plan.unlink(missing_ok=True)
     target.saved_plan.discard()  # it planned against resources that are gone

@@ -60,12 +60,14 @@ def plan_with_progress(tf: Terraform, plan_file: Path, *, destroy: bool = False)
         tf.plan_to_file(plan_file, destroy=destroy)
 
 
-def apply_with_progress(tf: Terraform, plan_file: Path, log: Path | None) -> Applied:
+def apply_with_progress(
+    tf: Terraform, plan_file: Path, log: Path | None, label: str = "terraform apply"
+) -> Applied:
     """Apply a saved plan, counting resources done out of those it changes; its whole output
     is written to `log` (also when it fails: the error names it)."""
     total = len(summary.changes(tf.show_plan(plan_file)))
     _echo(tf)
-    with console.current().step("terraform apply", total=total) as progress:
+    with console.current().step(label, total=total) as progress:
 
         def on_line(line: str) -> None:
             if _DONE.search(line):
