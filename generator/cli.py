@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     add_commands(commands)
     for sub in commands.choices.values():
         sub.add_argument("--json", action="store_true", help="stdout is one JSON document")
+        sub.add_argument("-q", "--quiet", action="store_true", help="only results and errors")
+        # Nothing runs underneath the generator: accepted so every command takes the flags.
+        sub.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
     return parser
 
 
