@@ -190,8 +190,8 @@ class Console:
             for line in error.lines:
                 print(line, file=self.err)
             text = f"{self.prog}: {'error: ' if error.usage else ''}{error.message}"
-            if error.fix:
-                text += f"\n  fix: {error.fix}"
+            if error.fix:  # one line, as the generator's diagnostics: "what — fix"
+                text += f" — {error.fix}"
             print(text, file=self.err, flush=True)
         return error.exit_code
 

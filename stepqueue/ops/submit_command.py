@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, target_for: TargetFor) -> int:
     try:
         submissions = _read(args)
     except SubmitInputError as error:
-        raise console.usage_error(str(error), fix="nothing was sent") from None
+        raise console.usage_error(f"{error}; nothing sent") from None
     return reporting_failures(
         prog, lambda: _submit(args, target_for, submissions, prog), (SendError,)
     )

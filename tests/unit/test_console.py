@@ -83,7 +83,7 @@ def test_errors_in_both_forms(
     assert console.Console().report(error) == console.EXIT_USAGE
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == "stepqueue: error: --count 0: 1 or more\n  fix: give 1 or more\n"
+    assert captured.err == "stepqueue: error: --count 0: 1 or more — give 1 or more\n"
     failure = console.CommandError("the queue is gone", kind="aws")
     assert console.Console(json=True).report(failure) == console.EXIT_FAILURE
     captured = capsys.readouterr()
