@@ -1,17 +1,18 @@
 """`stepqueue cost SPEC... --executions N [--map-items K] [--branch STATE=TARGET]...`: the
 estimate of stepqueue.ops.cost, as a table with the path each row priced, or one JSON object.
 Specs are validated and rendered in memory (nothing is written); a spec error is printed as the
-generator prints it, exit status 1; a --branch naming no Choice or no branch of it, exit 2."""
+generator prints it, and it, a --branch naming no Choice or no branch of it, exit 2 (bad input,
+docs/cli.md)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from stepqueue import console
 from stepqueue.ops.cost import (
     Assumptions,
     CostError,
@@ -36,23 +37,20 @@ COLUMNS = (
 def run(args: argparse.Namespace) -> int:
     problem = _check(args)
     if problem:
-        print(f"{PROG}: {problem}", file=sys.stderr)
-        return 2
+        raise console.usage_error(problem)
     from generator.api import load_and_validate
     from generator.api import render as render_files
 
     workflows, diagnostics = load_and_validate(args.specs, check_handlers=False)
     errors = [d for d in diagnostics if d.is_error]
     if workflows is None:
-        for d in errors:
-            print(d.format(), file=sys.stderr)
-        print(f"{PROG}: {len(errors)} error(s) in the specs; nothing estimated", file=sys.stderr)
-        return 1
+        raise console.invalid_specs(
+            f"{len(errors)} error(s) in the specs; nothing estimated", errors
+        )
     branches = dict(b.split("=", 1) for b in args.branch)
     problem = check_branches(branches, {wf.name: wf.definition for wf in workflows})
     if problem:
-        print(f"{PROG}: {problem}", file=sys.stderr)
-        return 2
+        raise console.usage_error(problem)
     assumptions = Assumptions(
         executions=args.executions,
         task_seconds=args.task_seconds,
@@ -67,12 +65,9 @@ def run(args: argparse.Namespace) -> int:
             for wf in workflows
         ]
     except CostError as error:
-        print(f"{PROG}: {error}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps(as_json(costs, assumptions), sort_keys=True))
-    else:
-        print(render_text(costs, assumptions))
+        raise console.CommandError(str(error), kind="cost") from None
+    out = console.current()
+    out.result(as_json(costs, assumptions), None if out.json else render_text(costs, assumptions))
     return 0
 
 

@@ -69,7 +69,7 @@ def test_generate_is_all_or_nothing(tmp_path: Path) -> None:
     (out / "keep.txt").write_text("previous output")
     specs = [*map(str, WORKFLOWS), str(BAD_SPECS / "next_to_nowhere.yaml")]
     result = run_cli("generate", *specs, "--out", str(out))
-    assert result.returncode == 1 and "nothing written" in result.stderr
+    assert result.returncode == 2 and "nothing written" in result.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]  # no temp dirs left
 

@@ -177,7 +177,7 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["cost", ORDERS, "--executions", "0"]) == 2
     assert "--executions 0" in capsys.readouterr().err
     bad = _spec(tmp_path, "name: bad\nStartAt: Nowhere\nStates: {}\n")
-    assert cli.main(["cost", bad, "--executions", "5"]) == 1
+    assert cli.main(["cost", bad, "--executions", "5"]) == 2  # a spec with errors is bad input
     err = capsys.readouterr().err
     assert "loop.yaml:" in err and "nothing estimated" in err and "Traceback" not in err
 
