@@ -201,7 +201,8 @@ def _deploy(args: argparse.Namespace) -> int:
         # Checked first: building the inputs is wasted without an emulator or credentials.
         endpoint = endpoint_for(args.env)
         if args.command == "plan":
-            _build_inputs(args.workflows, f"{args.stage}-" if args.stage else "")
+            prefix = f"{args.stage}-" if args.stage else ""
+            _build_inputs(args.workflows, prefix, local=args.env == "local")
         target = _target(args, endpoint)
         if args.command == "plan":
             commands.plan(target)
@@ -218,13 +219,14 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_inputs(workflows: Path | None, name_prefix: str) -> None:
-    from stepqueue.deploy.artifacts import SpecsInvalid, build_all
+def _build_inputs(workflows: Path | None, name_prefix: str, local: bool = False) -> None:
+    from stepqueue.deploy.artifacts import SpecsInvalid, build_all, local_python_version
     from stepqueue.deploy.terraform import TerraformError
     from stepqueue.paths import WORKFLOWS
 
     try:
-        build_all(workflows or WORKFLOWS, name_prefix)
+        # Locally, worker artifacts are built for the runner's Python (the local runtime).
+        build_all(workflows or WORKFLOWS, name_prefix, local_python_version() if local else None)
     except SpecsInvalid as error:
         print(error.diagnostics_text, file=sys.stderr)
         raise TerraformError(str(error)) from None
