@@ -45,13 +45,13 @@ def unknown(text: str, policy_variables: bool) -> list[str]:
     ]
 
 
+_KEPT = re.compile(r"\$\{(?!(" + "|".join(REFERENCES) + r")\})")
+
+
 def for_root(text: str) -> str:
     """The text as the root's templatestring() must read it: references kept, every other
-    `${` and `%{` escaped."""
-    escaped = text.replace("%{", "%%{")
-    return _REFERENCE.sub(
-        lambda m: m.group(0) if m.group(1) in REFERENCES else "$" + m.group(0), escaped
-    )
+    `${` (a policy variable, or one never closed) and every `%{` escaped."""
+    return _KEPT.sub("$${", text.replace("%{", "%%{"))
 
 
 def sample(text: str) -> str:

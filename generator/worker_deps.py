@@ -24,6 +24,7 @@ _PIN = re.compile(
 )
 DEPENDENCIES_MAX = 100
 REQUIREMENTS_MAX_BYTES = 64 * 1024
+_TWICE = "is listed twice"
 _PIN_FIX = "pin an exact version, e.g. pillow==11.1.0: the artifact is rebuilt from the pins"
 # What the Lambda Python runtime provides (boto3 and what it needs), and what the shared zip
 # ships to every function (stepqueue/deploy/lambda_zip.py DEPENDENCIES).
@@ -87,7 +88,8 @@ def _pins_of_list(r: Reporter, node: Node, path: str) -> tuple[str, ...]:
             continue
         problem = _add_pin(pins, text.strip())
         if problem:
-            r.error(item, join(path, i), f"dependency {text!r} {problem}", _PIN_FIX)
+            fix = "list each package once" if problem == _TWICE else _PIN_FIX
+            r.error(item, join(path, i), f"dependency {text!r} {problem}", fix)
     _bounded(r, node, path, pins)
     return tuple(f"{n}=={v}" for n, v in sorted(pins.items()))
 
@@ -98,7 +100,7 @@ def _add_pin(pins: dict[str, str], text: str) -> str | None:
         return "is not pinned as name==version"
     name = normalise(match["name"])
     if name in pins:
-        return "is listed twice"
+        return _TWICE
     pins[name] = match["version"]
     return None
 
