@@ -34,6 +34,11 @@ _REFERENCE = re.compile(r"\$\{([^}]*)\}")
 _POLICY_VARIABLE = re.compile(r"^([A-Za-z0-9-]+:[A-Za-z0-9_/.-]+|[*?$])$")
 
 
+def names(text: str) -> list[str]:
+    """The names of every complete `${...}` in `text`."""
+    return _REFERENCE.findall(text)
+
+
 def unknown(text: str, policy_variables: bool) -> list[str]:
     """The `${...}` names in `text` that are neither a reference nor (where IAM reads the
     text) a policy variable."""

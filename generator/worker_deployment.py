@@ -49,6 +49,9 @@ RESERVED_ENV = frozenset(
         "AWS_XRAY_DAEMON_ADDRESS",
         "LAMBDA_RUNTIME_DIR",
         "LAMBDA_TASK_ROOT",
+        "TZ",
+        "_AWS_XRAY_DAEMON_ADDRESS",
+        "_AWS_XRAY_DAEMON_PORT",
     }
 )
 RESERVED_PREFIX = "STEPQUEUE_"

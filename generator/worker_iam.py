@@ -226,12 +226,21 @@ def _condition_values(r: Reporter, node: Node, path: str) -> tuple[str, ...] | N
             r.error(
                 item,
                 join(join(path, "values"), i),
-                f"condition value {text!r} refers to ${{{bad[0]}}}, which the deployment "
-                "does not define",
-                references.fix_text(),
+                f"condition value {text!r} refers to ${{{bad[0]}}}, which is not an IAM policy "
+                "variable",
+                "write the value itself, or a policy variable such as ${aws:username}",
             )
             return None
-        out.append(references.for_root(text))
+        if any(n in references.REFERENCES for n in references.names(text)):
+            r.error(
+                item,
+                join(join(path, "values"), i),
+                f"condition value {text!r} uses a deployment reference: they are filled in "
+                "resources and environment values only",
+                "write the value itself, or move the reference into resources",
+            )
+            return None
+        out.append(text)  # IAM reads it as written: policy variables stay literal
     return tuple(out)
 
 

@@ -57,7 +57,7 @@ def test_every_setting_reaches_tfvars_escaped_for_the_root(tmp_path: Path) -> No
               actions: ["s3:Get*"]
               resources: ["${{payload_bucket_arn}}/users/${{aws:username}}/*"]
               conditions:
-                - {{test: StringEquals, variable: aws:SourceAccount, values: ["${{account_id}}"]}}
+                - {{test: StringLike, variable: s3:prefix, values: ["home/${{aws:username}}/*"]}}
                 - {{test: Bool, variable: aws:SecureTransport, values: [true]}}
           managed_policy_arns: [arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess]
         vpc: {{subnet_ids: [subnet-12345678], security_group_ids: [sg-0123456789abcdef0]}}
@@ -77,7 +77,8 @@ def test_every_setting_reaches_tfvars_escaped_for_the_root(tmp_path: Path) -> No
     [statement] = tfvars["policy_statements"]
     assert statement["resources"] == ["${payload_bucket_arn}/users/$${aws:username}/*"]
     assert statement["conditions"] == [
-        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": ["${account_id}"]},
+        # Conditions are not templated by the root: a policy variable stays as written.
+        {"test": "StringLike", "variable": "s3:prefix", "values": ["home/${aws:username}/*"]},
         {"test": "Bool", "variable": "aws:SecureTransport", "values": ["true"]},
     ]
     assert tfvars["managed_policy_arns"] == ["arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]
