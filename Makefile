@@ -51,6 +51,7 @@ generate: install ## render workflows/*.yaml into build/generated (all or nothin
 
 regen: install ## rewrite the golden files of the generator tests
 	$(PY) -m tests.unit.generator.regen_golden
+	$(PY) -m tests.unit.deploy.test_worker_zip
 
 diagram: install ## print a Mermaid diagram: make diagram SPEC=workflows/orders.yaml
 	$(PY) -m stepqueue diagram $(SPEC)

@@ -41,6 +41,11 @@ _MACHINE = {"x86_64": "x86_64", "arm64": "aarch64"}
 _NOT_FOUND = re.compile(r"(?:No matching distribution found for|satisfies the requirement) (\S+)")
 
 
+_OFFLINE = re.compile(
+    r"NewConnectionError|Temporary failure in name resolution|Network is unreachable"
+)
+
+
 class BuildError(Exception):
     """A worker's artifact cannot be built; the message names the worker and the package."""
 
@@ -139,6 +144,12 @@ def _pip_install(artifact: Artifact, python_version: str, target: Path) -> None:
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if proc.returncode == 0:
         return
+    if _OFFLINE.search(proc.stderr):
+        raise BuildError(
+            f"{artifact.label}: pip could not reach the package index to resolve "
+            f"{', '.join(artifact.dependencies)} — check the network (or the index settings "
+            "pip reads); once resolved, a set is cached and builds need no network"
+        )
     missing = _NOT_FOUND.search(proc.stderr)
     package = missing.group(1) if missing else ", ".join(artifact.dependencies)
     last = (proc.stderr.strip().splitlines() or ["pip failed"])[-1]
