@@ -30,7 +30,7 @@ def thumbnail(payload: dict[str, Any], ctx: TaskContext) -> dict[str, Any]:
     if type(size) is not int or not 1 <= size <= MAX_SIDE:
         raise TaskFailed("Thumbnails.BadSize", f"size must be 1..{MAX_SIDE}")
     bucket = os.environ["THUMBNAIL_BUCKET"]
-    # A ClientError (AccessDenied without the worker's permission) fails the task with it.
+    # Refused (AccessDenied without the worker's permission): the task fails with that error.
     body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with Image.open(io.BytesIO(body)) as image:
         image.thumbnail((size, size))
