@@ -103,6 +103,7 @@ bench: install ## every benchmark, about 13 minutes (each prints one JSON object
 	$(PY) -m bench.admission
 	$(PY) -m bench.e2e --executions 200
 	$(PY) -m bench.terraform
+	$(PY) -m bench.worker_zip
 
 bench-stress: install ## the long semaphore stress: the waiting room, 32 x 50
 	$(PY) -m bench.semaphore --threads 32 --cycles 50
