@@ -56,8 +56,8 @@ regen: install ## rewrite the golden files of the generator tests
 diagram: install ## print a Mermaid diagram: make diagram SPEC=workflows/orders.yaml
 	$(PY) -m stepqueue diagram $(SPEC)
 
-lambda: install ## build the reproducible Lambda zip into build/lambda
-	$(PY) -m stepqueue.deploy.lambda_zip --out build/lambda
+lambda: install ## build the Lambda zip and the worker artifacts of build/generated into build/lambda (PYTHON=3.12)
+	$(PY) -m stepqueue.deploy.lambda_zip --out build/lambda --generated $(GENERATED) --python-version $(or $(PYTHON),3.12)
 
 plan: install ## generate, build the zip, save a plan and print it (ENV=aws|local STAGE= BACKEND_CONFIG=)
 	$(PY) -m stepqueue plan $(DEPLOY_FLAGS)
