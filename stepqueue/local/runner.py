@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -247,6 +248,13 @@ class RoleSession:
 def zip_sha256(path: Path) -> str:
     """As Lambda's CodeSha256: base64 of the zip's sha256."""
     return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: Path, mtime_ns: int) -> str:
+    """zip_sha256, once per file version: every function looks through the same zips."""
+    del mtime_ns  # part of the cache key only
+    return zip_sha256(path)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -686,10 +694,12 @@ def artifact_for(settings: MappingSettings, shared_zip: Path) -> Path:
     """The zip `settings`' function was deployed from: the shared zip or a worker artifact
     beside it (workers/*.zip), by CodeSha256; a worker artifact only where the function's
     platform is this runner's (its wheels are compiled for it)."""
-    candidates = [shared_zip, *sorted((shared_zip.parent / "workers").glob("*.zip"))]
     if not settings.code_sha256:
         return shared_zip
-    found = next((z for z in candidates if zip_sha256(z) == settings.code_sha256), None)
+    candidates = [shared_zip, *sorted((shared_zip.parent / "workers").glob("*.zip"))]
+    found = next(
+        (z for z in candidates if _digest(z, z.stat().st_mtime_ns) == settings.code_sha256), None
+    )
     if found is None:
         raise RunnerError(
             f"{settings.function_name} was deployed from another zip than {shared_zip} or the "
