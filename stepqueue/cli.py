@@ -232,7 +232,8 @@ def _deploy(args: argparse.Namespace) -> int:
         # Checked first: building the inputs is wasted without an emulator or credentials.
         endpoint = endpoint_for(args.env)
         if args.command == "plan":
-            _build_inputs(args.workflows, f"{args.stage}-" if args.stage else "")
+            prefix = f"{args.stage}-" if args.stage else ""
+            _build_inputs(args.workflows, prefix, local=args.env == "local")
         elif args.command == "apply" and endpoint is None:
             # Before the inputs are read: with no saved plan, what is missing is `plan`.
             commands.require_saved_plan(_plan_file(args), _plan_command(args))
@@ -250,12 +251,13 @@ def _deploy(args: argparse.Namespace) -> int:
     return console.EXIT_OK if done else console.EXIT_FAILURE
 
 
-def _build_inputs(workflows: Path | None, name_prefix: str) -> None:
-    from stepqueue.deploy.artifacts import SpecsInvalid, build_all
+def _build_inputs(workflows: Path | None, name_prefix: str, local: bool = False) -> None:
+    from stepqueue.deploy.artifacts import SpecsInvalid, build_all, local_python_version
     from stepqueue.paths import WORKFLOWS
 
     try:
-        build_all(workflows or WORKFLOWS, name_prefix)
+        # Locally, worker artifacts are built for the runner's Python (the local runtime).
+        build_all(workflows or WORKFLOWS, name_prefix, local_python_version() if local else None)
     except SpecsInvalid as error:
         raise console.CommandError(
             str(error),

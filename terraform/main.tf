@@ -38,6 +38,52 @@ locals {
     }
   ]...)
 
+  # A worker with its own artifact (its dependencies, docs/contracts.md) ships that zip,
+  # relative to the shared zip's directory, with its hash beside it; the others share the zip.
+  lambda_dir = dirname(local.lambda_zip_path)
+  worker_zip = {
+    for key, w in local.workers : key => w.artifact == null ? {
+      path = local.lambda_zip_path
+      hash = local.lambda_zip_hash
+      } : {
+      path = "${local.lambda_dir}/${w.artifact}"
+      hash = (
+        fileexists("${local.lambda_dir}/${w.artifact}.sha256")
+        ? trimspace(file("${local.lambda_dir}/${w.artifact}.sha256"))
+        : filebase64sha256("${local.lambda_dir}/${w.artifact}")
+      )
+    }
+  }
+
+  # What a worker's environment values and statement resources may reference as ${name}
+  # (docs/contracts.md). The payload bucket's names exist only with the bucket: a reference
+  # without it is refused by var.workflows' validation. Its ARN is built from its name rather
+  # than read from the bucket, so that the policies are known, and reviewable, at plan time.
+  worker_references = merge(
+    {
+      account_id = data.aws_caller_identity.current.account_id
+      region     = data.aws_region.current.name
+      partition  = data.aws_partition.current.partition
+      prefix     = local.prefix
+    },
+    var.payload_bucket_enabled ? {
+      payload_bucket_name = local.payload_bucket_name
+      payload_bucket_arn  = "arn:${data.aws_partition.current.partition}:s3:::${local.payload_bucket_name}"
+    } : {},
+  )
+
+  worker_environment = {
+    for key, w in local.workers : key => { for name, value in w.environment : name => templatestring(value, local.worker_references) }
+  }
+
+  worker_policy_statements = {
+    for key, w in local.workers : key => [
+      for s in w.policy_statements : merge(s, {
+        resources = [for r in s.resources : templatestring(r, local.worker_references)]
+      })
+    ]
+  }
+
   # Semaphores used by at least one workflow. A workflow naming a semaphore absent from
   # var.semaphores fails here, at plan time, with the missing key.
   used_semaphores  = toset([for wf in values(var.workflows) : wf.semaphore if wf.semaphore != null])
@@ -79,17 +125,28 @@ module "worker" {
   handler       = each.value.handler
   # The runtime fails a record it could not start before the deadline on its last receive,
   # rather than giving it back into the DLQ unrun: it needs the queue's count.
-  environment_variables = {
+  environment_variables = merge(local.worker_environment[each.key], {
     STEPQUEUE_MAX_RECEIVE_COUNT = tostring(each.value.max_receive_count)
-  }
+  })
+  secrets = each.value.secrets
 
-  zip_path         = local.lambda_zip_path
-  source_code_hash = local.lambda_zip_hash
+  zip_path         = local.worker_zip[each.key].path
+  source_code_hash = local.worker_zip[each.key].hash
   runtime          = var.lambda_runtime
+  architecture     = each.value.architecture
+  layers           = each.value.layers
 
   timeout_seconds      = each.value.timeout_seconds
   memory_mb            = each.value.memory_mb
   reserved_concurrency = each.value.reserved_concurrency
+  ephemeral_storage_mb = each.value.ephemeral_storage_mb
+
+  subnet_ids         = each.value.subnet_ids
+  security_group_ids = each.value.security_group_ids
+
+  # The worker's own extra permissions, on its role only.
+  policy_statements   = local.worker_policy_statements[each.key]
+  managed_policy_arns = each.value.managed_policy_arns
 
   queue_arn         = module.queue[each.key].queue_arn
   queue_kms_key_arn = var.kms_key_arn
@@ -104,8 +161,11 @@ module "worker" {
 
   kms_key_arn        = var.kms_key_arn
   tracing_mode       = var.tracing_enabled ? "Active" : "PassThrough"
-  log_retention_days = var.log_retention_days
+  log_retention_days = coalesce(each.value.log_retention_days, var.log_retention_days)
   log_kms_key_arn    = var.kms_key_arn
+
+  # Over the provider's default tags.
+  tags = each.value.tags
 }
 
 module "semaphore" {

@@ -93,6 +93,30 @@ variable "workflows" {
       visibility_timeout_seconds = number
       message_retention_seconds  = number
       delay_seconds              = number
+      # The worker's own settings (docs/contracts.md): the generator writes them all; optional
+      # here, with the generator's defaults, so that tfvars written before they existed still
+      # plan, unchanged. A worker that declares nothing plans exactly as before.
+      artifact             = optional(string)
+      architecture         = optional(string, "x86_64")
+      environment          = optional(map(string), {})
+      secrets              = optional(map(string), {})
+      managed_policy_arns  = optional(list(string), [])
+      ephemeral_storage_mb = optional(number, 512)
+      log_retention_days   = optional(number)
+      subnet_ids           = optional(list(string), [])
+      security_group_ids   = optional(list(string), [])
+      layers               = optional(list(string), [])
+      tags                 = optional(map(string), {})
+      policy_statements = optional(list(object({
+        sid       = string
+        actions   = list(string)
+        resources = list(string)
+        conditions = optional(list(object({
+          test     = string
+          variable = string
+          values   = list(string)
+        })), [])
+      })), [])
     }))
   }))
   default = {}
@@ -146,6 +170,119 @@ variable "workflows" {
       [for wk_name in keys(wf.workers) : length("${var.name_prefix}${var.stage == "" ? "" : "${var.stage}-"}${wf_name}-${wk_name}") <= 64],
     )]))
     error_message = "With name_prefix and stage, `{prefix}{stage-}{workflow}-{worker}` and `{prefix}{stage-}{workflow}-sfn` must be at most 64 characters (Lambda function and IAM role names): shorten the prefix, the stage or the names."
+  }
+
+  # --- The worker's own settings. Each message names the field and the fix; the generator
+  # refuses the same with the spec's file and line, so these catch hand-written tfvars.
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      contains(["x86_64", "arm64"], w.architecture) &&
+      w.ephemeral_storage_mb >= 512 && w.ephemeral_storage_mb <= 10240 && floor(w.ephemeral_storage_mb) == w.ephemeral_storage_mb
+    )]]))
+    error_message = "A worker's architecture must be x86_64 or arm64, and its ephemeral_storage_mb a whole number from 512 to 10240."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      w.artifact == null || can(regex("^[A-Za-z0-9_][A-Za-z0-9_./-]*\\.zip$", w.artifact)) && !strcontains(coalesce(w.artifact, ".."), "..")
+    )]]))
+    error_message = "A worker's artifact must be null (the shared stepqueue.zip) or a .zip path relative to the directory of lambda_zip_path, without '..' (e.g. workers/media-transcode.zip)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for name in concat(keys(w.environment), keys(w.secrets)) : can(regex("^[A-Za-z][A-Za-z0-9_]*$", name)) && !startswith(name, "STEPQUEUE_") && !contains([
+        "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API",
+        "AWS_XRAY_CONTEXT_MISSING", "AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_ADDRESS", "_AWS_XRAY_DAEMON_PORT", "_HANDLER", "_X_AMZN_TRACE_ID",
+        "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "TZ",
+      ], name)
+    ]]]))
+    error_message = "A worker's environment and secrets names must be environment variable names (letters, digits, '_', starting with a letter), neither STEPQUEUE_* (the runtime's own) nor a name Lambda reserves (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_LAMBDA_*, _HANDLER, LAMBDA_TASK_ROOT, TZ, ...): rename the variable."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      length(setintersection(keys(w.environment), keys(w.secrets))) == 0
+    )]]))
+    error_message = "A worker's environment and secrets must not name the same variable."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for arn in values(w.secrets) : can(regex("^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$", arn))
+    ]]]))
+    error_message = "A worker's secrets must map a variable name to the ARN of an SSM parameter (arn:aws:ssm:<region>:<account>:parameter/<name>) or of a Secrets Manager secret (arn:aws:secretsmanager:<region>:<account>:secret:<name>), never to a value."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : concat(
+      [length(distinct([for s in w.policy_statements : s.sid])) == length(w.policy_statements)],
+      [for s in w.policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid))],
+    )]]))
+    error_message = "A worker's policy statements need a sid of letters and digits only ([A-Za-z0-9]+), unique within the worker."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for s in w.policy_statements : length(s.actions) > 0 && length(s.resources) > 0 && alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9*]+$", a))])
+    ]]]))
+    error_message = "A worker's policy statement needs actions written `service:Action` (e.g. s3:GetObject; \"*\" alone is refused: name the actions) and at least one resource."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for s in w.policy_statements : [for r in s.resources : r == "*" || startswith(r, "arn:") || startswith(r, "$${")]
+    ]]]))
+    error_message = "A worker's policy statement resources must be ARNs (possibly built from $${payload_bucket_arn}, $${partition}, $${region}, $${account_id}, $${prefix}), or \"*\"."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for arn in w.managed_policy_arns : can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$", arn))
+    ]]]))
+    error_message = "A worker's managed_policy_arns must be IAM policy ARNs (arn:aws:iam::aws:policy/<name> or arn:aws:iam::<account>:policy/<name>)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : (
+      w.log_retention_days == null || contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], coalesce(w.log_retention_days, 0))
+    )]]))
+    error_message = "A worker's log_retention_days must be null (the root's log_retention_days) or a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, ..., 365, ..., 3653, or 0 = never)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : concat(
+      [(length(w.subnet_ids) == 0) == (length(w.security_group_ids) == 0)],
+      [for id in w.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))],
+      [for id in w.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))],
+    )]]))
+    error_message = "A worker's subnet_ids (subnet-...) and security_group_ids (sg-...) go together: both empty (no VPC) or both non-empty."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : concat(
+      [length(w.layers) <= 5],
+      [for arn in w.layers : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$", arn))],
+    )]]))
+    error_message = "A worker's layers must be at most 5 layer version ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
+  }
+
+  validation {
+    condition = alltrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for k, v in w.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")
+    ]]]))
+    error_message = "A worker's tag keys must be 1-128 characters, not starting with aws:, and values at most 256."
+  }
+
+  # The payload bucket's references have nothing to name without the bucket. Escaped ones
+  # ($${...}) are literal text and pass.
+  validation {
+    condition = var.payload_bucket_enabled || !anytrue(flatten([for wf in values(var.workflows) : [for w in values(wf.workers) : [
+      for text in concat(values(w.environment), flatten([for s in w.policy_statements : s.resources])) : can(regex("(^|[^$])\\$\\{\\s*payload_bucket_(name|arn)\\s*\\}", text))
+    ]]]))
+    error_message = "A worker's environment or policy statement references $${payload_bucket_name} or $${payload_bucket_arn}, but this deployment has no payload bucket: set payload_bucket_enabled = true, or remove the reference."
   }
 }
 

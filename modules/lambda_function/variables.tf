@@ -220,3 +220,99 @@ variable "tags" {
     error_message = "Tag keys are 1-128 characters and values at most 256."
   }
 }
+
+variable "ephemeral_storage_mb" {
+  description = "Size of the function's /tmp in MB."
+  type        = number
+  default     = 512
+  nullable    = false
+
+  validation {
+    condition     = var.ephemeral_storage_mb >= 512 && var.ephemeral_storage_mb <= 10240 && floor(var.ephemeral_storage_mb) == var.ephemeral_storage_mb
+    error_message = "ephemeral_storage_mb must be a whole number from 512 to 10240."
+  }
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the function's VPC configuration; empty (the default): no VPC. With subnets, the role may manage the function's network interfaces there."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.subnet_ids : can(regex("^subnet-[0-9a-f]{8,17}$", id))])
+    error_message = "subnet_ids must be subnet ids (subnet-0123abcd...)."
+  }
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the function's VPC configuration: given with `subnet_ids`, or both empty."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for id in var.security_group_ids : can(regex("^sg-[0-9a-f]{8,17}$", id))])
+    error_message = "security_group_ids must be security group ids (sg-0123abcd...)."
+  }
+
+  validation {
+    condition     = (length(var.subnet_ids) == 0) == (length(var.security_group_ids) == 0)
+    error_message = "subnet_ids and security_group_ids go together: both empty (no VPC) or both non-empty."
+  }
+}
+
+variable "layers" {
+  description = "ARNs of existing Lambda layer versions, at most 5."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.layers) <= 5 && alltrue([for arn in var.layers : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]{1,140}:[0-9]+$", arn))])
+    error_message = "layers must be at most 5 layer version ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
+  }
+}
+
+variable "policy_statements" {
+  description = "Extra IAM statements (Allow) of this function alone, in their own inline policy `<policy_name>-extra`: `sid` ([A-Za-z0-9]+, unique), `actions` (`service:Action`, no \"*\" alone), `resources`, optional `conditions` ({test, variable, values})."
+  type = list(object({
+    sid       = string
+    actions   = list(string)
+    resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
+  }))
+  default  = []
+  nullable = false
+
+  validation {
+    condition     = alltrue([for s in var.policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid))]) && length(distinct([for s in var.policy_statements : s.sid])) == length(var.policy_statements)
+    error_message = "Each policy statement needs a unique sid of letters and digits."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.policy_statements : length(s.actions) > 0 && alltrue([for a in s.actions : can(regex("^[a-z0-9-]+:[A-Za-z0-9*]+$", a))])])
+    error_message = "Each policy statement needs actions written `service:Action` (a wildcard inside the action is allowed, \"*\" alone is not)."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.policy_statements : length(s.resources) > 0 && alltrue([for r in s.resources : r == "*" || startswith(r, "arn:")])])
+    error_message = "Each policy statement needs resources, each an ARN (or \"*\")."
+  }
+}
+
+variable "managed_policy_arns" {
+  description = "Managed IAM policies attached to the function's role."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in var.managed_policy_arns : can(regex("^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[\\w+=,.@/-]+$", arn))])
+    error_message = "managed_policy_arns must be IAM policy ARNs (arn:aws:iam::<account or aws>:policy/<name>)."
+  }
+}

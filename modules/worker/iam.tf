@@ -56,6 +56,35 @@ data "aws_iam_policy_document" "this" {
     }
   }
 
+  # The secrets named by ARN in STEPQUEUE_SECRETS, those and no other.
+  dynamic "statement" {
+    for_each = length(local.ssm_parameter_arns) == 0 ? [] : [local.ssm_parameter_arns]
+    content {
+      sid       = "ReadOwnParameters"
+      actions   = ["ssm:GetParameter"]
+      resources = statement.value
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(local.secret_arns) == 0 ? [] : [local.secret_arns]
+    content {
+      sid       = "ReadOwnSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = statement.value
+    }
+  }
+
+  # A SecureString parameter or a secret encrypted with the deployment's customer key.
+  dynamic "statement" {
+    for_each = length(var.secrets) == 0 || var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "DecryptOwnSecrets"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
   # The task-token APIs have no resource type in the Service Authorization Reference (the
   # token, not an ARN, identifies the task), so AWS only accepts "*" here.
   statement {

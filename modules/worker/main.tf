@@ -12,6 +12,14 @@ locals {
     STEPQUEUE_PAYLOAD_THRESHOLD_BYTES = tostring(var.payload_store.threshold_bytes)
     STEPQUEUE_PAYLOAD_MAX_BYTES       = tostring(var.payload_store.max_bytes)
   })
+
+  # Secrets travel by ARN only: the runtime reads them at cold start (stepqueue_runtime), so
+  # their values are never in the function's configuration nor in the state.
+  secrets_environment = length(var.secrets) == 0 ? tomap({}) : tomap({
+    STEPQUEUE_SECRETS = jsonencode(var.secrets)
+  })
+  ssm_parameter_arns = sort([for arn in values(var.secrets) : arn if can(regex("^arn:aws[a-z-]*:ssm:", arn))])
+  secret_arns        = sort([for arn in values(var.secrets) : arn if can(regex("^arn:aws[a-z-]*:secretsmanager:", arn))])
 }
 
 module "function" {
@@ -31,14 +39,22 @@ module "function" {
   lambda_handler   = var.lambda_handler
   runtime          = var.runtime
   architecture     = var.architecture
+  layers           = var.layers
 
   timeout_seconds      = var.timeout_seconds
   memory_mb            = var.memory_mb
   reserved_concurrency = var.reserved_concurrency
+  ephemeral_storage_mb = var.ephemeral_storage_mb
+
+  subnet_ids         = var.subnet_ids
+  security_group_ids = var.security_group_ids
+
+  policy_statements   = var.policy_statements
+  managed_policy_arns = var.managed_policy_arns
 
   environment_variables = merge(var.environment_variables, {
     STEPQUEUE_HANDLER = var.handler
-  }, local.payload_environment)
+  }, local.payload_environment, local.secrets_environment)
   kms_key_arn = var.kms_key_arn
 
   tracing_mode       = var.tracing_mode

@@ -207,3 +207,71 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "ephemeral_storage_mb" {
+  description = "Size of the function's /tmp in MB (512..10240)."
+  type        = number
+  default     = 512
+  nullable    = false
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the function's VPC configuration, with `security_group_ids`; empty: no VPC."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the function's VPC configuration, with `subnet_ids`."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "layers" {
+  description = "ARNs of existing Lambda layer versions (at most 5)."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "policy_statements" {
+  description = "Extra IAM statements of this worker alone (../lambda_function `policy_statements`)."
+  type = list(object({
+    sid       = string
+    actions   = list(string)
+    resources = list(string)
+    conditions = optional(list(object({
+      test     = string
+      variable = string
+      values   = list(string)
+    })), [])
+  }))
+  default  = []
+  nullable = false
+}
+
+variable "managed_policy_arns" {
+  description = "Managed IAM policies attached to this worker's role."
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "secrets" {
+  description = "Environment variable name -> ARN of an SSM parameter or a Secrets Manager secret. The function gets them as one variable, STEPQUEUE_SECRETS (their JSON), which the runtime resolves at cold start; the role may read exactly those ARNs (and decrypt with `kms_key_arn`, when set)."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for arn in values(var.secrets) : can(regex("^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$", arn))])
+    error_message = "secrets values must be ARNs of SSM parameters (arn:aws:ssm:<region>:<account>:parameter/<name>) or Secrets Manager secrets (arn:aws:secretsmanager:<region>:<account>:secret:<name>)."
+  }
+
+  validation {
+    condition     = alltrue([for name in keys(var.secrets) : can(regex("^[A-Za-z][A-Za-z0-9_]*$", name)) && !startswith(name, "STEPQUEUE_")])
+    error_message = "secrets names are environment variable names (letters, digits, '_'), not STEPQUEUE_*."
+  }
+}

@@ -85,6 +85,11 @@ class DeployInputs:
         return {
             "generated": generated,
             "lambda_zip": file_digest(self.lambda_zip),
+            # Each worker's own artifact (stepqueue/deploy/worker_zip.py), beside the zip.
+            "worker_artifacts": {
+                path.name: file_digest(path)
+                for path in sorted((self.lambda_zip.parent / "workers").glob("*.zip"))
+            },
             "terraform_code": tf_digest(terraform.root),
             "variables": {key: str(value) for key, value in sorted(terraform.variables.items())},
             "backend_config": file_digest(config) if config else None,

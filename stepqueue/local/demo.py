@@ -25,7 +25,7 @@ from pathlib import Path
 
 from stepqueue import console
 from stepqueue.deploy import terraform as tf
-from stepqueue.deploy.artifacts import SpecsInvalid, build_all
+from stepqueue.deploy.artifacts import SpecsInvalid, build_all, local_python_version
 from stepqueue.local import report
 from stepqueue.local.burst import (
     TERMINAL,
@@ -127,7 +127,7 @@ def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     _log("generating workflows/*.yaml and building the Lambda zip")
-    build_all()
+    build_all(python_version=local_python_version())
     _log(f"starting the emulator; terraform state and logs in {WORK_DIR}")
     with deployed(WORK_DIR, log=_log) as deployment:
         _log("starting the local event-source runner (the packaged handler, from the zip)")

@@ -82,7 +82,7 @@ def test_generate_replaces_the_whole_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json"))
     assert names == sorted(
-        [f"asl/{p.stem}.asl.json" for p in WORKFLOWS] + ["workflows.tfvars.json"]
+        [f"asl/{p.stem}.asl.json" for p in WORKFLOWS] + ["artifacts.json", "workflows.tfvars.json"]
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
 

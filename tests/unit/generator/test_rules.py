@@ -84,7 +84,7 @@ def test_defaults_and_tfvars(tmp_path: Path) -> None:
         [write_spec(tmp_path, _worker_spec(", batching_window_seconds: 7"))], lambda_src=LAMBDA_SRC
     )
     assert workflows is not None
-    assert workflows[0].workers[0].tfvars() == {
+    assert workflows[0].workers[0].tfvars("wf") == {
         "handler": "examples.common.echo",
         "timeout_seconds": 30,
         "memory_mb": 256,
@@ -96,6 +96,18 @@ def test_defaults_and_tfvars(tmp_path: Path) -> None:
         "visibility_timeout_seconds": 6 * 30 + 7 + 30,
         "message_retention_seconds": 345600,
         "delay_seconds": 0,
+        "ephemeral_storage_mb": 512,
+        "artifact": None,
+        "architecture": "x86_64",
+        "environment": {},
+        "secrets": {},
+        "policy_statements": [],
+        "managed_policy_arns": [],
+        "log_retention_days": None,
+        "subnet_ids": [],
+        "security_group_ids": [],
+        "layers": [],
+        "tags": {},
     }
 
 
