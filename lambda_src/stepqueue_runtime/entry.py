@@ -76,6 +76,11 @@ def max_receive_count() -> int | None:
     return value if value > 0 else None
 
 
+def _message_group(record: dict[str, Any]) -> str | None:
+    group = record.get("attributes", {}).get("MessageGroupId")
+    return group if isinstance(group, str) and group else None
+
+
 def _receive_count(record: dict[str, Any]) -> int:
     try:
         return int(record.get("attributes", {}).get("ApproximateReceiveCount", 1))
@@ -177,6 +182,8 @@ class _Batch:
             self.deadline,
             self.payloads,
             message_id in self.referencing,
+            _receive_count(self.records[message_id]),
+            _message_group(self.records[message_id]),
         )
         if result.outcome == Outcome.DEFERRED and self._last_receive(message_id):
             # The margin came during its probe, on its last receive.

@@ -70,7 +70,9 @@ class FakeTask:
     True, every later ``ctx.heartbeat()`` False, and the callback finds it closed; 0: closed
     before the handler runs (a duplicate delivery), so it does not run; None: it stays open.
     ``heartbeats`` counts the heartbeats the handler sent (the runtime's own probe before it
-    runs is not one of them).
+    runs is not one of them). ``attempt`` and ``tenant``: what ``ctx.attempt`` and
+    ``ctx.tenant`` show (the delivery's receive count, and the message group of a worker with
+    ``group_by``).
     """
 
     workflow: str = "test"
@@ -82,6 +84,8 @@ class FakeTask:
     heartbeat_seconds: float | None = None
     remaining_ms: int | Callable[[], int] = FIFTEEN_MINUTES_MS
     closes_after: int | None = None
+    attempt: int = 1
+    tenant: str | None = None
     heartbeats: int = field(default=0, init=False)
 
     def context(self) -> TaskContext:
@@ -102,6 +106,9 @@ class FakeTask:
             self.task_token,
             beat,
             self._remaining,
+            None,
+            self.attempt,
+            self.tenant,
         )
 
     def is_open(self) -> bool:
@@ -205,6 +212,8 @@ def run_handler(
             None,  # no deadline guard: the test's handler is not racing a Lambda timeout
             store,
             resolve,
+            task.attempt,
+            task.tenant,
         )
     return _outcome(result.outcome, stand_in.sent.get(task.task_token), task, result.ran)
 

@@ -221,3 +221,31 @@ def test_a_sample_event_ends_as_through_the_entry_point(handler_env: None) -> No
         kwargs = sent[json.loads(record["body"])["taskToken"]]
         assert outcome.output_json == kwargs.get("output")
         assert (outcome.error, outcome.cause) == (kwargs.get("error"), kwargs.get("cause"))
+
+
+def test_attempt_and_tenant_are_the_deliverys_in_both_paths(handler_env: None) -> None:
+    """The delivery's receive count and message group reach ``ctx`` through the entry point,
+    and the fake task shows a handler the same through the helper."""
+    seen: list[tuple[int, str | None]] = []
+
+    def fn(payload: Any, ctx: TaskContext) -> Any:
+        seen.append((ctx.attempt, ctx.tenant))
+        return {"attempt": ctx.attempt, "tenant": ctx.tenant}
+
+    record = sqs_record(body({"x": 1}, token="t-9"), "m-9")
+    record["attributes"]["ApproximateReceiveCount"] = "3"
+    record["attributes"]["MessageGroupId"] = "acme"
+    client = RecordingClient()
+    aws.set_client(client)
+    handlers._cache[SPEC] = fn
+    try:
+        assert entry.handler(event(record), None) == {"batchItemFailures": []}
+    finally:
+        handlers._cache.pop(SPEC, None)
+        aws.set_client(None)
+    first = run_handler(fn, {"x": 1}, FakeTask(attempt=3, tenant="acme"))
+    plain = run_handler(fn, {"x": 1})
+    assert seen == [(3, "acme"), (3, "acme"), (1, None)]
+    assert first.output == {"attempt": 3, "tenant": "acme"}
+    assert plain.output == {"attempt": 1, "tenant": None}
+    assert FakeTask(attempt=2, tenant="t").context().attempt == 2
