@@ -1,0 +1,148 @@
+"""The call ledger (bench/ledger.py): the AWS calls the gatekeeper makes to decide one batch of
+each kind, by operation, and how many of them it waits for one after another. The counts are
+asserted equal to bench/gatekeeper_ledger.json, the numbers bench/scale.py models AWS with: a
+new round trip on the hot path fails here until the model is told (and its diff reviewed).
+
+The real handler and gatekeeper against the emulator's DynamoDB (counted by a botocore event
+hook); Step Functions and SQS stood in (handler_harness.py), counted by a wrapper.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bench import ledger as book
+from tests.emulator.semaphore.handler_harness import OWN, Room, make_room
+
+
+def _measure(r: Room, bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """One batch through the handler, every AWS call of its decision noted."""
+    ledger = book.Ledger()
+    keeper = r.keeper
+    sfn, sqs = keeper.sfn, keeper.sqs
+    keeper.sfn, keeper.sqs = book.Counted(sfn, ledger), book.Counted(sqs, ledger)
+    try:
+        with book.hooked(keeper.ddb, ledger):
+            assert r.deliver(*bodies) == []
+    finally:
+        keeper.sfn, keeper.sqs = sfn, sqs
+    return ledger.summary()
+
+
+def _hold(r: Room, *names: str) -> None:
+    assert r.deliver(*(r.acquire(n) for n in names)) == []
+
+
+def acquire_waits(r: Room) -> list[dict[str, Any]]:
+    _hold(r, "a")
+    return [r.acquire("b")]
+
+
+def acquire_granted(r: Room) -> list[dict[str, Any]]:
+    return [r.acquire("a")]
+
+
+def release_alone(r: Room) -> list[dict[str, Any]]:
+    _hold(r, "a")
+    return [r.body("release", execution=OWN + "a")]
+
+
+def release_grants(r: Room) -> list[dict[str, Any]]:
+    _hold(r, "a", "b")
+    return [r.body("release", execution=OWN + "a")]
+
+
+def dead_waiter(r: Room) -> list[dict[str, Any]]:
+    _hold(r, "a", "b", "c")
+    r.sfn.end(OWN + "b", "TIMED_OUT")
+    return [r.body("release", execution=OWN + "a")]
+
+
+def reclaim(r: Room) -> list[dict[str, Any]]:
+    _hold(r, "a", "b")
+    r.sfn.end(OWN + "a", "FAILED")
+    return [r.body("reclaim", execution=OWN + "a")]
+
+
+def limit_change(r: Room) -> list[dict[str, Any]]:
+    _hold(r, "a", "b")
+    return [r.body("limit", limit=2)]
+
+
+def acquires_wait(r: Room) -> list[dict[str, Any]]:
+    _hold(r, *(f"h{n}" for n in range(5)))
+    return [r.acquire(f"w{n}") for n in range(10)]
+
+
+def balanced_batch(r: Room) -> list[dict[str, Any]]:
+    """The issue's batch: 5 acquires join, 5 holders release, 5 waiters are granted."""
+    _hold(r, *(f"h{n}" for n in range(5)))
+    _hold(r, *(f"w{n}" for n in range(5)))
+    releases = [r.body("release", execution=OWN + f"h{n}") for n in range(5)]
+    return [r.acquire(f"n{n}") for n in range(5)] + releases
+
+
+SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
+    "acquire_waits": (1, acquire_waits),
+    "acquire_granted": (1, acquire_granted),
+    "release_alone": (1, release_alone),
+    "release_grants": (1, release_grants),
+    "dead_waiter": (1, dead_waiter),
+    "reclaim": (1, reclaim),
+    "limit_change": (1, limit_change),
+    "acquires_wait": (5, acquires_wait),
+    "balanced_batch": (5, balanced_batch),
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_the_gatekeeper_makes_the_calls_its_ledger_says(
+    scenario: str, ddb: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    limit, setup = SCENARIOS[scenario]
+    r = make_room(ddb, unique_name, monkeypatch, limit=limit)
+    bodies = setup(r)
+    measured = _measure(r, bodies)
+    data = book.recorded()
+    if os.environ.get("STEPQUEUE_REWRITE_LEDGER") == "1":
+        data["designs"][data["current"]][scenario] = measured
+        book.LEDGER_JSON.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    assert measured == data["designs"][data["current"]][scenario]
+
+
+def test_the_ledger_counts_what_the_scenarios_decide(
+    ddb: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The balanced batch does what its name says, so its ledger is the one the model needs:
+    5 grants sent, 5 releases applied, 5 acquires left waiting."""
+    r = make_room(ddb, unique_name, monkeypatch, limit=5)
+    bodies = balanced_batch(r)
+    before = len(r.sfn.succeeded)
+    _measure(r, bodies)
+    assert r.sfn.succeeded[before:] == [OWN + f"w{n}" for n in range(5)]
+    assert r.counter()["held"] == 5
+    assert r.counter()["tail"] - r.counter()["head"] == 5
+
+
+def test_the_ledger_tells_waves_from_serial_calls() -> None:
+    ledger = book.Ledger()
+    ledger.note("GetItem")
+    workers = [threading.Thread(target=ledger.note, args=("SendTaskSuccess",)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    ledger.note("TransactWriteItems")
+    assert ledger.counts() == {"GetItem": 1, "SendTaskSuccess": 3, "TransactWriteItems": 1}
+    assert ledger.serial() == 3
+    assert ledger.serial_by_operation() == {
+        "GetItem": 1,
+        "SendTaskSuccess": 1,
+        "TransactWriteItems": 1,
+    }
