@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from stepqueue_gatekeeper import decide
 
 from bench import ledger as book
 from tests.emulator.semaphore.handler_harness import OWN, Room, make_room
@@ -88,6 +89,13 @@ def balanced_batch(r: Room) -> list[dict[str, Any]]:
     return [r.acquire(f"n{n}") for n in range(5)] + releases
 
 
+def balanced_batch_cold(r: Room) -> list[dict[str, Any]]:
+    """The same in a container that has not decided this semaphore before (nothing cached)."""
+    bodies = balanced_batch(r)
+    decide.forget()
+    return bodies
+
+
 SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "acquire_waits": (1, acquire_waits),
     "acquire_granted": (1, acquire_granted),
@@ -98,6 +106,7 @@ SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "limit_change": (1, limit_change),
     "acquires_wait": (5, acquires_wait),
     "balanced_batch": (5, balanced_batch),
+    "balanced_batch_cold": (5, balanced_batch_cold),
 }
 
 

@@ -359,6 +359,7 @@ def test_gatekeeper(deployment: Deployment) -> None:
     assert statements["ConsumeOwnQueue"]["Resource"] == [queue_arn]
     items = statements["SemaphoreItems"]
     assert sorted(items["Action"]) == [
+        "dynamodb:BatchGetItem",
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
