@@ -1,0 +1,291 @@
+"""The semaphore's throughput on AWS, modelled from the gatekeeper's call ledger.
+
+The gatekeeper's cost per batch is the time between two batches of one FIFO group plus the
+round trips it waits for one after another (bench/gatekeeper_ledger.json, measured and
+asserted by tests/emulator/semaphore/test_call_ledger.py), each priced with a latency table.
+AWS does not publish these latencies: three sets are assumed (edit LATENCY_MS). The quotas
+are AWS's published ones (docs/design.md §4, "Throughput", cites each).
+
+A burst is simulated event by event: executions start as StartExecution's token bucket
+allows, each acquire joins the semaphore's one message group, the gatekeeper takes up to 10
+messages at a time in order, grants free slots to the head of the line when the batch is
+decided, a granted body runs `body_s` and its release joins the same group behind whatever
+is waiting there. A waiter still waiting after `max_wait_s` has timed out: skipped (a dead
+waiter) when it reaches the head.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from bench.ledger import recorded
+from stepqueue.ops.prices import US_EAST_1 as PRICES
+
+# Milliseconds. `between`: from the end of one batch of a group to the start of the next
+# (Lambda's poller: delete, receive, invoke). Assumptions, not measurements.
+LATENCY_MS: dict[str, dict[str, float]] = {
+    "optimistic": {
+        "between": 20,
+        "GetItem": 2,
+        "BatchGetItem": 3,
+        "TransactWriteItems": 8,
+        "SendTaskSuccess": 15,
+        "DescribeExecution": 15,
+        "SendMessage": 8,
+    },
+    "central": {
+        "between": 40,
+        "GetItem": 4,
+        "BatchGetItem": 6,
+        "TransactWriteItems": 15,
+        "SendTaskSuccess": 25,
+        "DescribeExecution": 25,
+        "SendMessage": 15,
+    },
+    "pessimistic": {
+        "between": 80,
+        "GetItem": 8,
+        "BatchGetItem": 12,
+        "TransactWriteItems": 30,
+        "SendTaskSuccess": 50,
+        "DescribeExecution": 50,
+        "SendMessage": 30,
+    },
+}
+
+# AWS's published quotas (us-east-1, Standard workflows; docs/design.md §4 cites them).
+START_BUCKET = 1_300  # StartExecution: bucket size
+START_REFILL_PER_S = 300  # ... and refill per second
+SEND_TASK_SUCCESS_PER_S = 500  # shared with the workers' callbacks
+FIFO_BATCH = 10  # Lambda's batch from a FIFO queue
+FIFO_SEND_PER_S = 300  # SendMessage calls per second per FIFO queue, no high throughput
+MAX_WAIT_DEFAULT_S = 3_600  # the generator's default max_wait_seconds
+GRANTS_PER_INVOCATION = (
+    25 * 8
+)  # decide.py: GRANTS_PER_ROUND x ROUNDS_PER_INVOCATION  # the generator's default max_wait_seconds
+
+# Prices: the table `stepqueue cost` bills with; reads are not in it (on-demand, a consistent
+# read of up to 4 KB is one read unit).
+USD_PER_READ_UNIT = 0.125 / 1_000_000
+USD_PER_WRITE_UNIT = PRICES.usd_per_million_write_units / 1_000_000
+USD_PER_FIFO_REQUEST = PRICES.usd_per_million_sqs_fifo / 1_000_000
+USD_PER_TRANSITION = PRICES.usd_per_1000_transitions / 1000
+GATEKEEPER_GB = 0.25
+# Items a granted execution has written for it: waiter put and delete, holder put, the holder
+# becoming its record; each 2 units (transactional) per KB, ~1-2 KB each.
+WRITE_UNITS_PER_EXECUTION_ITEMS = 2 * (2 + 1 + 1 + 1)
+COUNTER_WRITE_UNITS = 2 * 1  # the counter (~1 KB), once per transaction
+
+
+@dataclass(frozen=True)
+class Design:
+    """A batch's cost in round trips, read off the ledger."""
+
+    name: str
+    ledger: dict[str, Any]
+
+    def _calls(self, scenario: str, op: str) -> int:
+        return int(self.ledger[scenario]["serial"].get(op, 0))
+
+    def batch_ms(self, lat: dict[str, float], releases: int, grants: int, dead: int) -> float:
+        """One batch: `releases` slots freed, `grants` waiters granted, `dead` skipped."""
+        base, rel, grant, dying = (
+            "acquires_wait",
+            "release_alone",
+            "release_grants",
+            "dead_waiter",
+        )
+        ms = lat["between"]
+        for op in ("GetItem", "BatchGetItem"):
+            first = self._calls(base, op)
+            per_release = self._calls(rel, op) - first
+            per_grant = self._calls(grant, op) - self._calls(rel, op)
+            per_dead = self._calls(dying, op) - self._calls(grant, op)
+            calls = first + releases * per_release
+            # The serial design reads per grant; the batched one reads all heads at once.
+            calls += per_grant * (grants if self.name == "serial" else min(grants, 1))
+            calls += per_dead * (dead if self.name == "serial" else min(dead, 1))
+            ms += calls * lat[op]
+        txn = self._calls(base, "TransactWriteItems")
+        if grants or dead:
+            txn = self._calls(grant, "TransactWriteItems")
+        txn += dead * (
+            self._calls(dying, "TransactWriteItems") - self._calls(grant, "TransactWriteItems")
+        )
+        ms += txn * lat["TransactWriteItems"]
+        waves = (1 if grants or dead else 0) + (1 if dead else 0)
+        return ms + waves * lat["SendTaskSuccess"]
+
+    def transactions(self, grants: bool, dead: int) -> int:
+        base = self._calls("acquires_wait", "TransactWriteItems")
+        if not grants and not dead:
+            return base
+        grant = self._calls("release_grants", "TransactWriteItems")
+        return grant + dead * (self._calls("dead_waiter", "TransactWriteItems") - grant)
+
+
+def designs() -> list[Design]:
+    data = recorded()
+    return [Design(name, data["designs"][name]) for name in ("serial", "batched")]
+
+
+def ceiling_per_s(design: Design, lat: dict[str, float]) -> float:
+    """Executions a second one semaphore serves in steady state: balanced batches of 5
+    acquires and 5 releases, each release granting the next waiter; and never more than
+    the quotas every design shares allow (StartExecution; SendTaskSuccess, half of it for
+    the workers' callbacks of a one-task body)."""
+    per_batch = FIFO_BATCH // 2
+    own = per_batch / (design.batch_ms(lat, per_batch, per_batch, 0) / 1000)
+    return min(own, START_REFILL_PER_S, SEND_TASK_SUCCESS_PER_S / 2)
+
+
+def _starts(n: int) -> list[float]:
+    """When each execution starts: StartExecution's bucket, full at first."""
+    return [
+        0.0 if i < START_BUCKET else (i - START_BUCKET + 1) / START_REFILL_PER_S for i in range(n)
+    ]
+
+
+def simulate(
+    design: Design,
+    lat: dict[str, float],
+    n: int,
+    limit: int,
+    body_s: float,
+    max_wait_s: float | None,
+    start_times: list[float] | None = None,
+) -> dict[str, Any]:
+    """The burst, event by event; see the module's docstring."""
+    starts = start_times if start_times is not None else _starts(n)
+    group: deque[tuple[float, int, int]] = deque()  # (enqueued at, kind 0 acquire/1 release, exec)
+    releases: list[tuple[float, int]] = []  # heap of (release enqueued at, execution)
+    line: deque[int] = deque()
+    held = 0
+    t = 0.0
+    next_start = 0
+    waits: list[float] = []
+    release_delays: list[float] = []
+    done = succeeded = timed_out = batches = transactions = 0
+    finished_at = 0.0
+    while done < n:
+        while next_start < n and starts[next_start] <= t:
+            group.append((starts[next_start], 0, next_start))
+            next_start += 1
+        while releases and releases[0][0] <= t:
+            at, ex = heapq.heappop(releases)
+            _merge(group, (at, 1, ex))
+        if not group:
+            upcoming = [starts[next_start]] if next_start < n else []
+            if releases:
+                upcoming.append(releases[0][0])
+            t = min(upcoming)
+            continue
+        batch = [group.popleft() for _ in range(min(FIFO_BATCH, len(group)))]
+        freed = 0
+        for at, kind, ex in batch:
+            if kind == 0:
+                line.append(ex)
+            else:
+                held -= 1
+                freed += 1
+                release_delays.append(t - at)
+                done += 1
+                succeeded += 1
+                finished_at = max(finished_at, at)
+        grants, dead = _grant(line, limit - held, t, starts, max_wait_s)
+        held += len(grants)
+        timed_out += dead
+        done += dead
+        cost = design.batch_ms(lat, freed, len(grants), dead) / 1000
+        transactions += design.transactions(bool(grants), dead)
+        t += cost
+        batches += 1
+        for ex in grants:
+            waits.append(t - starts[ex])
+            heapq.heappush(releases, (t + body_s, ex))
+        if next_start >= n and not releases and not group and line:
+            # Nothing left to free a slot: whoever is still in line has timed out.
+            done += len(line)
+            line.clear()
+    ideal = n * body_s / limit
+    seconds = max(finished_at, t)
+    return {
+        "seconds": round(seconds, 1),
+        "efficiency": round(ideal / seconds, 3),
+        "wait_p50_s": round(_pct(waits, 50), 1),
+        "wait_p99_s": round(_pct(waits, 99), 1),
+        "release_delay_p99_s": round(_pct(release_delays, 99), 2),
+        # The p99 is of every release, most of them after the backlog drained: the worst is
+        # what a release waits behind a backlog.
+        "release_delay_max_s": round(max(release_delays, default=0.0), 1),
+        "succeeded_fraction": round(succeeded / n, 4),
+        "gatekeeper_invocations": batches,
+        "transactions": transactions,
+        "usd_per_million": round(_usd_per_million(n, batches, transactions, cost_s=seconds), 2),
+    }
+
+
+def _grant(
+    line: deque[int], free: int, t: float, starts: list[float], max_wait_s: float | None
+) -> tuple[list[int], int]:
+    """The waiters granted at the end of a batch, and how many dead ones were skipped."""
+    grants: list[int] = []
+    dead = 0
+    while line and len(grants) < min(free, GRANTS_PER_INVOCATION):
+        ex = line.popleft()
+        if max_wait_s is not None and t - starts[ex] > max_wait_s:
+            dead += 1
+        else:
+            grants.append(ex)
+    return grants, dead
+
+
+def _merge(group: deque[tuple[float, int, int]], message: tuple[float, int, int]) -> None:
+    """A message joins the group in the order it was sent (releases sent during a batch land
+    behind what was already there)."""
+    group.append(message)
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def _usd_per_million(n: int, batches: int, transactions: int, cost_s: float) -> float:
+    """The semaphore's part: two billed transitions (acquire, release), two FIFO sends, a
+    receive and a delete per batch, one Lambda request per batch at its modelled length, the
+    items' write units and the counter's per transaction, one read unit per item read."""
+    mean_batch_s = 0.1
+    usd = n * 2 * USD_PER_TRANSITION
+    usd += (2 * n + 2 * batches) * USD_PER_FIFO_REQUEST
+    usd += batches * (
+        PRICES.usd_per_million_lambda_requests / 1_000_000
+        + PRICES.usd_per_lambda_gb_second * GATEKEEPER_GB * mean_batch_s
+    )
+    usd += (
+        n * WRITE_UNITS_PER_EXECUTION_ITEMS + transactions * COUNTER_WRITE_UNITS
+    ) * USD_PER_WRITE_UNIT
+    usd += (batches + 3 * n) * USD_PER_READ_UNIT
+    return usd * 1_000_000 / n
+
+
+def model(n: int = 1_000_000, limit: int = 500, body_s: float = 5.0) -> dict[str, Any]:
+    """Every design at every latency set: its ceiling, and the burst without and with the
+    default max_wait_seconds."""
+    out: dict[str, Any] = {"burst": {"executions": n, "limit": limit, "body_seconds": body_s}}
+    for design in designs():
+        entry: dict[str, Any] = {"ceiling_executions_per_s": {}, "burst": {}}
+        for name, lat in LATENCY_MS.items():
+            entry["ceiling_executions_per_s"][name] = round(ceiling_per_s(design, lat), 1)
+            burst = simulate(design, lat, n, limit, body_s, None)
+            timed = simulate(design, lat, n, limit, body_s, MAX_WAIT_DEFAULT_S)
+            burst["succeeded_fraction"] = timed["succeeded_fraction"]
+            entry["burst"][name] = burst
+        out[design.name] = entry
+    return out
