@@ -9,7 +9,7 @@ limits are AWS's published ones, named below.
 
 `model` (bench/scale_model.py): the gatekeeper's throughput built on its call ledger, for each
 latency set, and the 1,000,000-execution / limit 500 / 5-s burst simulated, for today's design
-(`batched`) beside the one before issue 23 (`serial`). Prints ONE JSON object as its last
+(`batched`) beside the serial one it replaced (`serial`). Prints ONE JSON object as its last
 stdout line.
 """
 

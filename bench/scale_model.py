@@ -64,6 +64,8 @@ SEND_TASK_SUCCESS_PER_S = 500  # shared with the workers' callbacks
 FIFO_BATCH = 10  # Lambda's batch from a FIFO queue
 FIFO_SEND_PER_S = 300  # SendMessage calls per second per FIFO queue, no high throughput
 MAX_WAIT_DEFAULT_S = 3_600  # the generator's default max_wait_seconds
+ARRIVALS_WARM = "arrivals_wait_warm:arrivals"
+ARRIVALS_WAKE = "arrivals_wake:arrivals"
 GRANTS_PER_INVOCATION = (
     25 * 8
 )  # decide.py: GRANTS_PER_ROUND x ROUNDS_PER_INVOCATION  # the generator's default max_wait_seconds
@@ -91,32 +93,28 @@ class Design:
     def _calls(self, scenario: str, op: str) -> int:
         return int(self.ledger[scenario]["serial"].get(op, 0))
 
+    @property
+    def split(self) -> bool:
+        """Acquires recorded in their own group (arrivals.py), beside the semaphore's."""
+        return ARRIVALS_WARM in self.ledger
+
     def batch_ms(self, lat: dict[str, float], releases: int, grants: int, dead: int) -> float:
-        """One batch: `releases` slots freed, `grants` waiters granted, `dead` skipped."""
-        base, rel, grant, dying = (
-            "acquires_wait",
-            "release_alone",
-            "release_grants",
-            "dead_waiter",
-        )
+        """One batch of the semaphore's group: `releases` slots freed, `grants` waiters
+        granted, `dead` skipped (their rounds settled, then granted again)."""
         ms = lat["between"]
-        for op in ("GetItem", "BatchGetItem"):
-            first = self._calls(base, op)
-            per_release = self._calls(rel, op) - first
-            per_grant = self._calls(grant, op) - self._calls(rel, op)
-            per_dead = self._calls(dying, op) - self._calls(grant, op)
-            calls = first + releases * per_release
-            # The serial design reads per grant; the batched one reads all heads at once.
-            calls += per_grant * (grants if self.name == "serial" else min(grants, 1))
-            calls += per_dead * (dead if self.name == "serial" else min(dead, 1))
-            ms += calls * lat[op]
-        txn = self._calls(base, "TransactWriteItems")
-        if grants or dead:
-            txn = self._calls(grant, "TransactWriteItems")
-        txn += dead * (
-            self._calls(dying, "TransactWriteItems") - self._calls(grant, "TransactWriteItems")
-        )
-        ms += txn * lat["TransactWriteItems"]
+        # Reads: the serial design reads one item at a time, per release, per grant and per
+        # dead waiter; the batched one reads what it needs in a fixed number of batches.
+        reads = "GetItem" if self._calls("balanced_batch", "GetItem") > 1 else "BatchGetItem"
+        first = self._calls("acquires_wait", reads)
+        if reads == "GetItem":
+            per_release = self._calls("release_alone", reads) - first
+            per_grant = self._calls("release_grants", reads) - self._calls("release_alone", reads)
+            per_dead = self._calls("dead_waiter", reads) - self._calls("release_grants", reads)
+            ms += (first + releases * per_release + (grants + dead) * per_grant) * lat[reads]
+            ms += dead * per_dead * lat[reads]
+        else:
+            ms += self._calls("balanced_batch", reads) * lat[reads]
+        ms += self.transactions(bool(grants), dead) * lat["TransactWriteItems"]
         waves = (1 if grants or dead else 0) + (1 if dead else 0)
         return ms + waves * lat["SendTaskSuccess"]
 
@@ -125,7 +123,17 @@ class Design:
         if not grants and not dead:
             return base
         grant = self._calls("release_grants", "TransactWriteItems")
-        return grant + dead * (self._calls("dead_waiter", "TransactWriteItems") - grant)
+        extra = self._calls("dead_waiter", "TransactWriteItems") - grant
+        return grant + (extra if dead else 0)
+
+    def arrivals_ms(self, lat: dict[str, float], wake: bool) -> float:
+        """One batch of the arrivals group (a warm container); `wake`: a slot was free."""
+        scenario = ARRIVALS_WAKE if wake else ARRIVALS_WARM
+        ms = lat["between"]
+        for op, n in self.ledger[scenario]["serial"].items():
+            if wake or op != "BatchGetItem":
+                ms += n * lat[op]
+        return ms
 
 
 def designs() -> list[Design]:
@@ -138,8 +146,14 @@ def ceiling_per_s(design: Design, lat: dict[str, float]) -> float:
     acquires and 5 releases, each release granting the next waiter; and never more than
     the quotas every design shares allow (StartExecution; SendTaskSuccess, half of it for
     the workers' callbacks of a one-task body)."""
-    per_batch = FIFO_BATCH // 2
-    own = per_batch / (design.batch_ms(lat, per_batch, per_batch, 0) / 1000)
+    if design.split:
+        # Two groups at once: arrivals recorded 10 a batch, releases granting 10 a batch.
+        record = FIFO_BATCH / (design.arrivals_ms(lat, False) / 1000)
+        grant = FIFO_BATCH / (design.batch_ms(lat, FIFO_BATCH, FIFO_BATCH, 0) / 1000)
+        own = min(record, grant)
+    else:
+        per_batch = FIFO_BATCH // 2
+        own = per_batch / (design.batch_ms(lat, per_batch, per_batch, 0) / 1000)
     return min(own, START_REFILL_PER_S, SEND_TASK_SUCCESS_PER_S / 2)
 
 
@@ -211,21 +225,126 @@ def simulate(
             # Nothing left to free a slot: whoever is still in line has timed out.
             done += len(line)
             line.clear()
-    ideal = n * body_s / limit
-    seconds = max(finished_at, t)
+    return _summary(
+        n,
+        limit,
+        body_s,
+        max(finished_at, t),
+        waits,
+        release_delays,
+        succeeded,
+        batches,
+        transactions,
+    )
+
+
+def simulate_split(
+    design: Design,
+    lat: dict[str, float],
+    n: int,
+    limit: int,
+    body_s: float,
+    max_wait_s: float | None,
+    start_times: list[float] | None = None,
+) -> dict[str, Any]:
+    """The burst with acquires recorded in their own group: two serial servers at once. The
+    arrivals group records up to 10 acquires a batch (they join the line when its commit
+    lands) and wakes the semaphore's group when a slot is free; the semaphore's group takes
+    releases and wake-ups, 10 a batch, and grants from the line as recorded by then."""
+    starts = start_times if start_times is not None else _starts(n)
+    line: deque[tuple[float, int]] = deque()  # (recorded at, execution)
+    control: list[tuple[float, int]] = []  # heap: (enqueued at, execution; -1 a wake-up)
+    ta = tc = 0.0
+    next_start = held = done = succeeded = batches = transactions = 0
+    waits: list[float] = []
+    delays: list[float] = []
+    finished_at = 0.0
+    while done < n:
+        a_at = max(ta, starts[next_start]) if next_start < n else math.inf
+        c_at = max(tc, control[0][0]) if control else math.inf
+        if a_at == math.inf and c_at == math.inf:
+            done += len(line)  # nobody left to free a slot: the rest time out
+            break
+        if a_at <= c_at:
+            take: list[int] = []
+            while next_start < n and starts[next_start] <= a_at and len(take) < FIFO_BATCH:
+                take.append(next_start)
+                next_start += 1
+            wake = held < limit
+            ta = a_at + design.arrivals_ms(lat, wake) / 1000
+            line.extend((ta, ex) for ex in take)
+            transactions += 1
+            batches += 1
+            if wake:
+                heapq.heappush(control, (ta, -1))
+            continue
+        freed = 0
+        while control and control[0][0] <= c_at and freed < FIFO_BATCH:
+            at, ex = heapq.heappop(control)
+            if ex >= 0:
+                held -= 1
+                freed += 1
+                done += 1
+                succeeded += 1
+                delays.append(c_at - at)
+                finished_at = max(finished_at, at)
+        grants, dead = _grant_recorded(line, limit - held, c_at, starts, max_wait_s)
+        held += len(grants)
+        done += dead
+        tc = c_at + design.batch_ms(lat, freed, len(grants), dead) / 1000
+        transactions += design.transactions(bool(grants), dead)
+        batches += 1
+        for ex in grants:
+            waits.append(tc - starts[ex])
+            heapq.heappush(control, (tc + body_s, ex))
+    return _summary(
+        n, limit, body_s, max(finished_at, ta, tc), waits, delays, succeeded, batches, transactions
+    )
+
+
+def _grant_recorded(
+    line: deque[tuple[float, int]],
+    free: int,
+    t: float,
+    starts: list[float],
+    max_wait_s: float | None,
+) -> tuple[list[int], int]:
+    """_grant over a line of (recorded at, execution): only waiters recorded by `t`."""
+    grants: list[int] = []
+    dead = 0
+    while line and line[0][0] <= t and len(grants) < min(free, GRANTS_PER_INVOCATION):
+        _, ex = line.popleft()
+        if max_wait_s is not None and t - starts[ex] > max_wait_s:
+            dead += 1
+        else:
+            grants.append(ex)
+    return grants, dead
+
+
+def _summary(
+    n: int,
+    limit: int,
+    body_s: float,
+    seconds: float,
+    waits: list[float],
+    delays: list[float],
+    succeeded: int,
+    batches: int,
+    transactions: int,
+) -> dict[str, Any]:
     return {
         "seconds": round(seconds, 1),
-        "efficiency": round(ideal / seconds, 3),
+        "efficiency": round(n * body_s / limit / seconds, 3),
         "wait_p50_s": round(_pct(waits, 50), 1),
         "wait_p99_s": round(_pct(waits, 99), 1),
-        "release_delay_p99_s": round(_pct(release_delays, 99), 2),
-        # The p99 is of every release, most of them after the backlog drained: the worst is
-        # what a release waits behind a backlog.
-        "release_delay_max_s": round(max(release_delays, default=0.0), 1),
+        "release_delay_p99_s": round(_pct(delays, 99), 2),
+        # The p99 is of every release, most of them after any backlog drained: the worst is
+        # what a release waits behind one.
+        "release_delay_max_s": round(max(delays, default=0.0), 1),
         "succeeded_fraction": round(succeeded / n, 4),
         "gatekeeper_invocations": batches,
         "transactions": transactions,
-        "usd_per_million": round(_usd_per_million(n, batches, transactions, cost_s=seconds), 2),
+        "usd_per_million": round(_usd_per_million(n, batches, transactions), 2),
     }
 
 
@@ -257,7 +376,7 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-def _usd_per_million(n: int, batches: int, transactions: int, cost_s: float) -> float:
+def _usd_per_million(n: int, batches: int, transactions: int) -> float:
     """The semaphore's part: two billed transitions (acquire, release), two FIFO sends, a
     receive and a delete per batch, one Lambda request per batch at its modelled length, the
     items' write units and the counter's per transaction, one read unit per item read."""
@@ -283,8 +402,9 @@ def model(n: int = 1_000_000, limit: int = 500, body_s: float = 5.0) -> dict[str
         entry: dict[str, Any] = {"ceiling_executions_per_s": {}, "burst": {}}
         for name, lat in LATENCY_MS.items():
             entry["ceiling_executions_per_s"][name] = round(ceiling_per_s(design, lat), 1)
-            burst = simulate(design, lat, n, limit, body_s, None)
-            timed = simulate(design, lat, n, limit, body_s, MAX_WAIT_DEFAULT_S)
+            run = simulate_split if design.split else simulate
+            burst = run(design, lat, n, limit, body_s, None)
+            timed = run(design, lat, n, limit, body_s, MAX_WAIT_DEFAULT_S)
             burst["succeeded_fraction"] = timed["succeeded_fraction"]
             entry["burst"][name] = burst
         out[design.name] = entry

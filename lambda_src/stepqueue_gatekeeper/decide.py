@@ -36,6 +36,7 @@ from typing import Any
 
 from stepqueue_aws import error_code
 
+from stepqueue_gatekeeper import arrivals
 from stepqueue_gatekeeper.executions import (
     Verdict,
     describe,
@@ -44,7 +45,13 @@ from stepqueue_gatekeeper.executions import (
     send_success,
 )
 from stepqueue_gatekeeper.faults import transient
-from stepqueue_gatekeeper.messages import SEMAPHORE, UNREADABLE, Message
+from stepqueue_gatekeeper.messages import (
+    SEMAPHORE,
+    UNREADABLE,
+    Message,
+    is_arrivals,
+    semaphore_of_group,
+)
 from stepqueue_gatekeeper.rules import NO_RULES, PRIORITY_MAX, Bucket, Rules
 from stepqueue_gatekeeper.store import (
     APPLIED_KEEP,
@@ -61,6 +68,8 @@ from stepqueue_gatekeeper.store import (
     Released,
     Store,
     Waiter,
+    arrivals_from,
+    arrivals_key,
     holder_key,
     key_hash,
     key_item_key,
@@ -167,11 +176,22 @@ class Gatekeeper:
         return int(self.clock() * 1000)
 
     def process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
+        """The batch of a semaphore's group; given its arrivals group's name, that group's
+        batch of acquires, recorded (arrivals.py)."""
+        if is_arrivals(semaphore):
+            return self._record(semaphore_of_group(semaphore), messages)
         try:
             return self._process(semaphore, messages)
         except BaseException:
             _cache.pop((self.table, semaphore), None)  # a batch decided again reads afresh
             raise
+
+    def _record(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
+        out = Outcome(decided=False)  # the counter is not this group's: no state to report
+        readable = self._screen(semaphore, messages, out)
+        if readable:
+            arrivals.record(self, semaphore, readable, out)
+        return out
 
     def _process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
         out = Outcome()
@@ -192,7 +212,24 @@ class Gatekeeper:
         out.oldest_since_ms = self._oldest_since(store)
         if not store.staged:
             _cache[(self.table, semaphore)] = (c.version, store.known_near_heads(CACHE_HEAD))
+        if c.held < c.limit and not c.waiting and not out.deferred:
+            self._look_for_arrivals(store, out)
         return out
+
+    def _look_for_arrivals(self, store: Store, out: Outcome) -> None:
+        """A free slot and nobody in line: waiters the arrivals group recorded since this
+        invocation read its tails get a tick (arrivals.py: whichever commit is last, the read
+        after it sees the other's)."""
+        c = store.counter
+        reply = self.ddb.get_item(
+            TableName=self.table, Key={"id": {"S": arrivals_key(c.semaphore)}}, ConsistentRead=True
+        )
+        a = arrivals_from(reply.get("Item"), c.semaphore)
+        if all(tail <= c.bounds((tag[0], int(tag[1:])))[1] for tag, tail in a.tails.items()):
+            return
+        body = {"op": "tick", "semaphore": c.semaphore}
+        # Ticks with the same counter version but other arrivals must not be deduplicated.
+        self._continue(c.semaphore, body, c.version * 1_000_003 + a.version, out)
 
     def _store(
         self, semaphore: str, readable: Sequence[Message], *, nothing_to_apply: bool
@@ -455,15 +492,10 @@ class Gatekeeper:
             send_failure(self.sfn, m.token, *refusal)
             out.rejected.append(m.execution)
             return
-        priority: int = 0 if m.priority is None else m.priority  # checked by _refusal
-        key = value = None
-        if rules.key_limit is not None and m.key is not None:
-            key, value = key_hash(m.key), m.key[:KEY_VALUE_SHOWN]
         c = store.counter
-        line: Line = (MAIN, priority)
+        line: Line = (MAIN, 0 if m.priority is None else m.priority)  # checked by _refusal
         head, tail = c.bounds(line)
-        waiter = Waiter(tail, m.execution, m.acquire, m.token, self.now_ms(), priority, c.arrivals)
-        store.put_waiter(replace(waiter, key=key, key_value=value))
+        store.put_waiter(new_waiter(rules, m, tail, c.arrivals, self.now_ms()))
         c.set_bounds(line, head, tail + 1)
         c.arrivals += 1
 
@@ -792,6 +824,7 @@ class Gatekeeper:
 def forget() -> None:
     """Drop every cached item (a new container, as far as the cache goes)."""
     _cache.clear()
+    arrivals.forget()
 
 
 def _line_of(item_id: str) -> Line:
@@ -805,6 +838,20 @@ def _bucket(c: Counter, rules: Rules, now_ms: int) -> Bucket:
     bucket = Bucket(float(rules.burst) if c.tokens is None else c.tokens, c.refilled_ms or now_ms)
     bucket.refill(rules, now_ms)
     return bucket
+
+
+def new_waiter(rules: Rules, m: Message, seq: int, arrived: int, now_ms: int) -> Waiter:
+    """An acquire _refusal accepted, as the waiter it becomes at place `seq` of its line."""
+    assert m.execution and m.acquire and m.token
+    priority: int = 0 if m.priority is None else m.priority
+    key = value = None
+    if rules.key_limit is not None and m.key is not None:
+        key, value = key_hash(m.key), m.key[:KEY_VALUE_SHOWN]
+    return Waiter(seq, m.execution, m.acquire, m.token, now_ms, priority, arrived, key, value)
+
+
+def refusal(rules: Rules, m: Message) -> tuple[str, str] | None:
+    return _refusal(rules, m)
 
 
 def _refusal(rules: Rules, m: Message) -> tuple[str, str] | None:

@@ -73,6 +73,62 @@ def parked_key(semaphore: str, key: str, n: int) -> str:
     return f"{semaphore}#p#{key}#{n:016d}"
 
 
+def arrivals_key(semaphore: str) -> str:
+    return f"{semaphore}#arrivals"
+
+
+@dataclass
+class Arrivals:
+    """The tails of the arrival lines (``w<priority>``) and the arrival order, owned by the
+    arrivals group (messages.ARRIVALS_SUFFIX), which records acquires without touching the
+    counter. The counter keeps a copy of the tails as its group last read them; these are the
+    truth. Absent (a semaphore from before the split): the counter's tails are."""
+
+    semaphore: str
+    tails: dict[str, int] = field(default_factory=dict)
+    arrivals: int = 0
+    version: int = 0
+    applied: list[str] = field(default_factory=list)
+    exists: bool = True
+
+    def item(self) -> dict[str, Any]:
+        return {
+            "id": {"S": arrivals_key(self.semaphore)},
+            "tails": {"M": {k: {"N": str(v)} for k, v in sorted(self.tails.items())}},
+            "arrivals": {"N": str(self.arrivals)},
+            "version": {"N": str(self.version)},
+            "applied": {"L": [{"S": a} for a in self.applied[-APPLIED_KEEP:]]},
+        }
+
+
+def arrivals_from(item: dict[str, Any] | None, semaphore: str) -> Arrivals:
+    if item is None:
+        return Arrivals(semaphore, exists=False)
+    return Arrivals(
+        semaphore,
+        tails={k: int(v["N"]) for k, v in item.get("tails", {}).get("M", {}).items()},
+        arrivals=_n(item, "arrivals"),
+        version=_n(item, "version"),
+        applied=[a["S"] for a in item.get("applied", {}).get("L", [])],
+    )
+
+
+def main_tails(c: Counter) -> dict[str, int]:
+    """The counter's tails of its arrival lines, as the arrivals item keeps them."""
+    return {f"{k}{p}": c.bounds((k, p))[1] for k, p in c.used_lines() if k == MAIN}
+
+
+def arrivals_put(table: str, a: Arrivals, read_version: int) -> dict[str, Any]:
+    """The arrivals item's write, conditional on the version it was read at."""
+    put: dict[str, Any] = {"TableName": table, "Item": a.item()}
+    if a.exists:
+        put["ConditionExpression"] = "version = :v"
+        put["ExpressionAttributeValues"] = {":v": {"N": str(read_version)}}
+    else:
+        put["ConditionExpression"] = "attribute_not_exists(id)"
+    return {"Put": put}
+
+
 def key_hash(value_json: str) -> str:
     """Item keys from any key value: unicode or 100 KB, it becomes 32 hex characters."""
     return hashlib.sha256(value_json.encode()).hexdigest()[:32]
@@ -397,9 +453,14 @@ class Store:
         self._known: dict[str, dict[str, Any] | None] = {}
         version, items = cached if cached is not None else (-1, {})
         also = list(also)
-        self.prefetch([semaphore, *(k for k in also if k not in items)])
+        akey = arrivals_key(semaphore)
+        self.prefetch([semaphore, akey, *(k for k in also if k not in items)])
         raw = self._get(semaphore)
         self.counter = counter_from(raw, semaphore, default_limit)
+        # The arrivals group's tails (and never its cache: this group did not write it).
+        self.arrivals = arrivals_from(self._get(akey), semaphore)
+        self._known.pop(akey, None)
+        self._merge_arrivals()
         self._committed_version = self.counter.version
         self._counter_existed = self.counter.exists
         self._committed_item = self.counter.item()
@@ -423,6 +484,28 @@ class Store:
         item: dict[str, Any] | None = reply.get("Item")
         self._known[key] = item
         return item
+
+    def _merge_arrivals(self) -> None:
+        """The waiters the arrivals group recorded join the counter's lines."""
+        c, a = self.counter, self.arrivals
+        for tag, tail in a.tails.items():
+            line = (tag[0], int(tag[1:]))
+            head, own = c.bounds(line)
+            if tail > own:
+                c.set_bounds(line, head, tail)
+        c.arrivals = max(c.arrivals, a.arrivals)
+
+    def _arrivals_write(self) -> dict[str, Any] | None:
+        """The arrivals item, when this group placed acquires itself (one sent to the
+        semaphore's own group, by a definition from before the split): the tails it moved."""
+        c, a = self.counter, self.arrivals
+        tails = main_tails(c)
+        if all(a.tails.get(k, 0) >= v for k, v in tails.items() if v) and a.arrivals >= c.arrivals:
+            return None
+        if not a.exists and not any(tails.values()):
+            return None
+        moved = Arrivals(a.semaphore, tails, c.arrivals, a.version + 1, a.applied, a.exists)
+        return arrivals_put(self.table, moved, a.version)
 
     def known_near_heads(self, size: int) -> dict[str, dict[str, Any] | None]:
         """What this invocation knows of the first `size` waiters of each line, their records
@@ -572,6 +655,9 @@ class Store:
         else:
             counter_put["ConditionExpression"] = "attribute_not_exists(id)"
         actions: list[dict[str, Any]] = [{"Put": counter_put}]
+        arrivals = self._arrivals_write()
+        if arrivals is not None:
+            actions.append(arrivals)
         for key, item in sorted(self._staged.items()):
             if item is None:
                 actions.append({"Delete": {"TableName": self.table, "Key": {"id": {"S": key}}}})
@@ -590,6 +676,8 @@ class Store:
             raise
         self._known.update(self._staged)
         self._staged.clear()
+        if arrivals is not None:
+            self.arrivals = arrivals_from(arrivals["Put"]["Item"], self.semaphore)
         self._committed_version = c.version
         self._counter_existed = True
         self._committed_item = c.item()

@@ -21,16 +21,22 @@ from stepqueue_gatekeeper import decide
 from bench import ledger as book
 from tests.emulator.semaphore.handler_harness import OWN, Room, make_room
 
+ARRIVALS = ":arrivals"  # a scenario whose name ends so is sent in the arrivals group
 
-def _measure(r: Room, bodies: list[dict[str, Any]]) -> dict[str, Any]:
-    """One batch through the handler, every AWS call of its decision noted."""
+
+def _measure(r: Room, bodies: list[dict[str, Any]], group: str | None = None) -> dict[str, Any]:
+    """One batch through the handler (in `group`, else the semaphore's), every AWS call of its
+    decision noted."""
+    records = r.records(*bodies)
+    for record in records:
+        record["attributes"]["MessageGroupId"] = group or r.name
     ledger = book.Ledger()
     keeper = r.keeper
     sfn, sqs = keeper.sfn, keeper.sqs
     keeper.sfn, keeper.sqs = book.Counted(sfn, ledger), book.Counted(sqs, ledger)
     try:
         with book.hooked(keeper.ddb, ledger):
-            assert r.deliver(*bodies) == []
+            assert r.handle(records) == []
     finally:
         keeper.sfn, keeper.sqs = sfn, sqs
     return ledger.summary()
@@ -96,6 +102,24 @@ def balanced_batch_cold(r: Room) -> list[dict[str, Any]]:
     return bodies
 
 
+def arrivals_wait(r: Room) -> list[dict[str, Any]]:
+    """Ten acquires recorded by the arrivals group while every slot is held."""
+    _hold(r, *(f"h{n}" for n in range(5)))
+    return [r.acquire(f"w{n}") for n in range(10)]
+
+
+def arrivals_wait_warm(r: Room) -> list[dict[str, Any]]:
+    """The same in a container that recorded the group's last batch: its item is not read."""
+    _hold(r, *(f"h{n}" for n in range(5)))
+    _measure(r, [r.acquire("first")], r.name + ARRIVALS)
+    return [r.acquire(f"w{n}") for n in range(10)]
+
+
+def arrivals_wake(r: Room) -> list[dict[str, Any]]:
+    """One acquire recorded while a slot is free: a tick wakes the semaphore's group."""
+    return [r.acquire("a")]
+
+
 SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "acquire_waits": (1, acquire_waits),
     "acquire_granted": (1, acquire_granted),
@@ -107,6 +131,9 @@ SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "acquires_wait": (5, acquires_wait),
     "balanced_batch": (5, balanced_batch),
     "balanced_batch_cold": (5, balanced_batch_cold),
+    "arrivals_wait" + ARRIVALS: (5, arrivals_wait),
+    "arrivals_wait_warm" + ARRIVALS: (5, arrivals_wait_warm),
+    "arrivals_wake" + ARRIVALS: (1, arrivals_wake),
 }
 
 
@@ -117,7 +144,8 @@ def test_the_gatekeeper_makes_the_calls_its_ledger_says(
     limit, setup = SCENARIOS[scenario]
     r = make_room(ddb, unique_name, monkeypatch, limit=limit)
     bodies = setup(r)
-    measured = _measure(r, bodies)
+    group = r.name + ARRIVALS if scenario.endswith(ARRIVALS) else None
+    measured = _measure(r, bodies, group)
     data = book.recorded()
     if os.environ.get("STEPQUEUE_REWRITE_LEDGER") == "1":
         data["designs"][data["current"]][scenario] = measured
@@ -137,6 +165,27 @@ def test_the_ledger_counts_what_the_scenarios_decide(
     assert r.sfn.succeeded[before:] == [OWN + f"w{n}" for n in range(5)]
     assert r.counter()["held"] == 5
     assert r.counter()["tail"] - r.counter()["head"] == 5
+
+
+def test_arrivals_recorded_apart_are_granted_by_the_semaphores_group(
+    ddb: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The arrivals group records and wakes; the semaphore's group grants, in arrival order,
+    never over the limit; a release is decided while arrivals are still being recorded."""
+    r = make_room(ddb, unique_name, monkeypatch, limit=2)
+    _measure(r, [r.acquire(n) for n in ("a", "b", "c")], r.name + ARRIVALS)
+    assert r.sfn.succeeded == [] and r.counter()["held"] == 0
+    (tick,) = r.sqs.sent
+    assert tick["MessageGroupId"] == r.name and json.loads(tick["MessageBody"])["op"] == "tick"
+    assert r.deliver(json.loads(tick["MessageBody"])) == []
+    assert r.sfn.succeeded == [OWN + "a", OWN + "b"] and r.counter()["held"] == 2
+    _measure(r, [r.acquire("d")], r.name + ARRIVALS)
+    assert len(r.sqs.sent) == 1  # full: no wake-up
+    assert r.deliver(r.body("release", execution=OWN + "a")) == []
+    assert r.sfn.succeeded[2:] == [OWN + "c"]
+    assert r.deliver(r.body("release", execution=OWN + "b")) == []
+    assert r.sfn.succeeded[3:] == [OWN + "d"]
+    assert r.counter()["head"] == r.counter()["tail"] == 4
 
 
 def test_the_ledger_tells_waves_from_serial_calls() -> None:
