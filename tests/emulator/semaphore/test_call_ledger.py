@@ -204,3 +204,44 @@ def test_the_ledger_tells_waves_from_serial_calls() -> None:
         "SendTaskSuccess": 1,
         "TransactWriteItems": 1,
     }
+
+
+class _ArrivesDuringRead:
+    """DynamoDB whose first BatchGetItem (the semaphore's group reading its counter and the
+    arrivals' tails) lets an arrivals batch commit right after it: the race the two wake-ups
+    exist for, made to happen in order."""
+
+    def __init__(self, ddb: Any, arrive: Callable[[], None]) -> None:
+        self._ddb, self._arrive, self._armed = ddb, arrive, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ddb, name)
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        reply = self._ddb.batch_get_item(**kwargs)
+        if self._armed:
+            self._armed = False
+            self._arrive()
+        return reply
+
+
+def test_an_arrival_recorded_while_a_slot_frees_is_never_left_behind_it(
+    ddb: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release's invocation read the tails before the arrival's commit; the arrival read
+    the counter (still full) before the release's commit. Neither saw the other, so the
+    semaphore's group, ending with a free slot and an empty line, reads the tails again and
+    wakes itself."""
+    r = make_room(ddb, unique_name, monkeypatch, limit=1)
+    _hold(r, "a")
+    decide.forget()
+    arrival = r.records(r.acquire("b"))
+    arrival[0]["attributes"]["MessageGroupId"] = r.name + ARRIVALS
+    r.keeper.ddb = _ArrivesDuringRead(ddb, lambda: r.handle(arrival))
+    assert r.deliver(r.body("release", execution=OWN + "a")) == []
+    r.keeper.ddb = ddb
+    assert r.sfn.succeeded == [OWN + "a"] and r.counter()["held"] == 0
+    (tick,) = r.sqs.sent
+    assert tick["MessageGroupId"] == r.name
+    assert r.deliver(json.loads(tick["MessageBody"])) == []
+    assert r.sfn.succeeded == [OWN + "a", OWN + "b"] and r.counter()["held"] == 1
