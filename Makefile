@@ -51,12 +51,13 @@ generate: install ## render workflows/*.yaml into build/generated (all or nothin
 
 regen: install ## rewrite the golden files of the generator tests
 	$(PY) -m tests.unit.generator.regen_golden
+	$(PY) -m tests.unit.deploy.test_worker_zip
 
 diagram: install ## print a Mermaid diagram: make diagram SPEC=workflows/orders.yaml
 	$(PY) -m stepqueue diagram $(SPEC)
 
-lambda: install ## build the reproducible Lambda zip into build/lambda
-	$(PY) -m stepqueue.deploy.lambda_zip --out build/lambda
+lambda: install ## build the Lambda zip and the worker artifacts of build/generated into build/lambda (PYTHON=3.12)
+	$(PY) -m stepqueue.deploy.lambda_zip --out build/lambda --generated $(GENERATED) --python-version $(or $(PYTHON),3.12)
 
 plan: install ## generate, build the zip, save a plan and print it (ENV=aws|local STAGE= BACKEND_CONFIG=)
 	$(PY) -m stepqueue plan $(DEPLOY_FLAGS)
@@ -102,6 +103,7 @@ bench: install ## every benchmark, about 13 minutes (each prints one JSON object
 	$(PY) -m bench.admission
 	$(PY) -m bench.e2e --executions 200
 	$(PY) -m bench.terraform
+	$(PY) -m bench.worker_zip
 
 bench-stress: install ## the long semaphore stress: the waiting room, 32 x 50
 	$(PY) -m bench.semaphore --threads 32 --cycles 50

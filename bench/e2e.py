@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from stepqueue.deploy.artifacts import build_all
+from stepqueue.deploy.artifacts import build_all, local_python_version
 from stepqueue.local.burst import deployed, run_burst
 from stepqueue.local.runner import Runner
 from stepqueue.paths import BUILD
@@ -26,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, default=200)
     parser.add_argument("--work-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
-    build_all()  # the generated inputs and the zip, from workflows/ and lambda_src/
+    build_all(
+        python_version=local_python_version()
+    )  # the generated inputs and the zip, from workflows/ and lambda_src/
     with (
         deployed(BUILD / "e2e", log=lambda m: print(f"[e2e] {m}", file=sys.stderr)) as dep,
         Runner(dep.emulator.endpoint, dep.zip_path, prewarm=True) as runner,

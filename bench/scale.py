@@ -5,7 +5,12 @@ each execution costs and how hot the hottest DynamoDB item runs, for the waiting
 comparison, the first version's polling acquire (retired: the model is the record of why).
 Transitions come from the generated definition (a one-state body, walked from StartAt; the
 polling acquire had the same happy path, acquire, body, release, plus its retries); prices and
-limits are AWS's published ones, named below. Prints ONE JSON object as its last stdout line.
+limits are AWS's published ones, named below.
+
+`model` (bench/scale_model.py): the gatekeeper's throughput built on its call ledger, for each
+latency set, and the 1,000,000-execution / limit 500 / 5-s burst simulated, for today's design
+(`batched`) beside the serial one it replaced (`serial`). Prints ONE JSON object as its last
+stdout line.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench import scale_model
 from generator.api import render_paths
 from stepqueue.ops.prices import US_EAST_1 as PRICES
 
@@ -165,6 +171,7 @@ def main() -> int:
         "cost_independent_of_wait": room[0]["usd_per_1000_executions"]
         == room[1]["usd_per_1000_executions"],
     }
+    result["model"] = scale_model.model()
     print(json.dumps(result))
     ok = (
         result["max_hottest_item_wcu_per_s"] < ITEM_WCU_PER_S_MAX

@@ -12,6 +12,8 @@ from generator.validate import check_specs
 from generator.vocabulary import WAITING_ROOM
 
 TFVARS_FILE = "workflows.tfvars.json"
+# What the Lambda build reads to build each worker's own artifact (stepqueue/deploy/worker_zip.py).
+ARTIFACTS_FILE = "artifacts.json"
 
 
 def load_and_validate(
@@ -46,13 +48,15 @@ def render(workflows: Sequence[Workflow]) -> dict[str, str]:
     files: dict[str, str] = {}
     tf_workflows: dict[str, Any] = {}
     semaphores: dict[str, Any] = {}
+    artifacts: dict[str, Any] = {}
     for wf in workflows:
+        artifacts.update(_artifacts(wf))
         definition_file = f"asl/{wf.name}.asl.json"
         files[definition_file] = renderer.text("asl.json.j2", definition=expand(wf, renderer))
         tf_workflows[wf.name] = {
             "definition_file": definition_file,
             "semaphore": wf.concurrency.semaphore if wf.concurrency else None,
-            "workers": {w.name: w.tfvars() for w in wf.workers},
+            "workers": {w.name: w.tfvars(wf.name) for w in wf.workers},
         }
         if wf.concurrency is not None:
             c = wf.concurrency
@@ -61,7 +65,25 @@ def render(workflows: Sequence[Workflow]) -> dict[str, str]:
                 semaphores[c.semaphore]["admission"] = rules
     tfvars = {"workflows": tf_workflows, "semaphores": semaphores}
     files[TFVARS_FILE] = renderer.text("tfvars.json.j2", tfvars=tfvars)
+    files[ARTIFACTS_FILE] = renderer.text("tfvars.json.j2", tfvars={"artifacts": artifacts})
     return files
+
+
+def _artifacts(wf: Workflow) -> dict[str, Any]:
+    """Each worker artifact to build: its pins and platform (the Python version is the
+    build's: it is the deployment's runtime)."""
+    found: dict[str, Any] = {}
+    for w in wf.workers:
+        if (artifact := w.artifact(wf.name)) is not None:
+            found[artifact] = {
+                "workflow": wf.name,
+                "worker": w.name,
+                "source": wf.source,
+                "architecture": w.deployment.architecture,
+                "dependencies": list(w.deployment.dependencies),
+                "layers": len(w.deployment.layers),
+            }
+    return found
 
 
 def render_paths(

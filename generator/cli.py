@@ -1,18 +1,23 @@
 """The generator's commands: validate, generate, diagram.
 
 `stepqueue` (stepqueue.cli) registers them with `add_commands` beside the deploy and local
-commands; `python -m generator` runs them alone. Exit codes: 0 success, 1 invalid specs (every
-problem printed), 2 usage errors. Only argparse is imported up front; the pipeline loads inside
-the command so `--help` is fast.
+commands; `python -m generator` runs them alone. Both follow docs/cli.md: exit 0 success; 1 when
+`validate` finds errors (its answer, as `drift` finding a difference); 2 bad usage or bad input
+(a spec with errors given to `generate` or `diagram`, a missing file, a refused --out);
+`--json` makes stdout one JSON document, and an error one JSON object on stderr too. The
+generator imports nothing of stepqueue, so the few lines of that convention it needs are
+written here. Only argparse is imported up front; the pipeline loads inside the command so
+`--help` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from generator.errors import Diagnostic
@@ -59,24 +64,83 @@ def add_commands(commands: Any) -> None:
     add("diagram", "print a Mermaid flowchart of the expanded workflow", many=False)
 
 
+class _Parser(argparse.ArgumentParser):
+    """`python -m generator`'s parser: a usage error is exit 2, as JSON under --json."""
+
+    def error(self, message: str) -> NoReturn:
+        if "--json" in sys.argv[1:]:
+            _error_json("usage", message, fix=f"see `{self.prog} --help`")
+            raise SystemExit(EXIT_USAGE)
+        super().error(message)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m generator",
         description="Workflow specs (YAML) in; Step Functions ASL and Terraform inputs out.",
     )
-    add_commands(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_commands(commands)
+    for sub in commands.choices.values():
+        sub.add_argument("--json", action="store_true", help="stdout is one JSON document")
+        sub.add_argument("-q", "--quiet", action="store_true", help="only results and errors")
+        # Nothing runs underneath the generator: accepted so every command takes the flags.
+        sub.add_argument("-v", "--verbose", action="count", default=0, help=argparse.SUPPRESS)
     return parser
 
 
-def _print(diagnostics: Sequence[Diagnostic]) -> None:
-    for d in diagnostics:
-        print(d.format(), file=sys.stderr)
+def _as_json(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "json", False))
+
+
+def _error_json(kind: str, message: str, **fields: Any) -> None:
+    """The convention's error: one JSON object on stdout (the answer) and on stderr."""
+    error = {"kind": kind, "message": message, "file": None, "line": None, "fix": None}
+    line = json.dumps({"error": {**error, **fields}}, sort_keys=True)
+    print(line, flush=True)
+    print(line, file=sys.stderr, flush=True)
+
+
+def _print(args: argparse.Namespace, diagnostics: Sequence[Diagnostic]) -> None:
+    if not _as_json(args):
+        for d in diagnostics:
+            print(d.format(), file=sys.stderr)
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not _as_json(args) and not getattr(args, "quiet", False):
+        print(f"stepqueue: {message}", file=sys.stderr)
 
 
 def _summary(diagnostics: Sequence[Diagnostic]) -> str:
     errors = sum(d.is_error for d in diagnostics)
     warnings = len(diagnostics) - errors
     return f"{errors} error(s), {warnings} warning(s)"
+
+
+def _refused(args: argparse.Namespace, diagnostics: Sequence[Diagnostic], message: str) -> int:
+    """Every diagnostic, then `message`; under --json one error carrying them. Exit 1 for
+    `validate` (errors are what it looks for), 2 for a command given bad input."""
+    _print(args, diagnostics)
+    if _as_json(args):
+        errors = [d for d in diagnostics if d.is_error]
+        first = errors[0] if errors else None
+        _error_json(
+            "invalid-spec",
+            message,
+            file=first.file if first else None,
+            line=first.line if first else None,
+            fix=first.fix if first else None,
+            diagnostics=[d.as_json() for d in diagnostics],
+        )
+    else:
+        print(f"stepqueue: {message}", file=sys.stderr)
+    return EXIT_INVALID if args.command == "validate" else EXIT_USAGE
+
+
+def _answer(args: argparse.Namespace, document: dict[str, Any]) -> None:
+    if _as_json(args):
+        print(json.dumps(document, sort_keys=True))
 
 
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -90,12 +154,14 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from generator.api import load_and_validate
 
     workflows, diagnostics = load_and_validate(specs, args.lambda_src, name_prefix=args.name_prefix)
-    _print(diagnostics)
     if workflows is None:
-        print(f"stepqueue: {_summary(diagnostics)}; nothing written", file=sys.stderr)
-        return EXIT_INVALID
+        written = "; nothing written" if args.command == "generate" else ""
+        return _refused(args, diagnostics, f"{_summary(diagnostics)}{written}")
+    _print(args, diagnostics)
+    found = [d.as_json() for d in diagnostics]
     if args.command == "validate":
-        print(f"stepqueue: {len(specs)} spec(s) valid, {_summary(diagnostics)}", file=sys.stderr)
+        _say(args, f"{len(specs)} spec(s) valid, {_summary(diagnostics)}")
+        _answer(args, {"valid": True, "specs": [str(p) for p in specs], "diagnostics": found})
         return EXIT_OK
     if args.command == "generate":
         from generator.api import render
@@ -105,18 +171,19 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         try:
             write_tree(files, args.out)
         except OutputRefused as refused:  # --out names a directory the generator does not own
-            _print(refused.diagnostics)
-            print("stepqueue: nothing written", file=sys.stderr)
-            return EXIT_USAGE
+            return _refused(args, refused.diagnostics, "nothing written")
         except OSError as exc:  # --out cannot be made: under a file, no permission, disk full
-            _print([_write_failed(args.out, exc)])
-            print("stepqueue: nothing written", file=sys.stderr)
-            return EXIT_USAGE
-        print(f"stepqueue: wrote {len(files)} file(s) to {args.out}", file=sys.stderr)
+            return _refused(args, [_write_failed(args.out, exc)], "nothing written")
+        _say(args, f"wrote {len(files)} file(s) to {args.out}")
+        _answer(args, {"out": str(args.out), "files": sorted(files), "diagnostics": found})
         return EXIT_OK
     from generator.diagram import diagram
 
-    sys.stdout.write(diagram(workflows[0]))
+    text = diagram(workflows[0])
+    if _as_json(args):
+        _answer(args, {"workflow": workflows[0].name, "mermaid": text, "diagnostics": found})
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

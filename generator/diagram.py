@@ -59,7 +59,7 @@ class _Writer:
         request = state.get("Parameters") or state.get("Arguments") or {}  # JSONPath / JSONata
         if name.startswith((ACQUIRE, RELEASE)) and resource in (_SQS, _SQS_SEND):
             # The waiting room: acquire parks in the gatekeeper's queue, release posts to it.
-            sem = request["MessageGroupId"]
+            sem = request["MessageBody"]["semaphore"]  # the acquire's group is its arrivals'
             verb = "wait in the waiting room of" if name == ACQUIRE else "release"
             text = f"{name}<br/>{verb} semaphore {sem}<br/>queue: gatekeeper (FIFO)"
             if name == ACQUIRE and (rules := self._admission()):

@@ -36,6 +36,17 @@ class Diagnostic:
         text = f"{head}: {self.message} (at {where})"
         return f"{text} — {self.fix}" if self.fix else text
 
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "path": self.path,
+            "severity": self.severity.value,
+            "message": self.message,
+            "fix": self.fix,
+        }
+
     def sort_key(self) -> tuple[str, int, int, str, str]:
         return (self.file, self.line, self.col, self.path, self.message)
 

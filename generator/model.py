@@ -11,6 +11,59 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class Statement:
+    """One Allow statement of a worker's own IAM policy; references left for the root."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (test, variable, values)
+
+    def tfvars(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "actions": list(self.actions),
+            "resources": list(self.resources),
+            "conditions": [
+                {"test": t, "variable": v, "values": list(vs)} for t, v, vs in self.conditions
+            ],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A worker's own Lambda settings beyond the queue's (docs/contracts.md): what it ships,
+    what it may call, what it is told. The defaults are what a worker declaring nothing gets."""
+
+    dependencies: tuple[str, ...] = ()  # pinned `name==version`, sorted; () = the shared zip
+    architecture: str = "x86_64"
+    environment: tuple[tuple[str, str], ...] = ()  # plain values, references for the root
+    secrets: tuple[tuple[str, str], ...] = ()  # name -> SSM parameter / secret ARN
+    statements: tuple[Statement, ...] = ()
+    managed_policy_arns: tuple[str, ...] = ()
+    log_retention_days: int | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+    layers: tuple[str, ...] = ()
+    tags: tuple[tuple[str, str], ...] = ()
+
+    def tfvars(self, artifact: str | None) -> dict[str, Any]:
+        return {
+            "artifact": artifact,
+            "architecture": self.architecture,
+            "environment": dict(self.environment),
+            "secrets": dict(self.secrets),
+            "policy_statements": [s.tfvars() for s in self.statements],
+            "managed_policy_arns": list(self.managed_policy_arns),
+            "log_retention_days": self.log_retention_days,
+            "subnet_ids": list(self.subnet_ids),
+            "security_group_ids": list(self.security_group_ids),
+            "layers": list(self.layers),
+            "tags": dict(self.tags),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Worker:
     name: str
     handler: str
@@ -24,14 +77,26 @@ class Worker:
     visibility_timeout_seconds: int
     message_retention_seconds: int
     delay_seconds: int
+    ephemeral_storage_mb: int
+    deployment: Deployment = field(default_factory=Deployment)
 
-    def tfvars(self) -> dict[str, Any]:
+    def artifact(self, workflow: str) -> str | None:
+        """The worker's own zip, relative to the Lambda build directory, when it ships
+        dependencies of its own; None: the shared zip."""
+        return f"workers/{workflow}-{self.name}.zip" if self.deployment.dependencies else None
+
+    def tfvars(self, workflow: str) -> dict[str, Any]:
         """The worker's entry in workflows.tfvars.json (docs/contracts.md).
 
         Every setting, defaults included: Terraform takes them as given and has none of its
         own, so a default changed here cannot disagree with one there.
         """
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "name"}
+        settings = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("name", "deployment")
+        }
+        return dict(sorted({**settings, **self.deployment.tfvars(self.artifact(workflow))}.items()))
 
 
 @dataclass(frozen=True, slots=True)

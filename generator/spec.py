@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from generator.asl.jsonata import is_expression, syntax_error
@@ -63,7 +64,7 @@ class SpecFacts:
         return Concurrency(self.semaphore, self.limit, self.max_wait_seconds, self.admission)
 
 
-def check_top(r: Reporter, root: Node) -> SpecFacts | None:
+def check_top(r: Reporter, root: Node, source: Path | None = None) -> SpecFacts | None:
     facts = SpecFacts()
     if not r.is_map(root, "", "a spec"):
         return None
@@ -79,7 +80,7 @@ def check_top(r: Reporter, root: Node) -> SpecFacts | None:
     if (v := root.get("Comment")) is not None:
         r.string(v, "Comment", "Comment", non_empty=False)
     if (v := root.get("workers")) is not None:
-        facts.workers = declare(r, v)
+        facts.workers = declare(r, v, source)
     if (v := root.get("concurrency")) is not None:
         language = root.get("QueryLanguage")
         jsonata = language is not None and language.scalar == JSONATA

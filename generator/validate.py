@@ -19,6 +19,7 @@ from generator.model import Workflow
 from generator.report import Reporter, join
 from generator.spec import SpecFacts, check_top
 from generator.vocabulary import MACHINE_FIELDS
+from generator.worker_deps import check_imports
 from generator.worker_tasks import WorkerTasks
 from generator.workers import check_settings
 
@@ -40,7 +41,7 @@ def check_spec(
         return None, diagnostics
     r = Reporter(name)
     r.diagnostics.extend(diagnostics)
-    facts = check_top(r, root)
+    facts = check_top(r, root, path)
     if facts is None:
         return None, r.diagnostics
     tasks = WorkerTasks(r, facts.workers)
@@ -87,6 +88,9 @@ def _check_handlers(r: Reporter, facts: SpecFacts, lambda_src: Path | None) -> N
         problem = check_handler(lambda_src, worker.handler)
         if problem is not None:
             r.error(worker.handler_node, path, *problem)
+        else:
+            pins = worker.deployment.dependencies
+            r.diagnostics.extend(check_imports(lambda_src, worker.handler, name, pins))
 
 
 def check_across(specs: list[CheckedSpec]) -> list[Diagnostic]:

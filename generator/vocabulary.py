@@ -265,8 +265,23 @@ WORKER_FIELDS: dict[str, tuple[int, int, int | None, str]] = {
     "message_retention_seconds": (60, 1209600, 345600, "SQS keeps messages 60 s..14 days"),
     "delay_seconds": (0, 900, 0, "SQS delivery delay is 0..900 s"),
     "visibility_timeout_seconds": (0, 43200, None, "the SQS maximum is 12 hours"),
+    "ephemeral_storage_mb": (512, 10240, 512, "Lambda's /tmp is 512..10240 MB"),
 }
-WORKER_KEYS = frozenset({"handler", "group_by", *WORKER_FIELDS})
+# A worker's own Lambda settings (generator/worker_deployment.py, docs/contracts.md).
+WORKER_DEPLOYMENT_KEYS = frozenset(
+    {
+        "dependencies",
+        "requirements",
+        "architecture",
+        "environment",
+        "permissions",
+        "log_retention_days",
+        "vpc",
+        "layers",
+        "tags",
+    }
+)
+WORKER_KEYS = frozenset({"handler", "group_by", *WORKER_FIELDS, *WORKER_DEPLOYMENT_KEYS})
 # `group_by` (fair queues, docs/design.md §3a): SQS takes a MessageGroupId of 1..128 letters,
 # digits and punctuation, so the tenant is sent as the hex digest of its text, which always fits;
 # States.Hash hashes at most 10,000 characters (the JSONPath form's bound on the tenant's text).

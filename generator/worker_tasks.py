@@ -160,8 +160,9 @@ class WorkerTasks:
                 "support .waitForTaskToken",
                 "use ExecutionType: STANDARD for this Map",
             )
+        outlives = self._check_run_time(use, worker)
         receives, visibility = s["max_receive_count"], s["visibility_timeout_seconds"]
-        if receives is not None and visibility is not None:
+        if not outlives and receives is not None and visibility is not None:
             chain = receives * visibility
             if task.timeout_seconds < chain:
                 r.warning(
@@ -174,6 +175,29 @@ class WorkerTasks:
                 )
         if task.heartbeat_seconds is not None:
             self._check_heartbeat(use, task.heartbeat_seconds, worker)
+
+    def _check_run_time(self, use: TaskUse, worker: DeclaredWorker) -> bool:
+        """One run of the handler must fit in the time the task waits for it: otherwise the
+        execution times out while the handler still works, and its result is thrown away.
+        True when reported (the redelivery warning would then be about the same mistake)."""
+        task, run_time = use.task, worker.settings["timeout_seconds"]
+        if run_time is None or run_time <= task.timeout_seconds:
+            return False
+        written = use.node.get("TimeoutSeconds") is not None
+        waits = (
+            f"TimeoutSeconds {task.timeout_seconds}"
+            if written
+            else f"the default TimeoutSeconds {task.timeout_seconds} (none is written)"
+        )
+        self.r.error(
+            *value_at(use.node, use.path, "TimeoutSeconds"),
+            f"worker {task.worker!r} may run {run_time} s (its timeout_seconds) but state "
+            f"{use.state!r} waits {waits}: the task would time out while the handler still runs",
+            f"raise this state's TimeoutSeconds to at least {run_time} if the handler needs that "
+            f"long, or lower timeout_seconds of worker {task.worker!r} to {task.timeout_seconds} "
+            "or less",
+        )
+        return True
 
     def _check_heartbeat(self, use: TaskUse, heartbeat: int, worker: DeclaredWorker) -> None:
         """The heartbeat clock starts when the message is queued. The runtime's first

@@ -8,13 +8,14 @@ or pushes messages to the DLQ weeks later.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from generator import jsonpath
 from generator.asl.jsonata import CLOSE, OPEN, half_open, is_expression, syntax_error
 from generator.loader import Node
-from generator.model import Worker
+from generator.model import Deployment, Worker
 from generator.report import Reporter, join, value_at, whole_number
 from generator.vocabulary import (
     BATCH_SIZE_WITHOUT_WINDOW,
@@ -25,6 +26,7 @@ from generator.vocabulary import (
     WORKER_KEYS,
     WORKER_NAME,
 )
+from generator.worker_deployment import deployment
 
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _VISIBILITY = "visibility_timeout_seconds"
@@ -59,6 +61,7 @@ class DeclaredWorker:
     # rules between settings still speak about what the user wrote; None = not a whole number.
     settings: dict[str, int | None]
     group_by: GroupBy | None = None  # None when absent or malformed (already reported)
+    deployment: Deployment = field(default_factory=Deployment)
 
     def model(self) -> Worker:
         """The typed worker; only for a spec without errors, where every setting is valid."""
@@ -66,11 +69,12 @@ class DeclaredWorker:
         # reserved_concurrency alone may stay None: unset means nothing is reserved.
         assert all(v is not None for k, v in self.settings.items() if k != "reserved_concurrency")
         settings: dict[str, Any] = self.settings
-        return Worker(name=self.name, handler=self.handler, **settings)
+        return Worker(name=self.name, handler=self.handler, deployment=self.deployment, **settings)
 
 
-def declare(r: Reporter, node: Node) -> dict[str, DeclaredWorker]:
-    """The workers of `workers:`, by name, with their shape and ranges checked."""
+def declare(r: Reporter, node: Node, spec: Path | None = None) -> dict[str, DeclaredWorker]:
+    """The workers of `workers:`, by name, with their shape and ranges checked; `spec` is the
+    file, for paths relative to it (`requirements:`)."""
     declared: dict[str, DeclaredWorker] = {}
     if not r.is_map(node, "workers", "workers"):
         return declared
@@ -95,6 +99,7 @@ def declare(r: Reporter, node: Node) -> dict[str, DeclaredWorker]:
             handler_node,
             _settings(r, worker, path),
             _group_by(r, worker, path),
+            deployment(r, worker, path, spec),
         )
     return declared
 

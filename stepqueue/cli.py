@@ -14,13 +14,13 @@ stays fast and the generator never imports the deploy or local packages.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from generator import cli as generator_cli
+from stepqueue import console
 
 if TYPE_CHECKING:
     from stepqueue.deploy.commands import Target
@@ -44,13 +44,30 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """`--version`: the line, or `{"version": ...}` under --json."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        version = _version()
+        console.current().result({"version": version}, f"stepqueue {version}")
+        parser.exit(0)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = console.Parser(
         prog="stepqueue",
         description="Step Functions workflows whose tasks are queued to SQS workers: "
         "validate and generate specs, deploy them, run them locally.",
     )
-    parser.add_argument("--version", action="version", version=f"stepqueue {_version()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, nargs=0, help="show the version and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     generator_cli.add_commands(commands)
     for name, help_text in (
@@ -79,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     submit_command.add_command(commands, _add_deployment_flags)
     for name, help_text in PASS_THROUGH.items():
         commands.add_parser(name, help=help_text, description=help_text, add_help=False)
+    console.add_flags(parser, top=True)  # --json, -v, -q on every command (docs/cli.md)
     return parser
 
 
@@ -132,21 +150,20 @@ def _add_semaphore(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _main(argv)
-    except BrokenPipeError:
-        # The reader went away (`stepqueue cost ... | head`): not an error worth a traceback.
-        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # what a shell reports for a command ended by SIGPIPE
-
-
-def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in PASS_THROUGH:
-        return _pass_through(args_list[0], args_list[1:])
+    console.configure(None, args_list, prog="stepqueue")
+    return console.run(lambda: _main(args_list))
+
+
+def _main(args_list: list[str]) -> int:
+    command = _pass_through_command(args_list)
+    if command is not None:
+        rest = list(args_list)
+        rest.remove(command)  # the convention's flags before it are the command's own too
+        return _pass_through(command, rest)
     parser = _parser()
     args = parser.parse_args(args_list)
+    console.configure(args, prog=f"stepqueue {args.command}")
     if args.command in generator_cli.COMMANDS:
         return generator_cli.run(args, parser)
     if args.command == "cost":
@@ -172,13 +189,27 @@ def _main(argv: Sequence[str] | None) -> int:
     return _deploy(args)
 
 
+def _pass_through_command(args_list: list[str]) -> str | None:
+    """`demo` or `emulator` when the command line names it, after any of --json, -v, -q."""
+    for word in args_list:
+        if word in PASS_THROUGH:
+            return word
+        if word not in ("--json", "-v", "--verbose", "-q", "--quiet", "-vv"):
+            return None
+    return None
+
+
 def _pass_through(command: str, rest: list[str]) -> int:
+    console.configure(None, rest, prog=f"stepqueue {command}")
     if command == "emulator":
         from stepqueue.local import emulator
-        from stepqueue.paths import PORT_FILE
+        from stepqueue.paths import BUILD, PORT_FILE
 
         PORT_FILE.parent.mkdir(parents=True, exist_ok=True)
-        return emulator.main(["--port-file", str(PORT_FILE), *rest], prog="stepqueue emulator")
+        # The emulator's internals (the interpreter's AST dumps) go to a file, not the terminal.
+        log = ["--log-file", str(BUILD / "emulator.log")]
+        argv = ["--port-file", str(PORT_FILE), *log, *rest]
+        return emulator.main(argv, prog="stepqueue emulator")
     from stepqueue.local import demo
 
     return demo.main(rest, prog="stepqueue demo")
@@ -201,53 +232,71 @@ def _deploy(args: argparse.Namespace) -> int:
         # Checked first: building the inputs is wasted without an emulator or credentials.
         endpoint = endpoint_for(args.env)
         if args.command == "plan":
-            _build_inputs(args.workflows, f"{args.stage}-" if args.stage else "")
+            prefix = f"{args.stage}-" if args.stage else ""
+            _build_inputs(args.workflows, prefix, local=args.env == "local")
+        elif args.command == "apply" and endpoint is None:
+            # Before the inputs are read: with no saved plan, what is missing is `plan`.
+            commands.require_saved_plan(_plan_file(args), _plan_command(args))
         target = _target(args, endpoint)
+        done = True
         if args.command == "plan":
             commands.plan(target)
         elif args.command == "apply":
             commands.apply(target)
-        elif not commands.destroy(target, ask=ask):
-            return 1
+        else:
+            done = commands.destroy(target, ask=ask)  # False: the user did not confirm
     except TerraformError as error:
-        print(f"stepqueue {args.command}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 0
+        raise console.from_exception(error, kind="terraform") from None
+    console.current().result(target.report)
+    return console.EXIT_OK if done else console.EXIT_FAILURE
 
 
-def _build_inputs(workflows: Path | None, name_prefix: str) -> None:
-    from stepqueue.deploy.artifacts import SpecsInvalid, build_all
-    from stepqueue.deploy.terraform import TerraformError
+def _build_inputs(workflows: Path | None, name_prefix: str, local: bool = False) -> None:
+    from stepqueue.deploy.artifacts import SpecsInvalid, build_all, local_python_version
     from stepqueue.paths import WORKFLOWS
 
     try:
-        build_all(workflows or WORKFLOWS, name_prefix)
+        # Locally, worker artifacts are built for the runner's Python (the local runtime).
+        build_all(workflows or WORKFLOWS, name_prefix, local_python_version() if local else None)
     except SpecsInvalid as error:
-        print(error.diagnostics_text, file=sys.stderr)
-        raise TerraformError(str(error)) from None
+        raise console.CommandError(
+            str(error),
+            kind="invalid-spec",
+            usage=True,
+            fix="run `stepqueue validate` on the specs and fix what it reports",
+            details={"diagnostics": error.diagnostics_text.splitlines()},
+            lines=error.diagnostics_text.splitlines(),
+        ) from None
+
+
+def _plan_file(args: argparse.Namespace) -> Path:
+    from stepqueue.paths import BUILD
+
+    return BUILD / "plans" / f"{args.env}-{args.stage or 'default'}.tfplan"
+
+
+def _plan_command(args: argparse.Namespace) -> str:
+    flags = f" --stage {args.stage}" if args.stage else ""
+    if args.backend_config:
+        flags += f" --backend-config {args.backend_config}"
+    if args.backend:
+        flags += f" --backend {args.backend}"
+    return f"stepqueue plan --env {args.env}{flags}"
 
 
 def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     from stepqueue.deploy.backend import backend_type
     from stepqueue.deploy.commands import Target
     from stepqueue.deploy.inputs import DeployInputs
-    from stepqueue.paths import BUILD, LOCAL_STATE
+    from stepqueue.paths import LOCAL_STATE
 
     stage = args.stage or "default"
-    flags = f" --stage {args.stage}" if args.stage else ""
-    if args.backend_config:
-        flags += f" --backend-config {args.backend_config}"
-    if args.backend:
-        flags += f" --backend {args.backend}"
-    plan_command = f"stepqueue plan --env {args.env}{flags}"
+    plan_command = _plan_command(args)
     backend = backend_type(args.backend_config, args.backend) if args.backend_config else None
     if endpoint is not None:
         from stepqueue.local.deployment import local_deployment
 
-        terraform = local_deployment(endpoint, LOCAL_STATE / stage, stage=args.stage, stream=True)
+        terraform = local_deployment(endpoint, LOCAL_STATE / stage, stage=args.stage)
         where = f"the emulator at {endpoint}"
         account = None
     else:
@@ -259,7 +308,7 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     return Target(
         terraform=terraform,
         inputs=DeployInputs(),
-        plan_file=BUILD / "plans" / f"{args.env}-{stage}.tfplan",
+        plan_file=_plan_file(args),
         label=f"stage '{stage}' on {where}",
         plan_command=plan_command,
         stage=stage,

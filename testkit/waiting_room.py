@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stepqueue_gatekeeper import Gatekeeper, Message, Outcome
-from stepqueue_gatekeeper.messages import read
+from stepqueue_gatekeeper.messages import read, semaphore_of_group
 from stepqueue_gatekeeper.rules import Rules
 from stepqueue_gatekeeper.store import HOLDERS_INDEX
 
@@ -190,7 +190,7 @@ class Pump:
         # As the Lambda reads them: one it cannot parse is dropped by the gatekeeper, and an
         # acquire's execution failed at once when its token can be read.
         parsed = [read(m["MessageId"], group, m["Body"]) for m in raw]
-        before = counter(self.ddb, self.table, group)
+        before = counter(self.ddb, self.table, semaphore_of_group(group))
         self.invocations += 1
         fresh = [p for p in parsed if p.op == "acquire" and p.execution]
         try:
@@ -234,7 +234,7 @@ class Pump:
         if reply.get("Failed"):
             raise RuntimeError(f"the pump could not delete decided messages: {reply['Failed']}")
         self.observe(parsed, outcome)
-        self._check(group, before)
+        self._check(semaphore_of_group(group), before)
 
     def observe(self, parsed: list[Message], outcome: Outcome) -> None:
         """What a scenario measures from each decided batch (admission.py); nothing here."""

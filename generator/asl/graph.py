@@ -4,6 +4,10 @@ the whole machine (an ASL rule, since executions report states by name alone).""
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+from collections.abc import Iterable
+
 from generator.loader import Node
 from generator.report import Reporter, did_you_mean, join, key_at
 from generator.vocabulary import FLOW, RELEASE_BEFORE, RESERVED_PREFIX, STATE_NAME_MAX, TERMINAL
@@ -60,15 +64,23 @@ def transition(r: Reporter, node: Node, path: str, states: Node) -> None:
 
 
 def reachability(r: Reporter, start: str, states: Node, path: str) -> None:
-    seen = {start}
-    todo = [start]
-    while todo:
-        for name in _targets(states.mapping[todo.pop()]):
-            if name in states.mapping and name not in seen:
-                seen.add(name)
-                todo.append(name)
-    for name in states.mapping:
-        if name not in seen:
+    seen = _reachable(start, states, {})
+    broken = _broken_targets(seen, states)
+    # A state left unreachable by a mistyped Next is one mistake, not two: it is named in the
+    # Next's error, reached through the name that Next probably meant ("did you mean").
+    # While a Next names nothing close to any state, every unreachable state may be the one it
+    # meant: each is named there, none reported apart.
+    meant = {t: close for t in broken if (close := _closest(t, states.mapping))}
+    unreached = [name for name in states.mapping if name not in seen]
+    if any(t not in meant for t in broken):
+        folded = unreached
+    else:
+        with_fix = _reachable(start, states, meant)
+        folded = [name for name in unreached if name in with_fix]
+    if folded:
+        _fold_unreachable(r, path, sorted(broken), folded)
+    for name in unreached:
+        if name not in folded:
             r.error(
                 states.key_node(name),
                 join(join(path, "States"), name),
@@ -77,18 +89,55 @@ def reachability(r: Reporter, start: str, states: Node, path: str) -> None:
             )
     # A broken Next or a malformed End is already reported; an extra "never ends" would be
     # noise about the same mistake.
-    broken = any(
-        t not in states.mapping or _dangling(states.mapping[n])
-        for n in seen
-        for t in [*_targets(states.mapping[n]), n]
-    )
-    if not broken and not any(_terminates(states.mapping[n]) for n in seen):
+    dangling = broken or any(_dangling(states.mapping[n]) for n in seen)
+    if not dangling and not any(_terminates(states.mapping[n]) for n in seen):
         r.error(
             states,
             join(path, "States"),
             "no reachable state ends the workflow",
             "add End: true, a Succeed or a Fail state",
         )
+
+
+def _reachable(start: str, states: Node, meant: dict[str, str]) -> set[str]:
+    """The states reached from `start`, a broken target read as `meant[target]`."""
+    seen = {start}
+    todo = [start]
+    while todo:
+        for name in _targets(states.mapping[todo.pop()]):
+            name = meant.get(name, name)
+            if name in states.mapping and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+def _broken_targets(seen: set[str], states: Node) -> set[str]:
+    return {t for n in seen for t in _targets(states.mapping[n]) if t not in states.mapping}
+
+
+def _closest(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _fold_unreachable(r: Reporter, path: str, broken: list[str], folded: list[str]) -> None:
+    """Append "it leaves X unreachable" to the errors of this scope's broken targets."""
+    prefix = join(path, "States") + "."
+    heads = tuple(f"{t!r} is not a state in this scope" for t in broken)
+    left = ", ".join(repr(name) for name in folded)
+    noun = "state" if len(folded) == 1 else "states"
+    for index, d in enumerate(r.diagnostics):
+        inner = d.path.removeprefix(prefix)
+        if (
+            d.is_error
+            and inner != d.path
+            and ".States." not in inner  # a nested scope's own States
+            and d.message.startswith(heads)
+        ):
+            r.diagnostics[index] = dataclasses.replace(
+                d, message=f"{d.message}, which leaves {noun} {left} unreachable"
+            )
 
 
 class Names:

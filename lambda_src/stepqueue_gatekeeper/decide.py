@@ -36,6 +36,7 @@ from typing import Any
 
 from stepqueue_aws import error_code
 
+from stepqueue_gatekeeper import arrivals
 from stepqueue_gatekeeper.executions import (
     Verdict,
     describe,
@@ -44,7 +45,13 @@ from stepqueue_gatekeeper.executions import (
     send_success,
 )
 from stepqueue_gatekeeper.faults import transient
-from stepqueue_gatekeeper.messages import SEMAPHORE, UNREADABLE, Message
+from stepqueue_gatekeeper.messages import (
+    SEMAPHORE,
+    UNREADABLE,
+    Message,
+    is_arrivals,
+    semaphore_of_group,
+)
 from stepqueue_gatekeeper.rules import NO_RULES, PRIORITY_MAX, Bucket, Rules
 from stepqueue_gatekeeper.store import (
     APPLIED_KEEP,
@@ -61,7 +68,12 @@ from stepqueue_gatekeeper.store import (
     Released,
     Store,
     Waiter,
+    arrivals_from,
+    arrivals_key,
+    holder_key,
     key_hash,
+    key_item_key,
+    waiter_key,
 )
 
 GRANTS_PER_ROUND = 25  # holder writes per step, well inside one transaction
@@ -77,6 +89,13 @@ HOLES_PER_LOOK = 25  # missing waiter items skipped when looking at a line's hea
 WAKE_MAX_MS = 10_000
 # A wake-up overdue by this much is taken as lost and sent again.
 WAKE_GRACE_MS = 60_000
+# Items a warm container keeps between invocations, per semaphore: the first waiters of each
+# line and their executions' records. Trusted only while the counter, read consistently at the
+# start of every invocation, still has the version they were read or written at: every write
+# to a semaphore's items commits its counter with a new version, so an equal version proves
+# nobody wrote any of them since.
+CACHE_HEAD = 2 * GRANTS_PER_ROUND
+_cache: dict[tuple[str, str], tuple[int, dict[str, dict[str, Any] | None]]] = {}
 INVALID_PRIORITY = "Semaphore.InvalidPriority"
 MISSING_KEY = "Semaphore.MissingKey"
 # An acquire dropped because of what it is (unreadable, outside this deployment, ...).
@@ -157,9 +176,27 @@ class Gatekeeper:
         return int(self.clock() * 1000)
 
     def process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
+        """The batch of a semaphore's group; given its arrivals group's name, that group's
+        batch of acquires, recorded (arrivals.py)."""
+        if is_arrivals(semaphore):
+            return self._record(semaphore_of_group(semaphore), messages)
+        try:
+            return self._process(semaphore, messages)
+        except BaseException:
+            _cache.pop((self.table, semaphore), None)  # a batch decided again reads afresh
+            raise
+
+    def _record(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
+        out = Outcome(decided=False)  # the counter is not this group's: no state to report
+        readable = self._screen(semaphore, messages, out)
+        if readable:
+            arrivals.record(self, semaphore, readable, out)
+        return out
+
+    def _process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
         out = Outcome()
         readable = self._screen(semaphore, messages, out)
-        store = self._store(semaphore, nothing_to_apply=bool(messages) and not readable)
+        store = self._store(semaphore, readable, nothing_to_apply=bool(messages) and not readable)
         if store is None:
             out.decided = False  # nothing to decide
             return out
@@ -173,9 +210,30 @@ class Gatekeeper:
         out.limit, out.held, out.head = c.limit, c.held, c.head
         out.waiting, out.parked = c.waiting + c.parked, c.parked
         out.oldest_since_ms = self._oldest_since(store)
+        if not store.staged:
+            _cache[(self.table, semaphore)] = (c.version, store.known_near_heads(CACHE_HEAD))
+        if c.held < c.limit and not c.waiting and not out.deferred:
+            self._look_for_arrivals(store, out)
         return out
 
-    def _store(self, semaphore: str, *, nothing_to_apply: bool) -> Store | None:
+    def _look_for_arrivals(self, store: Store, out: Outcome) -> None:
+        """A free slot and nobody in line: waiters the arrivals group recorded since this
+        invocation read its tails get a tick (arrivals.py: whichever commit is last, the read
+        after it sees the other's)."""
+        c = store.counter
+        reply = self.ddb.get_item(
+            TableName=self.table, Key={"id": {"S": arrivals_key(c.semaphore)}}, ConsistentRead=True
+        )
+        a = arrivals_from(reply.get("Item"), c.semaphore)
+        if all(tail <= c.bounds((tag[0], int(tag[1:])))[1] for tag, tail in a.tails.items()):
+            return
+        body = {"op": "tick", "semaphore": c.semaphore}
+        # Ticks with the same counter version but other arrivals must not be deduplicated.
+        self._continue(c.semaphore, body, c.version * 1_000_003 + a.version, out)
+
+    def _store(
+        self, semaphore: str, readable: Sequence[Message], *, nothing_to_apply: bool
+    ) -> Store | None:
         """The semaphore's items; None when a batch of nothing readable has nothing to do:
         the semaphore is not this gatekeeper's, or no grant a crash left is waiting to be sent
         (those are sent whatever the batch holds, so a granted waiter never waits for the
@@ -184,7 +242,12 @@ class Gatekeeper:
             return None
         # No limit known (no counter item, no deployed default): nothing is granted (limit 0)
         # rather than an invented one.
-        store = Store(self.ddb, self.table, semaphore, self.default_limits.get(semaphore, 0))
+        cached = _cache.get((self.table, semaphore))
+        # Read with the counter: the records of the batch's executions (a release's holder, an
+        # acquire's record for the grant).
+        also = [holder_key(semaphore, m.execution) for m in readable if m.execution is not None]
+        default_limit = self.default_limits.get(semaphore, 0)
+        store = Store(self.ddb, self.table, semaphore, default_limit, also=also, cached=cached)
         if nothing_to_apply and not store.counter.pending:
             return None
         return store
@@ -429,15 +492,10 @@ class Gatekeeper:
             send_failure(self.sfn, m.token, *refusal)
             out.rejected.append(m.execution)
             return
-        priority: int = 0 if m.priority is None else m.priority  # checked by _refusal
-        key = value = None
-        if rules.key_limit is not None and m.key is not None:
-            key, value = key_hash(m.key), m.key[:KEY_VALUE_SHOWN]
         c = store.counter
-        line: Line = (MAIN, priority)
+        line: Line = (MAIN, 0 if m.priority is None else m.priority)  # checked by _refusal
         head, tail = c.bounds(line)
-        waiter = Waiter(tail, m.execution, m.acquire, m.token, self.now_ms(), priority, c.arrivals)
-        store.put_waiter(replace(waiter, key=key, key_value=value))
+        store.put_waiter(new_waiter(rules, m, tail, c.arrivals, self.now_ms()))
         c.set_bounds(line, head, tail + 1)
         c.arrivals += 1
 
@@ -502,6 +560,8 @@ class Gatekeeper:
         now = self.now_ms()
         bucket = _bucket(c, rules, now) if rules.rate is not None else None
         served = moved = 0
+        if c.held < c.limit:
+            self._read_heads(store, min(GRANTS_PER_ROUND, c.limit - c.held))
         while c.held < c.limit and served < GRANTS_PER_ROUND and store.staged < COMMIT_AT:
             if bucket is not None and bucket.tokens < 1:
                 break
@@ -524,6 +584,28 @@ class Gatekeeper:
         if bucket is not None:
             c.tokens, c.refilled_ms = bucket.tokens, bucket.refilled_ms
         return served, moved
+
+    def _read_heads(self, store: Store, size: int) -> None:
+        """The first `size` waiters of every line, then their records and keys, each in one
+        batched read: what the grants will look at, not one round trip per look."""
+        c = store.counter
+        keys = []
+        for line in c.used_lines():
+            head, tail = c.bounds(line)
+            keys += [
+                waiter_key(store.semaphore, n, line) for n in range(head, min(tail, head + size))
+            ]
+        store.prefetch(keys)
+        waiters = [store.waiter(int(k.rsplit("#", 1)[1]), _line_of(k)) for k in keys]
+        store.prefetch(
+            k
+            for w in waiters
+            if w is not None
+            for k in (
+                holder_key(store.semaphore, w.execution),
+                *([] if w.key is None else [key_item_key(store.semaphore, w.key)]),
+            )
+        )
 
     def _serve(self, store: Store, rules: Rules, line: Line, waiter: Waiter, now: int) -> str:
         """The head of a line, taken off it: granted a slot, or taking over the slot its
@@ -618,6 +700,7 @@ class Gatekeeper:
         c = store.counter
         if not c.pending:
             return
+        store.prefetch(waiter_key(store.semaphore, seq, line) for line, seq in c.pending)
         waiters = [
             (line, w) for line, w in ((ln, store.waiter(seq, ln)) for ln, seq in c.pending) if w
         ]
@@ -738,11 +821,37 @@ class Gatekeeper:
         return True
 
 
+def forget() -> None:
+    """Drop every cached item (a new container, as far as the cache goes)."""
+    _cache.clear()
+    arrivals.forget()
+
+
+def _line_of(item_id: str) -> Line:
+    """The line of a waiter's item id (store.waiter_key)."""
+    tag = item_id.rsplit("#", 2)[1]
+    return (tag[0], int(tag[1:] or 0))
+
+
 def _bucket(c: Counter, rules: Rules, now_ms: int) -> Bucket:
     """The rate's bucket as the counter keeps it, refilled to now (full when never used)."""
     bucket = Bucket(float(rules.burst) if c.tokens is None else c.tokens, c.refilled_ms or now_ms)
     bucket.refill(rules, now_ms)
     return bucket
+
+
+def new_waiter(rules: Rules, m: Message, seq: int, arrived: int, now_ms: int) -> Waiter:
+    """An acquire _refusal accepted, as the waiter it becomes at place `seq` of its line."""
+    assert m.execution and m.acquire and m.token
+    priority: int = 0 if m.priority is None else m.priority
+    key = value = None
+    if rules.key_limit is not None and m.key is not None:
+        key, value = key_hash(m.key), m.key[:KEY_VALUE_SHOWN]
+    return Waiter(seq, m.execution, m.acquire, m.token, now_ms, priority, arrived, key, value)
+
+
+def refusal(rules: Rules, m: Message) -> tuple[str, str] | None:
+    return _refusal(rules, m)
 
 
 def _refusal(rules: Rules, m: Message) -> tuple[str, str] | None:

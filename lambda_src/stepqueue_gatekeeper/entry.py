@@ -28,7 +28,13 @@ from stepqueue_aws import Retries, cached_client, change_visibility, doubling_ba
 from stepqueue_gatekeeper import metrics
 from stepqueue_gatekeeper.decide import WAKE_MAX_MS, Gatekeeper, Outcome
 from stepqueue_gatekeeper.faults import transient
-from stepqueue_gatekeeper.messages import UNREADABLE, Message, read
+from stepqueue_gatekeeper.messages import (
+    UNREADABLE,
+    Message,
+    is_arrivals,
+    read,
+    semaphore_of_group,
+)
 from stepqueue_gatekeeper.rules import rules_from_env
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stepqueue-gatekeeper"))
@@ -109,8 +115,11 @@ def _decide(keeper: Gatekeeper, group: str, messages: list[Message]) -> Outcome 
     """The group decided, or given up when AWS refuses its decision for good; None when it
     failed for a transient cause and goes back, in order."""
     semaphore = next((m.semaphore for m in messages if m.op != UNREADABLE), group)
+    # The arrivals group is decided as itself (acquires recorded), reported as its semaphore.
+    decided = group if is_arrivals(group) else semaphore
+    group = semaphore_of_group(group)
     try:
-        return _report(group, keeper.process(semaphore, messages))
+        return _report(group, keeper.process(decided, messages))
     except Exception as exc:
         if transient(exc):
             _retry(group, exc)

@@ -23,6 +23,22 @@ LIMIT_MAX = 100_000  # the same bound as the generator's, kept so a typo cannot 
 # fits in a few KB yet would overflow the stack and fail the whole batch. The starter's bound.
 MAX_DEPTH = 200
 SEMAPHORE = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+# The message group a semaphore's acquires are sent in, beside the group named after the
+# semaphore (releases, reclaims, limit changes, ticks, sweeps): arrivals are recorded in their
+# own serial order, and nothing that frees a slot ever waits behind them. A colon is never
+# part of a semaphore's name.
+ARRIVALS_SUFFIX = ":arrivals"
+
+
+def semaphore_of_group(group: str) -> str:
+    """The semaphore a message group belongs to."""
+    return group.removesuffix(ARRIVALS_SUFFIX)
+
+
+def is_arrivals(group: str) -> bool:
+    return group.endswith(ARRIVALS_SUFFIX)
+
+
 _EXECUTION = re.compile(r"^arn:aws[a-z-]*:states:[^:]+:[0-9]{12}:execution:[^:]+:[^:]+$")
 # A JSON string (skipped whole, so brackets inside it do not count) or one bracket.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
@@ -64,7 +80,7 @@ def read(message_id: str, group: str | None, body: str) -> Message:
         execution = found.get("execution")
         return Message(
             UNREADABLE,
-            group if group is not None else str(found.get("semaphore", "")),
+            semaphore_of_group(group) if group is not None else str(found.get("semaphore", "")),
             message_id,
             execution=execution if execution and len(execution) <= EXECUTION_ARN_MAX else None,
             token=token if token and len(token) <= TOKEN_MAX else None,
@@ -111,10 +127,14 @@ def _addressee(data: dict[str, Any], group: str | None) -> tuple[str, str]:
         raise MessageError(f"unknown op {op!r}")
     if not isinstance(semaphore, str) or not SEMAPHORE.match(semaphore):
         raise MessageError(f"bad semaphore {semaphore!r}")
-    if group is not None and group != semaphore:
+    if group is not None and semaphore_of_group(group) != semaphore:
         # The group is what serialises a semaphore: a body naming another one would be decided
         # outside that semaphore's order.
         raise MessageError(f"semaphore {semaphore!r} sent in message group {group!r}")
+    if group is not None and is_arrivals(group) and op != "acquire":
+        # Only acquires are recorded there; anything else must be decided in the group that
+        # owns the counter.
+        raise MessageError(f"op {op!r} sent in the arrivals group {group!r}")
     return op, semaphore
 
 

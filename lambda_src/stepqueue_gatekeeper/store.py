@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,10 @@ from stepqueue_gatekeeper.faults import Transient, transient
 HOLDERS_INDEX = "holders"
 APPLIED_KEEP = 20  # > the largest batch (10): a redelivered batch is always recognised
 TRANSACTION_MAX = 100  # TransactWriteItems' limit
+BATCH_GET_MAX = 100  # BatchGetItem's limit
+# BatchGetItem may leave keys unprocessed (throttling); asked again this many times, then
+# left to a GetItem each when (if) they are needed.
+BATCH_GET_ROUNDS = 3
 COMMIT_AT = 60  # staged writes that trigger a commit, leaving room for one more step
 KEY_VALUE_SHOWN = 200  # characters of a key's value kept for `stepqueue semaphore status`
 RELEASED_KEEP = 4  # acquire ids of one execution remembered as granted and freed (64 hex each)
@@ -66,6 +71,62 @@ def key_item_key(semaphore: str, key: str) -> str:
 
 def parked_key(semaphore: str, key: str, n: int) -> str:
     return f"{semaphore}#p#{key}#{n:016d}"
+
+
+def arrivals_key(semaphore: str) -> str:
+    return f"{semaphore}#arrivals"
+
+
+@dataclass
+class Arrivals:
+    """The tails of the arrival lines (``w<priority>``) and the arrival order, owned by the
+    arrivals group (messages.ARRIVALS_SUFFIX), which records acquires without touching the
+    counter. The counter keeps a copy of the tails as its group last read them; these are the
+    truth. Absent (a semaphore from before the split): the counter's tails are."""
+
+    semaphore: str
+    tails: dict[str, int] = field(default_factory=dict)
+    arrivals: int = 0
+    version: int = 0
+    applied: list[str] = field(default_factory=list)
+    exists: bool = True
+
+    def item(self) -> dict[str, Any]:
+        return {
+            "id": {"S": arrivals_key(self.semaphore)},
+            "tails": {"M": {k: {"N": str(v)} for k, v in sorted(self.tails.items())}},
+            "arrivals": {"N": str(self.arrivals)},
+            "version": {"N": str(self.version)},
+            "applied": {"L": [{"S": a} for a in self.applied[-APPLIED_KEEP:]]},
+        }
+
+
+def arrivals_from(item: dict[str, Any] | None, semaphore: str) -> Arrivals:
+    if item is None:
+        return Arrivals(semaphore, exists=False)
+    return Arrivals(
+        semaphore,
+        tails={k: int(v["N"]) for k, v in item.get("tails", {}).get("M", {}).items()},
+        arrivals=_n(item, "arrivals"),
+        version=_n(item, "version"),
+        applied=[a["S"] for a in item.get("applied", {}).get("L", [])],
+    )
+
+
+def main_tails(c: Counter) -> dict[str, int]:
+    """The counter's tails of its arrival lines, as the arrivals item keeps them."""
+    return {f"{k}{p}": c.bounds((k, p))[1] for k, p in c.used_lines() if k == MAIN}
+
+
+def arrivals_put(table: str, a: Arrivals, read_version: int) -> dict[str, Any]:
+    """The arrivals item's write, conditional on the version it was read at."""
+    put: dict[str, Any] = {"TableName": table, "Item": a.item()}
+    if a.exists:
+        put["ConditionExpression"] = "version = :v"
+        put["ExpressionAttributeValues"] = {":v": {"N": str(read_version)}}
+    else:
+        put["ConditionExpression"] = "attribute_not_exists(id)"
+    return {"Put": put}
 
 
 def key_hash(value_json: str) -> str:
@@ -373,16 +434,40 @@ def key_item(semaphore: str, k: KeyState) -> dict[str, Any]:
 class Store:
     """One semaphore's items: consistent reads through the staged writes, atomic commits."""
 
-    def __init__(self, ddb: Any, table: str, semaphore: str, default_limit: int) -> None:
+    def __init__(
+        self,
+        ddb: Any,
+        table: str,
+        semaphore: str,
+        default_limit: int,
+        also: Iterable[str] = (),
+        cached: tuple[int, dict[str, dict[str, Any] | None]] | None = None,
+    ) -> None:
+        """The counter read consistently, with `also` (the items the batch will need, as far
+        as it can tell before the counter is read) in the same round trip. `cached`: items as
+        they were at a counter version; used only if the counter still has that version."""
         self.ddb, self.table, self.semaphore = ddb, table, semaphore
         self._staged: dict[str, dict[str, Any] | None] = {}  # id -> item, or None: delete
         # What this invocation read or committed: nothing else writes these items while it
         # decides (the group is serialised; the version check catches anyone who does).
         self._known: dict[str, dict[str, Any] | None] = {}
+        version, items = cached if cached is not None else (-1, {})
+        also = list(also)
+        akey = arrivals_key(semaphore)
+        self.prefetch([semaphore, akey, *(k for k in also if k not in items)])
         raw = self._get(semaphore)
         self.counter = counter_from(raw, semaphore, default_limit)
+        # The arrivals group's tails (and never its cache: this group did not write it).
+        self.arrivals = arrivals_from(self._get(akey), semaphore)
+        self._known.pop(akey, None)
+        self._merge_arrivals()
         self._committed_version = self.counter.version
         self._counter_existed = self.counter.exists
+        self._committed_item = self.counter.item()
+        if items and self.counter.exists and self.counter.version == version:
+            for key, item in items.items():
+                self._known.setdefault(key, item)
+        self.prefetch(also)  # the cache was stale: what it was to give, read now
         # What rollback() returns to: the staged writes and the counter at the start of the
         # message being applied, or at the last commit since.
         self._saved: tuple[dict[str, dict[str, Any] | None], Counter] = (
@@ -399,6 +484,77 @@ class Store:
         item: dict[str, Any] | None = reply.get("Item")
         self._known[key] = item
         return item
+
+    def _merge_arrivals(self) -> None:
+        """The waiters the arrivals group recorded join the counter's lines."""
+        c, a = self.counter, self.arrivals
+        for tag, tail in a.tails.items():
+            line = (tag[0], int(tag[1:]))
+            head, own = c.bounds(line)
+            if tail > own:
+                c.set_bounds(line, head, tail)
+        c.arrivals = max(c.arrivals, a.arrivals)
+
+    def _arrivals_write(self) -> dict[str, Any] | None:
+        """The arrivals item, when this group placed acquires itself (one sent to the
+        semaphore's own group, by a definition from before the split): the tails it moved."""
+        c, a = self.counter, self.arrivals
+        tails = main_tails(c)
+        if all(a.tails.get(k, 0) >= v for k, v in tails.items() if v) and a.arrivals >= c.arrivals:
+            return None
+        if not a.exists and not any(tails.values()):
+            return None
+        moved = Arrivals(a.semaphore, tails, c.arrivals, a.version + 1, a.applied, a.exists)
+        return arrivals_put(self.table, moved, a.version)
+
+    def known_near_heads(self, size: int) -> dict[str, dict[str, Any] | None]:
+        """What this invocation knows of the first `size` waiters of each line, their records
+        and their keys: what the next invocation's grants will look at first."""
+        c = self.counter
+        kept: dict[str, dict[str, Any] | None] = {}
+        for line in c.used_lines():
+            head, tail = c.bounds(line)
+            for n in range(head, min(tail, head + size)):
+                key = waiter_key(self.semaphore, n, line)
+                if key not in self._known:
+                    continue
+                item = kept[key] = self._known[key]
+                if item is None:
+                    continue
+                w = waiter_from(item)
+                related = [holder_key(self.semaphore, w.execution)]
+                if w.key is not None:
+                    related.append(key_item_key(self.semaphore, w.key))
+                kept.update({k: self._known[k] for k in related if k in self._known})
+        return kept
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Items read consistently in one BatchGetItem (per 100) instead of one GetItem each:
+        the round trips a decision waits for, one after another, are its cost."""
+        wanted = sorted({k for k in keys if k not in self._staged and k not in self._known})
+        if len(wanted) == 1:
+            self._get(wanted[0])
+            return
+        for start in range(0, len(wanted), BATCH_GET_MAX):
+            self._batch_get(wanted[start : start + BATCH_GET_MAX])
+
+    def _batch_get(self, keys: list[str]) -> None:
+        found: dict[str, dict[str, Any]] = {}
+        left = list(keys)
+        for _ in range(BATCH_GET_ROUNDS):
+            request = {
+                self.table: {"Keys": [{"id": {"S": k}} for k in left], "ConsistentRead": True}
+            }
+            reply = self.ddb.batch_get_item(RequestItems=request)
+            for item in reply.get("Responses", {}).get(self.table, []):
+                found[item["id"]["S"]] = item
+            unprocessed = reply.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+            left = [k["id"]["S"] for k in unprocessed]
+            if not left:
+                break
+        for key in keys:
+            if key not in left:  # a key left unprocessed is not known to be absent
+                self._known[key] = found.get(key)
 
     def waiter(self, seq: int, line: Line = DEFAULT_LINE) -> Waiter | None:
         item = self._get(waiter_key(self.semaphore, seq, line))
@@ -476,9 +632,19 @@ class Store:
         last = page.get("LastEvaluatedKey")
         return found, (json.dumps(last, sort_keys=True) if last else None)
 
+    @property
+    def changed(self) -> bool:
+        """Anything to commit: staged writes, or a counter unlike the one committed."""
+        if self._staged or not self._counter_existed:
+            return True
+        return self.counter.item() != self._committed_item
+
     def commit(self) -> None:
         """Every staged write and the counter, in one transaction; the counter's version
-        guards against any writer outside this semaphore's serial order."""
+        guards against any writer outside this semaphore's serial order. Nothing changed:
+        nothing is written (an empty commit would cost a round trip and move the version)."""
+        if not self.changed:
+            return
         c = self.counter
         c.version = self._committed_version + 1
         counter_put: dict[str, Any] = {"TableName": self.table, "Item": c.item()}
@@ -489,6 +655,9 @@ class Store:
         else:
             counter_put["ConditionExpression"] = "attribute_not_exists(id)"
         actions: list[dict[str, Any]] = [{"Put": counter_put}]
+        arrivals = self._arrivals_write()
+        if arrivals is not None:
+            actions.append(arrivals)
         for key, item in sorted(self._staged.items()):
             if item is None:
                 actions.append({"Delete": {"TableName": self.table, "Key": {"id": {"S": key}}}})
@@ -507,8 +676,11 @@ class Store:
             raise
         self._known.update(self._staged)
         self._staged.clear()
+        if arrivals is not None:
+            self.arrivals = arrivals_from(arrivals["Put"]["Item"], self.semaphore)
         self._committed_version = c.version
         self._counter_existed = True
+        self._committed_item = c.item()
         self._saved = ({}, copy.deepcopy(c))
 
 

@@ -20,6 +20,11 @@ class TaskContext:
     _heartbeat: Callable[[], bool] = field(repr=False)
     _remaining_ms: Callable[[], int] | None = field(default=None, repr=False)
     _idempotency_key: str | None = field(default=None, repr=False)
+    # Which delivery of the task's message this is (SQS's ApproximateReceiveCount: 1 the
+    # first time; more after a crash, a timeout or a give-back), and the message group it
+    # came in (a worker with `group_by`: the tenant's fair-queue group; else None).
+    attempt: int = 1
+    tenant: str | None = None
 
     @property
     def idempotency_key(self) -> str:

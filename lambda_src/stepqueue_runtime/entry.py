@@ -17,9 +17,9 @@ from aws_lambda_powertools.utilities.batch.decorators import process_partial_res
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from stepqueue_aws import change_visibility
 
-from stepqueue_runtime import aws, handlers, payloads, redelivery
+from stepqueue_runtime import aws, handlers, payloads, redelivery, secrets
 from stepqueue_runtime.deadline import Deadline
-from stepqueue_runtime.errors import failure
+from stepqueue_runtime.errors import TaskFailed, failure
 from stepqueue_runtime.heartbeat import Heartbeater
 from stepqueue_runtime.message import MalformedBody, TaskMessage, parse_body
 from stepqueue_runtime.worker import (
@@ -74,6 +74,11 @@ def max_receive_count() -> int | None:
     except ValueError:
         return None
     return value if value > 0 else None
+
+
+def _message_group(record: dict[str, Any]) -> str | None:
+    group = record.get("attributes", {}).get("MessageGroupId")
+    return group if isinstance(group, str) and group else None
 
 
 def _receive_count(record: dict[str, Any]) -> int:
@@ -177,6 +182,8 @@ class _Batch:
             self.deadline,
             self.payloads,
             message_id in self.referencing,
+            _receive_count(self.records[message_id]),
+            _message_group(self.records[message_id]),
         )
         if result.outcome == Outcome.DEFERRED and self._last_receive(message_id):
             # The margin came during its probe, on its last receive.
@@ -316,11 +323,36 @@ class _Batch:
         method(message, extra=fields)
 
 
+def _user_function() -> UserHandler:
+    """The user's handler, once its secrets are in the environment (its module may read them
+    when imported); when they cannot be read, a stand-in that fails each task with
+    Stepqueue.SecretUnavailable, so the invocation answers instead of crashing in a loop."""
+    problem = secrets.resolve()
+    if problem is None:
+        return handlers.resolve(os.environ.get("STEPQUEUE_HANDLER"))
+    logger.error(
+        "secrets unavailable", extra={"error": secrets.SECRET_UNAVAILABLE, "cause": problem}
+    )
+
+    def unavailable(payload: Any, ctx: Any) -> Any:
+        raise TaskFailed(secrets.SECRET_UNAVAILABLE, problem)
+
+    return unavailable
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records") or []
     if not records:  # Powertools rejects an empty batch; there is nothing to fail
         return {"batchItemFailures": []}
-    user_fn = handlers.resolve(os.environ.get("STEPQUEUE_HANDLER"))
+    return run_batch(_user_function(), event, context)
+
+
+def run_batch(user_fn: UserHandler, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One invocation with ``user_fn`` as the handler (``handler`` resolves it from the
+    environment; ``stepqueue_runtime.testing`` passes a team's function directly)."""
+    records = event.get("Records") or []
+    if not records:
+        return {"batchItemFailures": []}
     batch = _Batch(user_fn, context)
     try:
         batch.parse(records)

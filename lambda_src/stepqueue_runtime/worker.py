@@ -75,6 +75,8 @@ def run_task(
     deadline: Deadline | None = None,
     payloads: PayloadStore | None = None,
     resolve_input: bool = False,
+    attempt: int = 1,
+    tenant: str | None = None,
 ) -> Result:
     """``payloads``: the claim check (payloads.py), or None; ``resolve_input``: the record's
     body mentions a reference, so its input is searched for them before the handler runs."""
@@ -87,7 +89,17 @@ def run_task(
     beat = _beat(client, msg, heartbeats)
     # Positional: keyword construction costs measurably more on this per-record path.
     ctx = TaskContext(
-        msg.workflow, msg.worker, msg.state, msg.execution, message_id, token, beat, remaining_ms
+        msg.workflow,
+        msg.worker,
+        msg.state,
+        msg.execution,
+        message_id,
+        token,
+        beat,
+        remaining_ms,
+        None,
+        attempt,
+        tenant,
     )
     try:
         report, unread = _handle(msg.input, ctx, user_fn, payloads, resolve_input, token)

@@ -25,11 +25,12 @@ data "aws_iam_policy_document" "this" {
   }
 
   # The counter, waiter and holder items of the waiting-room semaphores only (their keys are
-  # NAME, NAME#w#..., NAME#h#...), written in one TransactWriteItems (Put and Delete). Items of
-  # polling semaphores in the same table are out of reach.
+  # NAME, NAME#w#..., NAME#h#...), read together in one BatchGetItem and written in one
+  # TransactWriteItems (Put and Delete). Items of polling semaphores in the same table are out
+  # of reach.
   statement {
     sid       = "SemaphoreItems"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
     resources = [var.table_arn]
 
     condition {

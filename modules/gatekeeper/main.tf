@@ -23,10 +23,10 @@ locals {
   # test) and arn:...:execution:NAME:* (what its role may describe and stop).
   execution_prefixes = [for arn in local.state_machine_arns : "${replace(arn, ":stateMachine:", ":execution:")}:"]
 
-  # One group in flight per semaphore: more concurrency than semaphores is never used, and two
-  # at least, the minimum of an event source mapping's maximum concurrency. Bounded, so the
+  # One batch in flight per message group, two groups per semaphore (its own and its arrivals'):
+  # more concurrency than that is never used, and two at least, the minimum of an event source mapping's maximum concurrency. Bounded, so the
   # gatekeeper can never be what exhausts the account's concurrency.
-  concurrency = coalesce(try(var.function.reserved_concurrency, null), max(2, length(var.semaphores)))
+  concurrency = coalesce(try(var.function.reserved_concurrency, null), max(2, 2 * length(var.semaphores)))
 
   # Only semaphores some state machine uses get event rules (a rule needs a non-empty list).
   watched = { for name, s in var.semaphores : name => s if length(s.state_machine_arns) > 0 }

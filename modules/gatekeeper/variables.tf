@@ -96,7 +96,7 @@ variable "table_kms_key_arn" {
 }
 
 variable "function" {
-  description = "The function's settings, passed through to ../lambda_function `settings` (validated there): `zip_path` and `source_code_hash` (required: the same zip as the workers), `timeout_seconds` (one invocation decides a batch, sends its grants and pages through at most one sweep step; the group waits behind it), `reserved_concurrency` (also the event source mapping's maximum concurrency; null: max(2, number of semaphores), since one message group has at most one batch in flight), `kms_key_arn` (default: this module's `kms_key_arn`), `tags` (over this module's `tags`), and the rest of `settings`."
+  description = "The function's settings, passed through to ../lambda_function `settings` (validated there): `zip_path` and `source_code_hash` (required: the same zip as the workers), `timeout_seconds` (one invocation decides a batch, sends its grants and pages through at most one sweep step; the group waits behind it), `reserved_concurrency` (also the event source mapping's maximum concurrency; null: max(2, twice the number of semaphores), since a message group has at most one batch in flight and each semaphore has two, its own and its arrivals'), `kms_key_arn` (default: this module's `kms_key_arn`), `tags` (over this module's `tags`), and the rest of `settings`."
   type        = any
 
   validation {

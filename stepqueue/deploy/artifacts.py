@@ -26,19 +26,39 @@ def generate(
     return out_dir
 
 
-def build_lambda_zip(out_dir: Path, lambda_src: Path = LAMBDA_SRC) -> Path:
-    """The reproducible Lambda zip in `out_dir`; returns its path.
+def local_python_version() -> str:
+    """The Python the local runner runs handlers with: a local deployment declares it as the
+    functions' runtime, and worker artifacts are built for it."""
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+class BuildFailed(Exception):
+    """The Lambda build refused (e.g. a worker's dependency has no wheel): its message."""
+
+
+def build_lambda_zip(
+    out_dir: Path,
+    lambda_src: Path = LAMBDA_SRC,
+    generated_dir: Path | None = None,
+    python_version: str | None = None,
+) -> Path:
+    """The reproducible Lambda zip in `out_dir`, and with `generated_dir` the worker artifacts
+    its artifacts.json lists, for `python_version` (default: the root's default runtime);
+    returns the shared zip's path.
 
     A separate interpreter: the build may pip-install the pinned dependencies into its cache,
     which must not disturb the caller's imports."""
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "stepqueue.deploy.lambda_zip"),
-            *("--out", str(out_dir), "--lambda-src", str(lambda_src)),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    command = [
+        *(sys.executable, "-m", "stepqueue.deploy.lambda_zip"),
+        *("--out", str(out_dir), "--lambda-src", str(lambda_src)),
+    ]
+    if generated_dir is not None:
+        command += ["--generated", str(generated_dir)]
+    if python_version is not None:
+        command += ["--python-version", python_version]
+    proc = subprocess.run(command, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildFailed(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed")
     return out_dir / "stepqueue.zip"
 
 
@@ -50,10 +70,13 @@ class SpecsInvalid(Exception):
         self.diagnostics_text = diagnostics_text
 
 
-def build_all(spec_dir: Path = WORKFLOWS, name_prefix: str = "") -> tuple[Path, Path]:
-    """Every spec of `spec_dir` into build/generated, and the zip into build/lambda: what
-    `plan` and `demo` start from. Both are reproducible, so unchanged sources give unchanged
-    bytes and a saved plan stays current."""
+def build_all(
+    spec_dir: Path = WORKFLOWS, name_prefix: str = "", python_version: str | None = None
+) -> tuple[Path, Path]:
+    """Every spec of `spec_dir` into build/generated, and the zips into build/lambda (worker
+    artifacts for `python_version`, default the root's runtime): what `plan` and `demo` start
+    from. Both are reproducible, so unchanged sources give unchanged bytes and a saved plan
+    stays current."""
     from generator.errors import GeneratorError
 
     specs = sorted(spec_dir.glob("*.yaml"))
@@ -63,4 +86,9 @@ def build_all(spec_dir: Path = WORKFLOWS, name_prefix: str = "") -> tuple[Path, 
         generate(specs, GENERATED, name_prefix=name_prefix)
     except GeneratorError as error:
         raise SpecsInvalid("\n".join(d.format() for d in error.diagnostics)) from None
-    return GENERATED, build_lambda_zip(LAMBDA_DIR)
+    try:
+        return GENERATED, build_lambda_zip(
+            LAMBDA_DIR, generated_dir=GENERATED, python_version=python_version
+        )
+    except BuildFailed as error:
+        raise SpecsInvalid(str(error)) from None

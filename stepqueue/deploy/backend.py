@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from stepqueue.console import BadInput
 from stepqueue.deploy.terraform import BACKEND_OVERRIDE_FILE as OVERRIDE_FILE
 from stepqueue.deploy.terraform import TerraformError
 
@@ -36,21 +37,25 @@ BACKEND_TYPES = (
 )
 
 
+class BackendConfigInvalid(TerraformError, BadInput):
+    """--backend-config / --backend cannot be used as given (bad input, exit 2)."""
+
+
 def backend_type(config_file: Path, explicit: str | None = None) -> str:
     """The backend's type: `--backend TYPE`, else from the file name (prod.s3.tfbackend)."""
     if not config_file.is_file():
-        raise TerraformError(f"{config_file}: no such backend config file")
+        raise BackendConfigInvalid(f"{config_file}: no such backend config file")
     kind = explicit
     if kind is None:
         match = _TYPED_NAME.search(config_file.name)
         kind = match.group(1) if match else None
     if kind is None:
-        raise TerraformError(
+        raise BackendConfigInvalid(
             f"{config_file}: cannot tell the backend type; name the file NAME.TYPE.tfbackend "
             "(e.g. prod.s3.tfbackend) or pass --backend s3"
         )
     if kind not in BACKEND_TYPES:
-        raise TerraformError(
+        raise BackendConfigInvalid(
             f"{config_file}: unknown backend type {kind!r}; one of {', '.join(BACKEND_TYPES)}"
         )
     return kind

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepqueue import console
 from stepqueue.deploy import summary
 from stepqueue.deploy.backend import backend_override
 from stepqueue.deploy.inputs import DeployInputs
+from stepqueue.deploy.progress import apply_with_progress, init_with_progress, plan_with_progress
 from stepqueue.deploy.saved_plan import PlanRefused, SavedPlan
 from stepqueue.deploy.terraform import Terraform, TerraformError
 
@@ -43,6 +45,8 @@ class Target:
     backend: str | None = None  # backend type declared while the command runs
     local: bool = False  # the emulator: nothing asks, apply plans for itself
     account: Callable[[], str] | None = None  # the AWS account the credentials act in
+    # What the last command did, as `--json` reports it (filled by plan, apply, destroy).
+    report: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> dict[str, Any]:
         account = self.account() if self.account is not None else None
@@ -54,7 +58,13 @@ class Target:
 
 
 def _say(message: str) -> None:
-    print(message, flush=True)
+    console.current().say(message)
+
+
+def require_saved_plan(plan_file: Path, plan_command: str) -> None:
+    """Refuse at once when there is no saved plan: the fix is `plan_command`, whatever else
+    (generated inputs, the zip) is missing too."""
+    SavedPlan(plan_file).require(plan_command)
 
 
 def plan(target: Target) -> bool:
@@ -64,12 +74,18 @@ def plan(target: Target) -> bool:
     with backend_override(tf.root, target.backend):
         # Inside the override: a leftover of a killed run is removed before it is hashed.
         fingerprint = target.fingerprint()
-        tf.init()
-        tf.plan_to_file(target.plan_file)
+        init_with_progress(tf)
+        plan_with_progress(tf, target.plan_file)
         plan_json = tf.show_plan(target.plan_file)
     target.saved_plan.record(fingerprint)
     _say(summary.render(plan_json, label=target.label))
     _say(f"Saved plan: {target.plan_file}")
+    target.report = {
+        "command": "plan",
+        "target": target.label,
+        **summary.as_json(plan_json),
+        "plan_file": str(target.plan_file),
+    }
     return bool(summary.changes(plan_json))
 
 
@@ -84,13 +100,19 @@ def apply(target: Target) -> None:
     else:
         target.saved_plan.check(target.fingerprint(), target.plan_command)
     with backend_override(tf.root, target.backend):
-        tf.init()
+        init_with_progress(tf)
         try:
-            tf.apply_plan(target.plan_file)
+            applied = apply_with_progress(tf, target.plan_file, _log_file(target, "apply"))
         finally:
             # Applied, or refused by Terraform as stale: either way it must not be used again.
             target.saved_plan.discard()
-    _say(f"Applied the saved plan to {target.label}.")
+    _say(f"Applied the saved plan to {target.label}: {applied.line()}")
+    target.report = {"command": "apply", "target": target.label, **applied.as_json()}
+
+
+def _log_file(target: Target, action: str) -> Path:
+    """Where Terraform's whole output of one command goes (the terminal gets a summary)."""
+    return target.plan_file.with_name(f"{target.plan_file.stem}.{action}.log")
 
 
 def confirmation(*, yes: bool, local: bool) -> Ask | None:
@@ -111,13 +133,17 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
     False when the user declined."""
     tf = target.terraform
     destroy_plan = target.plan_file.with_name(target.plan_file.stem + "-destroy.tfplan")
+    # `confirmed`: whether the destruction went ahead (a declined one exits 1).
+    target.report = {"command": "destroy", "target": target.label, "confirmed": False}
     with backend_override(tf.root, target.backend):
-        tf.init()
-        tf.plan_to_file(destroy_plan, destroy=True)
+        init_with_progress(tf)
+        plan_with_progress(tf, destroy_plan, destroy=True)
         try:
             plan_json = tf.show_plan(destroy_plan)
             _say(summary.render(plan_json, label=target.label))
+            target.report.update(summary.as_json(plan_json))
             if not summary.changes(plan_json):
+                target.report["confirmed"] = True  # nothing to destroy: nothing to ask
                 return True
             if ask is not None:
                 try:
@@ -127,9 +153,11 @@ def destroy(target: Target, *, ask: Ask | None) -> bool:
                 if answer.strip() != target.stage:
                     _say("Not confirmed: nothing destroyed.")
                     return False
-            tf.apply_plan(destroy_plan)
+            log = _log_file(target, "destroy")
+            applied = apply_with_progress(tf, destroy_plan, log, "terraform destroy")
         finally:
             destroy_plan.unlink(missing_ok=True)
     target.saved_plan.discard()  # it planned against resources that are gone
-    _say(f"Destroyed {target.label}.")
+    _say(f"Destroyed {target.label}: {applied.line()}")
+    target.report.update(confirmed=True, **applied.as_json())
     return True

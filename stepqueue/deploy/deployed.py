@@ -3,14 +3,13 @@ AWS with credentials), its Terraform outputs, boto3 clients for it, and one-line
 
 `stepqueue semaphore`, `stepqueue drift` and `stepqueue redrive` find a deployment the way
 `plan` and `apply` do (`--env`, `--stage`, the backend flags) and report every failure as one
-line on stderr with exit status 1. Where the deployment runs (the emulator's endpoint, or AWS)
-is decided by the command line (stepqueue/environment.py) and handed in: nothing here knows
-the emulator.
+error (docs/cli.md) with exit status 1, or 2 for bad input. Where the deployment runs (the
+emulator's endpoint, or AWS) is decided by the command line (stepqueue/environment.py) and
+handed in: nothing here knows the emulator.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -43,17 +42,16 @@ def client_error(error: Any) -> str:
 def reporting_failures(
     prog: str, command: Callable[[], int], refusals: tuple[type[Exception], ...]
 ) -> int:
-    """`command()`'s status, or 1 with one line on stderr for a refusal (`refusals`, a
-    Terraform failure) or an AWS error; 130 when interrupted. Never a traceback."""
+    """`command()`'s status; a refusal (`refusals`, a Terraform failure) or an AWS error ends
+    the command as one error (stepqueue.console: a line, or JSON under --json), exit 1, or 2
+    for bad input. Never a traceback."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from stepqueue import console
 
     try:
         return command()
     except (*refusals, TerraformError, BotoCoreError) as error:
-        print(f"{prog}: {error}", file=sys.stderr)
+        raise console.from_exception(error) from None
     except ClientError as error:
-        print(f"{prog}: {client_error(error)}", file=sys.stderr)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 1
+        raise console.CommandError(client_error(error), kind="aws") from None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stepqueue.console import BadInput
 from stepqueue.deploy.terraform import (
     DEFAULT_WORKSPACE,
     Terraform,
@@ -23,15 +24,19 @@ TFVARS_FILE = "workflows.tfvars.json"
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,9}$")
 
 
+class StageInvalid(TerraformError, BadInput):
+    """--stage names no stage one can deploy (bad input, exit 2)."""
+
+
 def check_stage(stage: str | None) -> None:
     if stage == DEFAULT_WORKSPACE:
         # It would share the unstaged deployment's workspace (state) under other names.
-        raise TerraformError(
+        raise StageInvalid(
             f"stage {DEFAULT_WORKSPACE!r} is reserved: leave --stage out for the unstaged "
             "deployment, or pick another name; a stage prefixes every resource name"
         )
     if stage is not None and not STAGE_PATTERN.match(stage):
-        raise TerraformError(
+        raise StageInvalid(
             f"stage {stage!r} is not valid: use 1-10 lowercase letters or digits, starting "
             "with a letter (e.g. dev, prod, qa2); it prefixes every resource name"
         )
@@ -48,9 +53,15 @@ class DeployInputs:
     def tfvars(self) -> Path:
         path = self.generated_dir / TFVARS_FILE
         if not path.is_file():
-            raise TerraformError(f"{path} is missing: run `stepqueue generate` (make generate)")
+            raise TerraformError(
+                f"{path} is missing: run `stepqueue plan` (it generates the specs and builds the "
+                "Lambda zip), review it, then apply"
+            )
         if not self.lambda_zip.is_file():
-            raise TerraformError(f"{self.lambda_zip} is missing: run `make lambda` first")
+            raise TerraformError(
+                f"{self.lambda_zip} is missing: run `stepqueue plan` (it builds the zip), review "
+                "it, then apply"
+            )
         return path
 
     def variables(self) -> dict[str, Any]:
@@ -74,6 +85,11 @@ class DeployInputs:
         return {
             "generated": generated,
             "lambda_zip": file_digest(self.lambda_zip),
+            # Each worker's own artifact (stepqueue/deploy/worker_zip.py), beside the zip.
+            "worker_artifacts": {
+                path.name: file_digest(path)
+                for path in sorted((self.lambda_zip.parent / "workers").glob("*.zip"))
+            },
             "terraform_code": tf_digest(terraform.root),
             "variables": {key: str(value) for key, value in sorted(terraform.variables.items())},
             "backend_config": file_digest(config) if config else None,

@@ -12,6 +12,10 @@ Lambda Python runtime provides it). Writes DIR/stepqueue.zip and DIR/stepqueue.z
 Dependencies are installed once with ``pip install --target`` into a cache keyed by the pins,
 so repeated builds are fast and work offline; if pip cannot reach the index, the same pinned
 versions are copied from the running environment.
+
+With ``--generated DIR`` it also builds each worker's own artifact that the generator listed in
+DIR/artifacts.json (stepqueue/deploy/worker_zip.py) for ``--python-version`` (the function's
+runtime: the root's lambda_runtime), into DIR/workers/.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644 << 16  # regular file, rw-r--r--
 ZIP_NAME = "stepqueue.zip"
+# The root's default lambda_runtime (terraform/variables.tf): what worker artifacts target
+# unless told (a local deployment builds for the local runner's interpreter instead).
+DEFAULT_PYTHON = "3.12"
 
 
 def _normalise(name: str) -> str:
@@ -125,12 +132,16 @@ def collect(dep_dir: Path, lambda_src: Path = LAMBDA_SRC) -> dict[str, Path]:
     """Archive name → source file: the dependencies, then every file of `lambda_src` the
     generator's handler check may point at (the same rule), which win over a same-named
     dependency file."""
+    return {**dependency_files(dep_dir), **packaged_files(lambda_src)}
+
+
+def dependency_files(dep_dir: Path) -> dict[str, Path]:
+    """Archive name → file, for the installed dependencies of `dep_dir`."""
     files: dict[str, Path] = {}
     for path in dep_dir.rglob("*"):
         rel = path.relative_to(dep_dir)
         if path.is_file() and not _skip(rel):
             files[rel.as_posix()] = path
-    files.update(packaged_files(lambda_src))
     return files
 
 
@@ -146,17 +157,35 @@ def write_zip(files: dict[str, Path], dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def build(out: Path, cache_root: Path | None = None, lambda_src: Path = LAMBDA_SRC) -> Path:
+def build(
+    out: Path,
+    cache_root: Path | None = None,
+    lambda_src: Path = LAMBDA_SRC,
+    generated: Path | None = None,
+    python_version: str = DEFAULT_PYTHON,
+) -> Path:
+    from stepqueue.deploy import worker_zip
+
     if not (lambda_src / "stepqueue_runtime").is_dir():
         raise SystemExit(f"lambda_zip: {lambda_src} holds no stepqueue_runtime: not a lambda_src")
     pins = pinned_versions(REQUIREMENTS)
     cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", DEPS_CACHE))
-    files = collect(dependency_dir(cache, pins), lambda_src)
+    dep_dir = dependency_dir(cache, pins)
+    files = collect(dep_dir, lambda_src)
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / ZIP_NAME
     write_zip(files, zip_path)
     digest = base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
     (out / f"{ZIP_NAME}.sha256").write_text(digest)
+    if generated is not None:
+        shared = worker_zip.Shared(dependency_files(dep_dir), packaged_files(lambda_src))
+        try:
+            built = worker_zip.build_workers(out, generated, shared, python_version, cache)
+        except worker_zip.BuildError as error:
+            raise SystemExit(f"lambda_zip: {error}") from None
+        for path, resolved in built:
+            state = "resolved" if resolved else "from cache"
+            print(f"lambda_zip: {path} ({state})", file=sys.stderr)
     return zip_path
 
 
@@ -167,8 +196,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--lambda-src", type=Path, default=LAMBDA_SRC, help="the tree to package (lambda_src/)"
     )
+    parser.add_argument(
+        "--generated",
+        type=Path,
+        default=None,
+        help="the generator's output: also build the worker artifacts its artifacts.json lists",
+    )
+    parser.add_argument(
+        "--python-version",
+        default=DEFAULT_PYTHON,
+        help=f"the functions' Python (lambda_runtime without 'python'; default {DEFAULT_PYTHON})",
+    )
     args = parser.parse_args(argv)
-    print(build(args.out, args.cache, args.lambda_src))
+    if not re.match(r"^3\.\d{1,2}$", args.python_version):
+        parser.error(f"--python-version {args.python_version!r}: write e.g. 3.12")
+    print(build(args.out, args.cache, args.lambda_src, args.generated, args.python_version))
     return 0
 
 

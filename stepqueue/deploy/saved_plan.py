@@ -43,12 +43,16 @@ class SavedPlan:
         for path in (self.path, self.fingerprint_path):
             path.unlink(missing_ok=True)
 
-    def check(self, current: dict[str, Any], plan_command: str) -> None:
-        """Raise PlanRefused unless the saved plan exists and matches `current`."""
+    def require(self, plan_command: str) -> None:
+        """Raise PlanRefused when there is no saved plan (its fix: `plan_command`)."""
         if not self.path.is_file() or not self.fingerprint_path.is_file():
             raise PlanRefused(
                 f"no saved plan at {self.path}: run `{plan_command}`, review it, then apply"
             )
+
+    def check(self, current: dict[str, Any], plan_command: str) -> None:
+        """Raise PlanRefused unless the saved plan exists and matches `current`."""
+        self.require(plan_command)
         try:
             saved = json.loads(self.fingerprint_path.read_text())
         except (OSError, ValueError):

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from stepqueue.console import BadInput
+
 # The same bounds as the generator's and the gatekeeper's: a limit the gatekeeper would drop
 # as malformed must be refused here, before it is posted.
 LIMIT_MIN = 1
@@ -38,6 +40,10 @@ class AdminError(RuntimeError):
     """A refusal or a failure, said in one line (no traceback)."""
 
 
+class AdminInputError(AdminError, BadInput):
+    """A semaphore name or limit that cannot be valid (bad input, exit 2)."""
+
+
 def limit_max() -> int:
     from generator.vocabulary import WAITING_ROOM_LIMIT_MAX
 
@@ -46,7 +52,7 @@ def limit_max() -> int:
 
 def check_name(name: str) -> None:
     if not SEMAPHORE_NAME.match(name):
-        raise AdminError(
+        raise AdminInputError(
             f"semaphore name {name!r} is not valid: 1-30 lowercase letters, digits or '-', "
             "starting with a letter"
         )
@@ -55,7 +61,7 @@ def check_name(name: str) -> None:
 def check_limit(limit: int) -> None:
     top = limit_max()
     if not LIMIT_MIN <= limit <= top:
-        raise AdminError(
+        raise AdminInputError(
             f"--limit {limit} is out of range: a waiting-room limit is {LIMIT_MIN}..{top}"
         )
 

@@ -2,22 +2,23 @@
 
 Either the deployment's Terraform outputs (`--env aws|local`, `--stage`, the backend flags, the
 same target `plan` and `apply` use), or `--table` / `--queue-url` given outright (Terraform is
-then not run at all). Every failure is one line on stderr and exit status 1.
+then not run at all). Every failure is one error (docs/cli.md), exit status 1 (2: bad input).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stepqueue import console
 from stepqueue.deploy.deployed import TargetFor, deployment_outputs, reporting_failures
 from stepqueue.deploy.semaphore_admin import (
     QUEUE_OUTPUT,
     TABLE_OUTPUT,
     AdminError,
+    LimitPosted,
     render_table,
     set_limit,
     status,
@@ -43,22 +44,34 @@ def run(args: argparse.Namespace, target_for: TargetFor) -> int:
 def _run(args: argparse.Namespace, target_for: TargetFor) -> int:
     place = locate(args, target_for)
     ddb = place.client("dynamodb")
+    out = console.current()
     if args.semaphore_command == "status":
         found = status(ddb, place.table, args.name)
-        if args.json:
-            print(json.dumps([s.as_json() for s in found], sort_keys=True))
-        elif found:
-            print(render_table(found))
-        else:
-            print(f"no semaphore in table {place.table}")
+        text = render_table(found) if found else f"no semaphore in table {place.table}"
+        out.result([s.as_json() for s in found], text)
         return 0
     if place.queue_url is None:
-        raise AdminError("--queue-url is needed with --table (the gatekeeper's FIFO queue)")
+        raise console.usage_error(
+            "--queue-url is needed with --table (the gatekeeper's FIFO queue)"
+        )
     posted = set_limit(
         ddb, place.client("sqs"), place.table, place.queue_url, args.name, args.limit
     )
-    print(posted.describe())
+    out.result(_posted_json(args, place, posted), posted.describe())
     return 0
+
+
+def _posted_json(args: argparse.Namespace, place: Place, posted: LimitPosted) -> dict[str, Any]:
+    return {
+        "semaphore": args.name,
+        "table": place.table,
+        "limit_before": posted.before.limit,
+        "limit": posted.limit,
+        "held": posted.before.held,
+        "waiting": posted.before.waiting,
+        "message_id": posted.message_id,
+        "message": posted.describe(),
+    }
 
 
 def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
@@ -67,7 +80,7 @@ def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
     endpoint = endpoint_for(args.env)
     if args.table or args.queue_url:
         if not args.table:
-            raise AdminError("--queue-url needs --table (the semaphore table's name)")
+            raise console.usage_error("--queue-url needs --table (the semaphore table's name)")
         return Place(args.table, args.queue_url, aws_clients(endpoint, None))
     check_stage(args.stage)
     outputs = deployment_outputs(target_for(endpoint))

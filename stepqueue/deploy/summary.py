@@ -42,3 +42,15 @@ def render(plan_json: str, *, label: str, limit: int = 60) -> str:
     if len(found) > limit:
         lines.append(f"  ... and {len(found) - limit} more (terraform show PLAN lists them all)")
     return "\n".join(lines)
+
+
+def as_json(plan_json: str) -> dict[str, Any]:
+    """The plan's counts and changed resources, as `--json` reports them."""
+    found = changes(plan_json)
+    counts = Counter(action for action, _ in found)
+    return {
+        "add": counts["create"] + counts["replace"],
+        "change": counts["update"],
+        "destroy": counts["delete"] + counts["replace"],
+        "changes": [{"action": action, "address": address} for action, address in found],
+    }

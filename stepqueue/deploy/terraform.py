@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,22 +66,53 @@ def cli_config_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def _run(
-    command: list[str], *, cwd: Path, extra_env: Mapping[str, str], capture: bool
+    command: list[str],
+    *,
+    cwd: Path,
+    extra_env: Mapping[str, str],
+    capture: bool,
+    on_line: Callable[[str], None] | None = None,
 ) -> tuple[int, str]:
     """One Terraform process with its own environment. python-terraform 0.10.1 would copy
     os.environ instead, so per-run variables (TF_DATA_DIR, credentials) would have to be set
     process-wide, and two runs in two threads (the stages of one deploy, the deployments of
-    a test stack) could not overlap."""
-    result = subprocess.run(
+    a test stack) could not overlap.
+
+    `capture`: stdout and stderr apart (a parsed answer); otherwise both are read line by line,
+    echoed to stderr unless `on_line` takes them, and returned: stdout stays the command's."""
+    env = {**os.environ, **extra_env}
+    if capture:
+        result = subprocess.run(
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.returncode, (result.stdout or "") + (result.stderr or "")
+    with subprocess.Popen(
         command,
         cwd=cwd,
-        env={**os.environ, **extra_env},
+        env=env,
         stdin=subprocess.DEVNULL,
-        capture_output=capture,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         text=True,
-        check=False,
-    )
-    return result.returncode, (result.stdout or "") + (result.stderr or "")
+    ) as proc:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            (on_line or _to_stderr)(line)
+        code = proc.wait()
+    return code, "".join(lines)
+
+
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
 
 
 @dataclass
@@ -97,7 +130,9 @@ class Terraform:
     variables: dict[str, Any] = field(default_factory=dict)
     var_files: Sequence[Path] = ()
     env: dict[str, str] = field(default_factory=dict)
-    stream: bool = False  # print terraform's output live instead of capturing it
+    stream: bool = False  # echo terraform's output live (to stderr) as well as capturing it
+    # Each line of a long command's output (apply), for progress; not for parsed commands.
+    on_line: Callable[[str], None] | None = None
     # `terraform init -backend-config=FILE` (e.g. an S3 bucket and key shared by a team); the
     # root needs a backend block of the same type (stepqueue.deploy.backend provides one).
     backend_config: Path | None = None
@@ -119,7 +154,8 @@ class Terraform:
         if self.work_dir is not None:
             self.work_dir = Path(self.work_dir).resolve()
             self.work_dir.mkdir(parents=True, exist_ok=True)
-            state = str(self.state_path)
+            if not self.local_backend:
+                state = str(self.state_path)  # a root without a backend block: the old way
         self._tf = _PythonTerraform(
             working_dir=str(self.root),
             state=state,
@@ -131,6 +167,31 @@ class Terraform:
     def state_path(self) -> Path:
         base = self.work_dir if self.work_dir is not None else self.root
         return base / "terraform.tfstate"
+
+    @property
+    def local_backend(self) -> bool:
+        """The root declares `backend "local"`: its state goes where init configures it
+        (`path`, `workspace_dir` under work_dir), not where a deprecated -state says."""
+        return declares_local_backend(self.root)
+
+    def _state_flag(self) -> str | None:
+        """-state for the commands that still need one: only with a root that declares no
+        backend (Terraform ≥ 1.10 warns it is deprecated for apply)."""
+        if self.work_dir is None or self.local_backend:
+            return None
+        return str(self.state_path)
+
+    def _backend_configs(self) -> list[str]:
+        """`-backend-config` values for init: the user's file, or the local backend's paths
+        under work_dir (where the old -state put the default workspace's state)."""
+        if self.backend_config is not None:
+            return [str(self.backend_config)]
+        if self.work_dir is not None and self.local_backend:
+            return [
+                f"path={self.state_path}",
+                f"workspace_dir={self.work_dir / 'terraform.tfstate.d'}",
+            ]
+        return []
 
     @property
     def data_dir(self) -> Path:
@@ -167,13 +228,25 @@ class Terraform:
                 command,
                 cwd=self.root,
                 extra_env=self._run_env(workspace=workspace),
-                capture=not self.stream,
+                capture=not (self.stream or self.on_line),
+                on_line=self._line_handler(),
             )
         finally:
             self._tf.temp_var_files.clean_up()  # the -var values it wrote to a temp file
         if check and code != 0:
             raise TerraformError(f"terraform {name} failed (exit {code})\n{text.strip()}")
         return code, text
+
+    def _line_handler(self) -> Callable[[str], None] | None:
+        on_line, stream = self.on_line, self.stream
+        if on_line is None or not stream:
+            return on_line
+
+        def both(line: str) -> None:
+            _to_stderr(line)
+            on_line(line)
+
+        return both
 
     def init(self) -> None:
         """Idempotent: skipped while the root's .tf files, the mirror and the backend config are
@@ -187,6 +260,7 @@ class Terraform:
                 "plugin_dir": str(plugin_dir),
                 "tf": tf_digest(self.root),
                 "backend_config": file_digest(backend) if backend else None,
+                "backend": self._backend_configs(),
             }
         )
         if not (marker.is_file() and marker.read_text() == fingerprint):
@@ -196,7 +270,7 @@ class Terraform:
                 input=False,
                 no_color=IsFlagged,
                 plugin_dir=str(plugin_dir) if plugin_dir else None,
-                backend_config=str(backend) if backend else None,
+                backend_config=self._backend_configs() or None,
             )
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.write_text(fingerprint)
@@ -229,7 +303,7 @@ class Terraform:
 
     def output(self) -> dict[str, Any]:
         """All outputs as {name: value}."""
-        state = str(self.state_path) if self.work_dir is not None else None
+        state = self._state_flag()
         _, text = self._captured("output", json=IsFlagged, state=state, no_color=IsFlagged)
         return {name: item["value"] for name, item in json.loads(text or "{}").items()}
 
@@ -256,7 +330,7 @@ class Terraform:
     def apply_plan(self, plan_file: Path) -> str:
         """Apply exactly a saved plan: no variables (they are in the plan), nothing re-planned.
         Terraform itself refuses a plan made against a state that has changed since."""
-        state = str(self.state_path) if self.work_dir is not None else None
+        state = self._state_flag()
         return self._cmd(
             "apply",
             str(plan_file),
@@ -286,7 +360,7 @@ class Terraform:
             self.stream = stream
 
     def show_json(self) -> dict[str, Any]:
-        args = [str(self.state_path)] if self.work_dir is not None else []
+        args = [str(self.state_path)] if self._state_flag() else []
         _, text = self._captured("show", *args, json=IsFlagged, no_color=IsFlagged)
         result: dict[str, Any] = json.loads(text)
         return result
@@ -324,3 +398,16 @@ def tf_digest(root: Path) -> str:
             if ".terraform" not in path.parts and path.name != BACKEND_OVERRIDE_FILE:
                 digest.update(str(path).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+_LOCAL_BACKEND = re.compile(r'^\s*backend\s+"local"', re.MULTILINE)
+
+
+def declares_local_backend(root: Path) -> bool:
+    """Whether a .tf file of `root` itself declares `backend "local"` (overrides aside)."""
+    for path in sorted(root.glob("*.tf")):
+        if path.name != BACKEND_OVERRIDE_FILE and _LOCAL_BACKEND.search(
+            path.read_text(encoding="utf-8", errors="replace")
+        ):
+            return True
+    return False

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stepqueue.deploy.progress import apply_with_progress, init_with_progress, plan_with_progress
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
 from stepqueue.local.runner import MappingMetrics, Runner, percentile
@@ -77,17 +78,16 @@ def deployed(
     for stale in run_dir.glob("terraform.tfstate*"):
         stale.unlink()
     tfvars = json.loads((generated_dir / "workflows.tfvars.json").read_text())
-    with Emulator(atomic_dynamodb=True, enforce_iam=True) as emu:
+    # The emulator's own output (the interpreter's logs) goes to a file, never the terminal.
+    with Emulator(atomic_dynamodb=True, enforce_iam=True, log_path=run_dir / "emulator.log") as emu:
         run = local_deployment(
             emu.endpoint, run_dir, generated_dir=generated_dir, lambda_zip=lambda_zip
         )
-        log("terraform init")
-        run.init()
-        log("terraform plan and apply of that saved plan")
+        log("terraform init, plan and apply of that saved plan")
+        init_with_progress(run)
         plan_file = run_dir / "deploy.tfplan"
-        run.plan_to_file(plan_file)
-        output = run.apply_plan(plan_file)
-        (run_dir / "apply.log").write_text(output)
+        plan_with_progress(run, plan_file)
+        apply_with_progress(run, plan_file, run_dir / "apply.log")
         yield Deployment(emu, run.output(), tfvars, lambda_zip)
 
 

@@ -6,8 +6,10 @@ apply (state in build/demo/) → local event-source runner → N executions of t
 started at once, a few that fail on purpose (Catch path) and a few poison messages sent straight
 to the worker queue (DLQ path) → live progress → report → one execution of each JSONata example
 (a semaphore; a Map with a queued task), which must succeed.
-Exit status: 0 when nothing was lost and no limit was exceeded, 1 otherwise, 2 on errors,
-130 when interrupted.
+Exit status (docs/cli.md): 0 when nothing was lost and no limit was exceeded, 1 otherwise or
+when a step fails, 2 on bad input (a spec with errors, bad flags), 130 when interrupted.
+`--json`: stdout is the report as one JSON document; `--report FILE` writes it to a file too
+(default build/demo/report.json).
 """
 
 from __future__ import annotations
@@ -16,16 +18,14 @@ import argparse
 import json
 import signal
 import sys
-import threading
 import time
 import types
 import uuid
 from pathlib import Path
 
-from tqdm import tqdm  # type: ignore[import-untyped]
-
+from stepqueue import console
 from stepqueue.deploy import terraform as tf
-from stepqueue.deploy.artifacts import SpecsInvalid, build_all
+from stepqueue.deploy.artifacts import SpecsInvalid, build_all, local_python_version
 from stepqueue.local import report
 from stepqueue.local.burst import (
     TERMINAL,
@@ -73,7 +73,7 @@ def run_jsonata_examples(deployment: Deployment) -> dict[str, str]:
 
 
 def _log(message: str) -> None:
-    print(f"[demo] {message}", file=sys.stderr, flush=True)
+    console.current().info(f"[demo] {message}")
 
 
 def _interrupt_on_sigterm() -> None:
@@ -85,17 +85,8 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, raise_interrupt)
 
 
-def _with_elapsed(label: str, action: threading.Thread) -> None:
-    """Run a long step (terraform apply) while showing that time passes."""
-    action.start()
-    with tqdm(desc=label, bar_format="{desc}: {elapsed}", file=sys.stderr) as bar:
-        while action.is_alive():
-            action.join(0.5)
-            bar.refresh()
-
-
 def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.demo") -> int:
-    parser = argparse.ArgumentParser(
+    parser = console.Parser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--executions", "-n", type=int, default=200)
@@ -103,8 +94,20 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.d
     parser.add_argument("--failing", type=int, default=5, help="executions meant to fail")
     parser.add_argument("--poison", type=int, default=3, help="malformed messages to send")
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
-    parser.add_argument("--json", type=Path, default=WORK_DIR / "report.json")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=WORK_DIR / "report.json",
+        metavar="FILE",
+        help="also write the report as JSON here (default: build/demo/report.json)",
+    )
+    console.add_flags(parser, top=True)
+    return console.run(lambda: _main(parser, argv))
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args = parser.parse_args(argv)
+    console.configure(args, prog=parser.prog)
     if args.executions < 1:
         parser.error("--executions must be at least 1")
     _interrupt_on_sigterm()
@@ -112,19 +115,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.d
         return _run(args)
     except KeyboardInterrupt:
         _log("interrupted: everything started was stopped")
-        return 130
+        return console.EXIT_INTERRUPTED
     except SpecsInvalid as error:
-        print(error.diagnostics_text, file=sys.stderr)
-        _log(f"error: {error}")
-        return 2
+        lines = error.diagnostics_text.splitlines()
+        raise console.CommandError(
+            str(error), kind="invalid-spec", usage=True, details={"diagnostics": lines}, lines=lines
+        ) from None
     except (tf.TerraformError, RunnerError, EmulatorError) as error:
-        _log(f"error: {error}")
-        return 2
+        raise console.from_exception(error) from None
 
 
 def _run(args: argparse.Namespace) -> int:
     _log("generating workflows/*.yaml and building the Lambda zip")
-    build_all()
+    build_all(python_version=local_python_version())
     _log(f"starting the emulator; terraform state and logs in {WORK_DIR}")
     with deployed(WORK_DIR, log=_log) as deployment:
         _log("starting the local event-source runner (the packaged handler, from the zip)")
@@ -139,19 +142,16 @@ def _run(args: argparse.Namespace) -> int:
                 f"starting {total} executions at once ({args.failing} fail on purpose)"
                 f" and {args.poison} poison messages"
             )
-            bar = tqdm(total=total, desc="executions done", unit="exec", file=sys.stderr)
+            with console.current().step("executions done", total=total) as bar:
 
-            def progress(done: int, _: int, holders: HolderMonitor, m: MappingMetrics) -> None:
-                bar.n = done
-                bar.set_postfix(
-                    holders=f"{holders.last}/{holders.limit}",
-                    workers=f"{m.in_flight}/{m.max_concurrency}",
-                    refresh=False,
-                )
-                bar.refresh()
+                def progress(done: int, _: int, holders: HolderMonitor, m: MappingMetrics) -> None:
+                    bar.update(
+                        done,
+                        f"holders {holders.last}/{holders.limit}, "
+                        f"workers {m.in_flight}/{m.max_concurrency}",
+                    )
 
-            started = time.monotonic()
-            try:
+                started = time.monotonic()
                 result = run_burst(
                     deployment,
                     runner,
@@ -162,22 +162,20 @@ def _run(args: argparse.Namespace) -> int:
                     timeout_s=args.timeout,
                     progress=progress,
                 )
-            finally:
-                bar.close()
             _log(f"burst finished in {time.monotonic() - started:.1f} s")
             _log("running each JSONata example once")
             jsonata = run_jsonata_examples(deployment)
             _log("stopping")
-    text = report.render(result, failed_visibility_s=FAILED_VISIBILITY_S)
-    print(text)
+    out = console.current()
+    document = {**result.as_dict(), "jsonata_examples": jsonata}
     jsonata_ok = all(s == "SUCCEEDED" for s in jsonata.values())
+    text = report.render(result, failed_visibility_s=FAILED_VISIBILITY_S)
     if jsonata:
         shown = ", ".join(f"{name} {state}" for name, state in sorted(jsonata.items()))
-        print(f"  JSONata examples             {shown}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
-        json.dumps({**result.as_dict(), "jsonata_examples": jsonata}, indent=2) + "\n"
-    )
+        text += f"\n  JSONata examples             {shown}"
+    args.report.parent.mkdir(parents=True, exist_ok=True)
+    args.report.write_text(json.dumps(document, indent=2) + "\n")
+    out.result(document, text)
     return 0 if result.ok and jsonata_ok else 1
 
 

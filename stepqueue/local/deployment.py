@@ -4,6 +4,7 @@ their job)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from stepqueue.deploy.inputs import DeployInputs, check_stage
@@ -41,6 +42,9 @@ def local_deployment(
         # moto would run an enabled mapping's Lambda in Docker (absent): the local runner
         # (stepqueue.local.runner) does the mapping's job instead.
         event_source_mapping_enabled=False,
+        # The local runner runs handlers with its own interpreter: the functions declare that
+        # runtime, and worker artifacts are built for it (the runner refuses a mismatch).
+        lambda_runtime=f"python{sys.version_info.major}.{sys.version_info.minor}",
     )
     if name_prefix:
         variables["name_prefix"] = name_prefix

@@ -248,6 +248,7 @@ def serve(
     enforce_iam: bool = False,
     port: int = 0,
     watch_parent: bool = False,
+    log_file: Path | None = None,
 ) -> None:
     """Run the server in this process until SIGINT/SIGTERM (the child side of `Emulator`).
 
@@ -258,6 +259,8 @@ def serve(
 
     from stepqueue.local.shims import apply_shims
 
+    if log_file is not None:
+        _log_to(log_file)
     # One line per request would drown the terminal and fill the log; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     active = apply_shims(atomic_dynamodb=atomic_dynamodb, enforce_iam=enforce_iam) if shims else []
@@ -281,8 +284,13 @@ def serve(
         tmp = port_file.with_name(port_file.name + ".tmp")
         tmp.write_text(f"{actual_port}\n")
         tmp.replace(port_file)  # atomic: a reader never sees a half-written port
+    from stepqueue import console
+
+    console.current().result({"endpoint": endpoint, "port": actual_port, "log": str(log_file)})
+    logged = f"; its log: {log_file}" if log_file is not None else ""
     print(
-        f"emulator ready at {endpoint} (shims: {', '.join(active) or 'none'}); Ctrl-C to stop",
+        f"emulator ready at {endpoint} (shims: {', '.join(active) or 'none'}){logged}; "
+        "Ctrl-C to stop",
         file=sys.stderr,
         flush=True,
     )
@@ -302,10 +310,26 @@ def serve(
         os._exit(0)
 
 
+def _log_to(log_file: Path) -> None:
+    """Every logger of this process (moto's Step Functions interpreter writes whole ASTs at
+    ERROR on a Catch path, werkzeug its request errors) into `log_file`: the terminal gets
+    the ready line and nothing of the emulator's internals."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(
+        filename=str(log_file),
+        level=logging.WARNING,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        force=True,
+    )
+
+
 def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.emulator") -> int:
-    parser = argparse.ArgumentParser(
+    from stepqueue import console
+
+    parser = console.Parser(
         prog=prog,
-        description="Run moto's server with stepqueue's shims in the foreground.",
+        description="Run moto's server with stepqueue's shims in the foreground. --json: "
+        "stdout is one JSON document once it is ready (endpoint, port, log).",
     )
     parser.add_argument("--port-file", type=Path, help="write the port here once ready")
     parser.add_argument("--port", type=int, default=0, help="default: a free loopback port")
@@ -322,10 +346,25 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.e
         help="authorise every request (the test key is allowed everything; see "
         "docs/local-emulator.md)",
     )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="FILE",
+        help="where the emulator's own logs go (default: stderr)",
+    )
     parser.add_argument("--watch-parent", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    console.add_flags(parser, top=True)
+    return console.run(lambda: _main(parser, argv))
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    from stepqueue import console
     from stepqueue.local.shims import ShimError
 
+    args = parser.parse_args(argv)
+    console.configure(args, prog=parser.prog)
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: 0 (any free port) to 65535")
     try:
         serve(
             args.port_file,
@@ -334,11 +373,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.e
             enforce_iam=args.enforce_iam,
             port=args.port,
             watch_parent=args.watch_parent,
+            log_file=args.log_file,
         )
     except ShimError as error:
+        if args.watch_parent:  # the child of Emulator: its parent passes the log on as is
+            print(f"{parser.prog}: cannot start: {error}", file=sys.stderr, flush=True)
+            return EXIT_SHIMS_DO_NOT_FIT
         # A refusal the message explains in full: a traceback would only bury it.
-        print(f"{prog}: cannot start: {error}", file=sys.stderr, flush=True)
-        return EXIT_SHIMS_DO_NOT_FIT
+        raise console.CommandError(f"cannot start: {error}", kind="emulator") from None
     return 0
 
 

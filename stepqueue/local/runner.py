@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -100,6 +101,8 @@ class MappingSettings:
     max_receive_count: int | None
     dlq_arn: str | None
     role_arn: str = ""
+    runtime: str = ""
+    architecture: str = "x86_64"
 
 
 def _queue_name(arn: str) -> str:
@@ -152,6 +155,8 @@ def discover(endpoint: str, function_prefix: str = "") -> list[MappingSettings]:
                     max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
                     dlq_arn=redrive.get("deadLetterTargetArn"),
                     role_arn=fn.get("Role", ""),
+                    runtime=fn.get("Runtime", ""),
+                    architecture=(fn.get("Architectures") or ["x86_64"])[0],
                 )
             )
     return sorted(found, key=lambda m: m.function_name)
@@ -243,6 +248,13 @@ class RoleSession:
 def zip_sha256(path: Path) -> str:
     """As Lambda's CodeSha256: base64 of the zip's sha256."""
     return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: Path, mtime_ns: int) -> str:
+    """zip_sha256, once per file version: every function looks through the same zips."""
+    del mtime_ns  # part of the cache key only
+    return zip_sha256(path)
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -673,6 +685,54 @@ class MappingRunner:
             )
 
 
+def local_runtime() -> str:
+    """The Lambda runtime the local runner really is: its own interpreter's version."""
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def artifact_for(settings: MappingSettings, shared_zip: Path) -> Path:
+    """The zip `settings`' function was deployed from: the shared zip or a worker artifact
+    beside it (workers/*.zip), by CodeSha256; a worker artifact only where the function's
+    platform is this runner's (its wheels are compiled for it)."""
+    if not settings.code_sha256:
+        return shared_zip
+    candidates = [shared_zip, *sorted((shared_zip.parent / "workers").glob("*.zip"))]
+    found = next(
+        (z for z in candidates if _digest(z, z.stat().st_mtime_ns) == settings.code_sha256), None
+    )
+    if found is None:
+        raise RunnerError(
+            f"{settings.function_name} was deployed from another zip than {shared_zip} or the "
+            "worker artifacts beside it (CodeSha256 differs): apply again, or pass the zip it "
+            "was built from"
+        )
+    if found != shared_zip:
+        _check_platform(settings, found)
+    return found
+
+
+def _check_platform(settings: MappingSettings, artifact: Path) -> None:
+    """A worker artifact carries compiled wheels for one Python and architecture: refuse to
+    run it on another, rather than fail inside the handler."""
+    here = local_runtime()
+    if settings.architecture != "x86_64" or os.uname().machine != "x86_64":
+        raise RunnerError(
+            f"{settings.function_name} is built for {settings.architecture}, and this machine "
+            f"is {os.uname().machine}: its artifact's wheels cannot load here (deploy it as "
+            "x86_64 locally, or run it in AWS)"
+        )
+    built = artifact.parent.parent / "build.json"
+    version = json.loads(built.read_text()).get("python_version") if built.is_file() else None
+    for what, runtime in (("declares", settings.runtime), ("was built for", f"python{version}")):
+        if runtime != here:
+            raise RunnerError(
+                f"{settings.function_name} {what} {runtime}, but the local runner is {here}: "
+                f"its dependencies' wheels are for one Python. Deploy locally with "
+                f"lambda_runtime = {here} and build with --python-version "
+                f"{here.removeprefix('python')} (stepqueue's local deployment does both)"
+            )
+
+
 class Runner:
     """All deployed SQS mappings of the emulator, run locally until `stop()`.
 
@@ -697,13 +757,9 @@ class Runner:
         if not self.zip_path.is_file():
             raise RunnerError(f"{self.zip_path} is missing: run `make lambda` first")
         self.settings = discover(endpoint, function_prefix)
-        digest = zip_sha256(self.zip_path)
-        for s in self.settings:
-            if s.code_sha256 and s.code_sha256 != digest:
-                raise RunnerError(
-                    f"{s.function_name} was deployed from another zip than {self.zip_path}"
-                    " (CodeSha256 differs): apply again, or pass the zip it was built from"
-                )
+        # Each function runs from the artifact it was deployed from, as in Lambda: the shared
+        # zip, or a worker's own (workers/ beside it), found by CodeSha256.
+        self.artifacts = {s.function_name: artifact_for(s, self.zip_path) for s in self.settings}
         self.role_credentials = (
             iam_enforced(endpoint) if role_credentials is None else role_credentials
         )
@@ -718,16 +774,18 @@ class Runner:
         # Every role first: a role Lambda could not assume fails before anything runs.
         roles = [self._role_session(settings) for settings in self.settings]
         self._tmp = tempfile.TemporaryDirectory(prefix="stepqueue-runner-")
-        task_root = Path(self._tmp.name) / "task"
-        with zipfile.ZipFile(self.zip_path) as archive:
-            archive.extractall(task_root)
+        roots: dict[Path, Path] = {}
+        for artifact in sorted(set(self.artifacts.values())):
+            roots[artifact] = Path(self._tmp.name) / f"task-{len(roots)}"
+            with zipfile.ZipFile(artifact) as archive:
+                archive.extractall(roots[artifact])
         log_path = self._log_path or Path(self._tmp.name) / "containers.log"
         self._log = open(log_path, "a", buffering=1)  # noqa: SIM115 - closed in stop()
         for settings, role in zip(self.settings, roles, strict=True):
             mapping = MappingRunner(
                 settings,
                 self.endpoint,
-                task_root,
+                roots[self.artifacts[settings.function_name]],
                 self._log,
                 self._stop,
                 self._failed_visibility_s,

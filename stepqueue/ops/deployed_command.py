@@ -2,16 +2,16 @@
 
 The deployment is found as `stepqueue semaphore` finds it: its Terraform outputs (`--env
 aws|local`, `--stage`, the backend flags). Exit status: 0 done (drift: no difference), 1 a
-difference (drift) or a failure (one line on stderr), 2 bad input.
+difference (drift) or a failure, 2 bad input (docs/cli.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any
 
+from stepqueue import console
+from stepqueue.console import BadInput
 from stepqueue.deploy.deployed import TargetFor, deployment_outputs, reporting_failures
 from stepqueue.deploy.terraform import TerraformError
 from stepqueue.environment import aws_clients, endpoint_for
@@ -29,17 +29,17 @@ def run(args: argparse.Namespace, target_for: TargetFor) -> int:
 def _run(args: argparse.Namespace, target_for: TargetFor) -> int:
     if args.command == "redrive":
         if args.yes and args.dry_run:
-            raise RedriveError("--yes and --dry-run contradict each other: give one")
+            raise console.usage_error("--yes and --dry-run contradict each other: give one")
         if not 1 <= args.max_messages <= MAX_MESSAGES:
-            raise RedriveError(f"--max-messages {args.max_messages}: 1 to {MAX_MESSAGES:,}")
+            raise console.usage_error(f"--max-messages {args.max_messages}: 1 to {MAX_MESSAGES:,}")
     outputs, client = _deployment(args, target_for)
     if args.command == "drift":
         return _drift(args, outputs, client)
     return _redrive(args, outputs, client)
 
 
-class SpecsError(RuntimeError):
-    """The specs cannot be rendered; the diagnostics are already printed."""
+class SpecsError(RuntimeError, BadInput):
+    """The specs cannot be rendered (bad input, exit 2)."""
 
 
 def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[str, Any], Any]:
@@ -67,17 +67,14 @@ def _drift(args: argparse.Namespace, outputs: dict[str, Any], client: Any) -> in
         raise SpecsError(f"no specs (*.yaml) in {spec_dir}: give the directory with --workflows")
     workflows, diagnostics = load_and_validate(specs, check_handlers=False)
     if workflows is None:
-        for diagnostic in diagnostics:
-            if diagnostic.is_error:
-                print(diagnostic.format(), file=sys.stderr)
-        raise SpecsError(f"the specs in {spec_dir} have errors; nothing compared")
+        errors = [d for d in diagnostics if d.is_error]
+        raise console.invalid_specs(
+            f"the specs in {spec_dir} have errors; nothing compared", errors
+        )
     differences = compare(render(workflows), outputs, client)
-    if args.json:
-        print(json.dumps({"differences": [d.as_json() for d in differences]}, sort_keys=True))
-    else:
-        for difference in differences:
-            print(difference.line())
-        print(f"{len(differences)} difference(s) between the deployment and {spec_dir}")
+    lines = [difference.line() for difference in differences]
+    lines.append(f"{len(differences)} difference(s) between the deployment and {spec_dir}")
+    console.current().result({"differences": [d.as_json() for d in differences]}, "\n".join(lines))
     return 1 if differences else 0
 
 
@@ -103,9 +100,6 @@ def _redrive(args: argparse.Namespace, outputs: dict[str, Any], client: Any) -> 
         delete_dead=args.delete_dead,
         max_messages=args.max_messages,
     )
-    if args.json:
-        print(json.dumps(report.as_json(), sort_keys=True))
-    else:
-        print(f"redrive {place.dlq_url} -> {place.queue_url}")
-        print(report.summary())
+    text = f"redrive {place.dlq_url} -> {place.queue_url}\n{report.summary()}"
+    console.current().result(report.as_json(), text)
     return 0

@@ -4,8 +4,8 @@ Starts executions through the deployment's start queue (docs/design.md §11): th
 Lambda starts them at a bounded rate, so a burst is absorbed, never refused, and never started
 twice. The deployment is found as `stepqueue drift` finds it (its Terraform outputs). Prints one
 JSON line per message sent (workflow, name, where it was read, message id), then a summary on
-stderr. Exit status: 0 all sent, 1 a failure (one line on stderr; what was sent is printed), 2
-bad input (nothing sent).
+stderr; with --json one document `{"queue_url", "submitted": [those lines]}` instead. Exit
+status: 0 all sent, 1 a failure (what was sent is printed), 2 bad input (nothing sent).
 
 Only argparse is imported here at first: `stepqueue --help` loads nothing else.
 """
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from stepqueue import console
 
 if TYPE_CHECKING:
     from stepqueue.deploy.deployed import TargetFor
@@ -66,8 +67,7 @@ def run(args: argparse.Namespace, target_for: TargetFor) -> int:
     try:
         submissions = _read(args)
     except SubmitInputError as error:
-        print(f"{prog}: {error}", file=sys.stderr)
-        return 2
+        raise console.usage_error(f"{error}; nothing sent") from None
     return reporting_failures(
         prog, lambda: _submit(args, target_for, submissions, prog), (SendError,)
     )
@@ -108,27 +108,29 @@ def _submit(
         )
     known = sorted(outputs.get("state_machine_arns") or {})
     if args.workflow not in known:
-        print(
-            f"{prog}: no workflow {args.workflow!r} in the deployment (deployed: "
-            f"{', '.join(known) or 'none'}): give one of those; nothing sent",
-            file=sys.stderr,
+        raise console.usage_error(
+            f"no workflow {args.workflow!r} in the deployment (deployed: "
+            f"{', '.join(known) or 'none'}); nothing sent",
+            fix="give one of those",
         )
-        return 2
-    sent: list[str] = []
+    out = console.current()
+    sent: list[dict[str, str]] = []
 
     def report(item: Submission, message_id: str) -> None:
-        sent.append(item.name)
         line = {"workflow": item.workflow, "name": item.name, "source": item.source}
-        print(json.dumps({**line, "message_id": message_id}, sort_keys=True), flush=True)
+        sent.append({**line, "message_id": message_id})
+        if not out.json:  # one line per message as it goes; --json: one document at the end
+            print(json.dumps(sent[-1], sort_keys=True), flush=True)
 
     try:
         send(client("sqs"), str(queue_url), submissions, report)
     finally:
-        print(
-            f"submitted {len(sent)} of {len(submissions)} message(s), {len(set(sent))} "
-            f"distinct execution name(s), to {queue_url}",
-            file=sys.stderr,
+        names = {item["name"] for item in sent}
+        out.info(
+            f"submitted {len(sent)} of {len(submissions)} message(s), {len(names)} "
+            f"distinct execution name(s), to {queue_url}"
         )
+    out.result({"queue_url": str(queue_url), "submitted": sent})
     return 0
 
 

@@ -16,6 +16,9 @@ SOURCE_DIRS = ("generator", "stepqueue", "bench", "testkit", "tests", "lambda_sr
 OURS = {"generator", "stepqueue", "bench", "testkit", "tests"} | {
     path.name if path.is_dir() else path.stem for path in (REPO / "lambda_src").iterdir()
 }
+# A worker's own dependencies (its spec's `dependencies:`): shipped in its artifact, never
+# installed here, so the handler that imports them is not the project's to declare.
+WORKER_DEPENDENCIES = {"PIL"}
 # Declared but used as commands or plugins, never imported.
 TOOLS = {"pytest-timeout", "pytest-xdist", "ruff", "mypy", "types-pyyaml", "checkov"}
 
@@ -34,7 +37,7 @@ def _imported_top_levels() -> set[str]:
                     found.update(alias.name.split(".")[0] for alias in node.names)
                 elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                     found.add(node.module.split(".")[0])
-    return found - OURS - set(sys.stdlib_module_names) - {"__future__"}
+    return found - OURS - WORKER_DEPENDENCIES - set(sys.stdlib_module_names) - {"__future__"}
 
 
 def _declared() -> set[str]:

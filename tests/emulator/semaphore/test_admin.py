@@ -115,16 +115,16 @@ def test_errors_are_one_clear_line(
     _, url = _deploy(emulator, unique_name, limit=2, seconds=1)
     where = ("--table", unique_name, "--queue-url", url)
     code, _, err = run_cli("set", unique_name, "--limit", "0", *where)
-    assert code == 1 and "out of range: a waiting-room limit is 1..100000" in err
+    assert code == 2 and "out of range: a waiting-room limit is 1..100000" in err  # bad input
     code, _, err = run_cli("set", "nosuch", "--limit", "3", *where)
     assert code == 1 and f"no semaphore 'nosuch' in table {unique_name}" in err
     assert unique_name in err  # names the ones that exist
     code, _, err = run_cli("set", unique_name, "--limit", "3", "--table", unique_name)
-    assert code == 1 and "--queue-url is needed" in err
+    assert code == 2 and "--queue-url is needed" in err
     code, _, err = run_cli("status", "--table", "no-such-table")
     assert code == 1 and "ResourceNotFoundException" in err
     code, _, err = run_cli("status", "Bad_Name", "--table", unique_name)
-    assert code == 1 and "not valid" in err
+    assert code == 2 and "not valid" in err
     assert "Traceback" not in err
     # Nothing was posted by the refused requests.
     reply = emulator.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=0)
@@ -158,8 +158,11 @@ def test_set_lowers_then_raises_the_limit(
         until("the first waiter served", lambda: sample()["head"] == 4, timeout=20)
         time.sleep(1)  # a fixed window: no second waiter may be served in it (limit 1)
         assert sample()["held"] == 1 and sample()["tail"] - sample()["head"] == 2
-        code, out, err = run_cli("set", unique_name, "--limit", "4", *where)
-        assert code == 0 and "1 -> 4" in out, err
+        code, out, err = run_cli("set", unique_name, "--limit", "4", *where, "--json")
+        assert code == 0, err
+        posted = json.loads(out)  # one document: what was posted, and the state before it
+        assert (posted["limit_before"], posted["limit"], posted["held"]) == (1, 4, 1)
+        assert "1 -> 4" in posted["message"] and posted["message_id"]
         until("the rest admitted at once", lambda: sample()["head"] == 6, timeout=5)
         described = [wait_until_ended(sfn, a, timeout=60) for a in arns]
         # A release is posted before its execution ends and served after: under load the

@@ -148,6 +148,8 @@ def test_limit_lowered_then_raised_takes_effect_at_once(
         until("limit 1 applied", lambda: room.counter(ddb, unique_name, unique_name)["limit"] == 1)
         arns = _start(sfn, machine, 4)
         until("the 4 acquires decided", lambda: set(arns) <= set(pump.inv.arrivals))
+        # Recorded by the arrivals group, granted by the semaphore's on the wake-up it sent.
+        until("one granted", lambda: len(pump.inv.grants) == 1)
         assert room.counter(ddb, unique_name, unique_name)["held"] == 1  # 1 at a time now
         room.send(sqs, url, {"op": "limit", "semaphore": unique_name, "limit": 4}, "high")
         described = [wait_until_ended(sfn, a, timeout=60) for a in arns]

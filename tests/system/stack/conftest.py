@@ -9,7 +9,9 @@ waits overlap):
 - `ops` (`ops-`): two of the examples, for drift and redrive, which change things behind
   Terraform's back; nobody else reads it.
 - `e2e` (`e2e-`): a user's own handlers outside lambda_src/examples (userfaults/) packaged
-  into a zip of their own, and workflows/payloads.yaml with the payload bucket on.
+  into a zip of their own, workflows/payloads.yaml with the payload bucket on, and
+  workflows/extras/thumbnails.yaml, whose worker ships Pillow in its own artifact (built for
+  the local runner's Python) and reads the bucket with a permission of its own.
 
 The emulator enforces IAM (`Emulator(enforce_iam=True)`, docs/local-emulator.md "IAM"): the
 root is applied with the emulator's allow-everything test key, and every function the local
@@ -34,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from stepqueue.deploy.artifacts import build_lambda_zip, generate
+from stepqueue.deploy.artifacts import build_lambda_zip, generate, local_python_version
 from stepqueue.deploy.terraform import Terraform
 from stepqueue.local.burst import Deployment
 from stepqueue.local.deployment import local_deployment
@@ -126,18 +128,18 @@ def stack(
 ) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("stack")
     user_tree = _user_tree(tmp / "user-lambda-src")
-    user_zip = build_lambda_zip(tmp / "user-lambda", user_tree)
     ops_specs = [REPO / "workflows" / f"{name}.yaml" for name in OPS_SPECS]
-    e2e_specs = [HERE / "userfaults" / "userfaults.yaml", REPO / "workflows" / "payloads.yaml"]
+    e2e_specs = [
+        HERE / "userfaults" / "userfaults.yaml",
+        REPO / "workflows" / "payloads.yaml",
+        REPO / "workflows" / "extras" / "thumbnails.yaml",
+    ]
+    e2e_gen = generate(e2e_specs, tmp / "e2e-gen", lambda_src=user_tree, name_prefix="e2e-")
+    user_zip = build_lambda_zip(tmp / "user-lambda", user_tree, e2e_gen, local_python_version())
     plans = {
         "main": ("wf-", generate(WORKFLOWS, tmp / "main-gen", name_prefix="wf-"), lambda_zip, {}),
         "ops": ("ops-", generate(ops_specs, tmp / "ops-gen", name_prefix="ops-"), lambda_zip, {}),
-        "e2e": (
-            "e2e-",
-            generate(e2e_specs, tmp / "e2e-gen", lambda_src=user_tree, name_prefix="e2e-"),
-            user_zip,
-            PAYLOAD_BUCKET,
-        ),
+        "e2e": ("e2e-", e2e_gen, user_zip, PAYLOAD_BUCKET),
     }
     with ThreadPoolExecutor(len(plans)) as pool:
         futures = {

@@ -342,7 +342,7 @@ def test_gatekeeper(deployment: Deployment) -> None:
     assert json.loads(env["EXECUTION_ARN_PREFIXES"]) == [
         arn.replace(":stateMachine:", ":execution:") + ":" for arn in every
     ]
-    bound = max(2, len(semaphores))
+    bound = max(2, 2 * len(semaphores))  # a group per semaphore and one for its arrivals
     assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == bound
     [esm] = [
         m
@@ -359,6 +359,7 @@ def test_gatekeeper(deployment: Deployment) -> None:
     assert statements["ConsumeOwnQueue"]["Resource"] == [queue_arn]
     items = statements["SemaphoreItems"]
     assert sorted(items["Action"]) == [
+        "dynamodb:BatchGetItem",
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",

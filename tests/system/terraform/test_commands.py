@@ -18,7 +18,11 @@ from tests.support.deploy import target
 # Two resources of Terraform's built-in provider: real plans, applies and destroys, offline. What
 # the AWS provider needs from the emulator to plan, apply and destroy is proven on the test
 # stack (tests/system/stack: a second plan is empty, destroy leaves nothing).
+# It declares its backend as the repository's root does: state placed by init, no -state flag.
 ROOT = """
+terraform {
+  backend "local" {}
+}
 variable "name" { type = string }
 resource "terraform_data" "queue" { input = var.name }
 resource "terraform_data" "dlq" { input = "${var.name}-dlq" }
@@ -69,8 +73,17 @@ def test_plan_apply_stale_and_confirmed_destroy(
     assert _resources(tf) == []
 
     commands.plan(deploy)
+    capsys.readouterr()
     commands.apply(deploy)
     assert _resources(tf) == applied
+    out, err = capsys.readouterr()
+    # Progress in a log: plain lines (no \r), resources done out of those planned; then one
+    # line of counts instead of Terraform's output, which is kept in a file.
+    assert "\r" not in err and "terraform apply: 2/2" in err and err.rstrip().endswith("done")
+    assert "2 added, 0 changed, 0 destroyed" in out and "Outputs:" not in out + err
+    log = deploy.plan_file.with_name(f"{deploy.plan_file.stem}.apply.log")
+    assert "Apply complete!" in log.read_text() and "Deprecated" not in log.read_text()
+    assert deploy.report["added"] == 2
     assert tf.output()["queue_url"].endswith(f"/{unique_name}")
     assert not deploy.plan_file.exists()  # applied once, then gone
     with pytest.raises(PlanRefused, match="no saved plan"):

@@ -53,10 +53,10 @@ def test_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_missing_inputs_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(tf.TerraformError, match="make generate"):
+    with pytest.raises(tf.TerraformError, match="run `stepqueue plan`"):
         deployment.local_deployment("http://127.0.0.1:1", tmp_path, generated_dir=tmp_path)
     (tmp_path / "workflows.tfvars.json").write_text("{}")
-    with pytest.raises(tf.TerraformError, match="make lambda"):
+    with pytest.raises(tf.TerraformError, match=r"missing\.zip is missing: run `stepqueue plan`"):
         deployment.local_deployment(
             "http://127.0.0.1:1",
             tmp_path,

@@ -12,7 +12,10 @@ from generator.errors import Diagnostic
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
-WORKFLOWS = sorted((REPO / "workflows").glob("*.yaml"))
+# workflows/extras/: examples that need a deployment option (the payload bucket) on.
+WORKFLOWS = sorted(
+    [*(REPO / "workflows").glob("*.yaml"), *(REPO / "workflows" / "extras").glob("*.yaml")]
+)
 GOLDEN = HERE / "golden"
 BAD_SPECS = HERE / "bad_specs"
 # Stand-ins for lambda_src/examples, so these tests do not depend on the runtime's progress.

@@ -69,7 +69,7 @@ def test_generate_is_all_or_nothing(tmp_path: Path) -> None:
     (out / "keep.txt").write_text("previous output")
     specs = [*map(str, WORKFLOWS), str(BAD_SPECS / "next_to_nowhere.yaml")]
     result = run_cli("generate", *specs, "--out", str(out))
-    assert result.returncode == 1 and "nothing written" in result.stderr
+    assert result.returncode == 2 and "nothing written" in result.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]  # no temp dirs left
 
@@ -82,7 +82,7 @@ def test_generate_replaces_the_whole_directory(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json"))
     assert names == sorted(
-        [f"asl/{p.stem}.asl.json" for p in WORKFLOWS] + ["workflows.tfvars.json"]
+        [f"asl/{p.stem}.asl.json" for p in WORKFLOWS] + ["artifacts.json", "workflows.tfvars.json"]
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["generated"]
 

@@ -163,7 +163,7 @@ def test_waiting_room_acquire_and_release_match_the_contract(expand_spec: Expand
     assert acquire["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
     assert acquire["Parameters"] == {
         "QueueUrl": "${gatekeeper_queue_url}",
-        "MessageGroupId": "lin",
+        "MessageGroupId": "lin:arrivals",  # recorded in their own group: releases never wait
         "MessageDeduplicationId.$": entry,
         "MessageBody": {
             "op": "acquire",

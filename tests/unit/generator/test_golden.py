@@ -52,10 +52,25 @@ def test_tfvars_name_every_worker_setting(rendered: dict[str, str]) -> None:
         "visibility_timeout_seconds",
         "message_retention_seconds",
         "delay_seconds",
+        "ephemeral_storage_mb",
+        # the worker's own Lambda settings (docs/contracts.md), defaults when it declares none
+        "artifact",
+        "architecture",
+        "environment",
+        "secrets",
+        "policy_statements",
+        "managed_policy_arns",
+        "log_retention_days",
+        "subnet_ids",
+        "security_group_ids",
+        "layers",
+        "tags",
     }
     workers = [w for wf in tfvars["workflows"].values() for w in wf["workers"].values()]
     assert workers and all(set(w) == keys for w in workers)
-    assert all(v is not None for w in workers for k, v in w.items() if k != "reserved_concurrency")
+    # null where null means something: nothing reserved, the shared zip, the root's retention
+    nullable = {"reserved_concurrency", "artifact", "log_retention_days"}
+    assert all(v is not None for w in workers for k, v in w.items() if k not in nullable)
 
 
 @pytest.mark.parametrize("spec", WORKFLOWS, ids=lambda p: p.stem)

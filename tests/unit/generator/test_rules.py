@@ -44,6 +44,12 @@ def _worker_spec(settings: str, state: str = "") -> str:
             "warning: TimeoutSeconds 1800 is shorter than max_receive_count",
         ),
         (
+            ", timeout_seconds: 600",
+            ", TimeoutSeconds: 60",
+            "error: worker 'w' may run 600 s (its timeout_seconds) but state 'A' waits "
+            "TimeoutSeconds 60",
+        ),
+        (
             "",
             ", TimeoutSeconds: 60, HeartbeatSeconds: 60",
             "error: HeartbeatSeconds (60) must be less than TimeoutSeconds (60)",
@@ -78,7 +84,7 @@ def test_defaults_and_tfvars(tmp_path: Path) -> None:
         [write_spec(tmp_path, _worker_spec(", batching_window_seconds: 7"))], lambda_src=LAMBDA_SRC
     )
     assert workflows is not None
-    assert workflows[0].workers[0].tfvars() == {
+    assert workflows[0].workers[0].tfvars("wf") == {
         "handler": "examples.common.echo",
         "timeout_seconds": 30,
         "memory_mb": 256,
@@ -90,6 +96,18 @@ def test_defaults_and_tfvars(tmp_path: Path) -> None:
         "visibility_timeout_seconds": 6 * 30 + 7 + 30,
         "message_retention_seconds": 345600,
         "delay_seconds": 0,
+        "ephemeral_storage_mb": 512,
+        "artifact": None,
+        "architecture": "x86_64",
+        "environment": {},
+        "secrets": {},
+        "policy_statements": [],
+        "managed_policy_arns": [],
+        "log_retention_days": None,
+        "subnet_ids": [],
+        "security_group_ids": [],
+        "layers": [],
+        "tags": {},
     }
 
 
@@ -146,8 +164,50 @@ States:
     End: true
 """,
     )
-    assert "error: 'Y' is not a state in this scope" in diags
-    assert "error: state 'Z' is unreachable from StartAt 'X'" in diags
+    # 'Y' is like no state: Z may be the one it meant, so Z is named in that error only.
+    assert diags == ["error: 'Y' is not a state in this scope, which leaves state 'Z' unreachable"]
+
+
+def test_a_worker_outliving_its_task_is_one_error_naming_both_fixes(tmp_path: Path) -> None:
+    diags = _diags(tmp_path, _worker_spec(", timeout_seconds: 600", ", TimeoutSeconds: 60"))
+    # The redelivery warning would be about the same mistake: only the error is reported.
+    assert len(diags) == 1 and diags[0].startswith("error: worker 'w' may run 600 s"), diags
+    _, found = load_and_validate(
+        [write_spec(tmp_path, _worker_spec(", timeout_seconds: 600", ", TimeoutSeconds: 60"))],
+        lambda_src=LAMBDA_SRC,
+    )
+    assert "raise this state's TimeoutSeconds to at least 600" in found[0].fix
+    assert "lower timeout_seconds of worker 'w' to 60 or less" in found[0].fix
+    assert found[0].path == "States.A.TimeoutSeconds"
+
+
+def test_a_worker_that_fits_its_task_is_not_reported(tmp_path: Path) -> None:
+    spec = _worker_spec(", timeout_seconds: 60, max_receive_count: 1", ", TimeoutSeconds: 400")
+    assert _diags(tmp_path, spec) == []
+
+
+def test_states_left_unreachable_by_a_typo_are_folded_into_it(tmp_path: Path) -> None:
+    diags = _diags(
+        tmp_path,
+        """
+name: m
+StartAt: A
+States:
+  A: {Type: Pass, Next: Chekc}
+  Check: {Type: Pass, Next: Charge}
+  Charge: {Type: Pass, Next: Ship}
+  Ship: {Type: Pass, Next: Notify}
+  Notify: {Type: Pass, Next: Done}
+  Done: {Type: Succeed}
+  Orphan: {Type: Succeed}
+""",
+    )
+    assert diags == [
+        "error: 'Chekc' is not a state in this scope, which leaves states 'Check', 'Charge', "
+        "'Ship', 'Notify', 'Done' unreachable",
+        # Not reached even through 'Check': its own mistake, reported on its own.
+        "error: state 'Orphan' is unreachable from StartAt 'A'",
+    ]
 
 
 def test_heartbeat_is_compared_with_the_default_timeout(tmp_path: Path) -> None:

@@ -270,9 +270,13 @@ def test_the_server_refuses_another_release_in_one_message(
     traceback, and the exit status that tells the parent to pass it on as is."""
     monkeypatch.setattr(moto, "__version__", "9.9.9")
     port_file = tmp_path / "port"
-    status = emulator.main(["--port-file", str(port_file)], prog="emulator")
+    status = emulator.main(["--port-file", str(port_file), "--watch-parent"], prog="emulator")
     err = capsys.readouterr().err
     assert status == emulator.EXIT_SHIMS_DO_NOT_FIT
     assert err.startswith("emulator: cannot start: moto 9.9.9 is installed, but ")
     assert "Traceback" not in err
     assert not port_file.exists()
+    # Run by a user (`stepqueue emulator`): the same message, and the convention's exit 1.
+    assert emulator.main(["--port-file", str(port_file)], prog="emulator") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("emulator: cannot start: moto 9.9.9 is installed, but ")

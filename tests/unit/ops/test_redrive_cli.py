@@ -18,5 +18,5 @@ def test_redrive_names_unknown_workflows_and_workers(
     assert "no workflow 'nope' in the deployment (deployed: orders)" in capsys.readouterr().err
     assert cli.main(["redrive", "orders", "nope", "--env", "local"]) == 1
     assert "has no worker 'nope' (its workers: enrich)" in capsys.readouterr().err
-    assert cli.main(["redrive", "orders", "enrich", "--yes", "--dry-run", "--env", "local"]) == 1
+    assert cli.main(["redrive", "orders", "enrich", "--yes", "--dry-run", "--env", "local"]) == 2
     assert "contradict" in capsys.readouterr().err

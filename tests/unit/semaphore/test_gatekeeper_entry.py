@@ -236,6 +236,12 @@ class RefusingDynamo:
             return {}
         raise AwsError(self.code)
 
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.code is None:
+            return {"Responses": {}, "UnprocessedKeys": {}}
+        raise AwsError(self.code)
+
 
 @pytest.fixture
 def real(

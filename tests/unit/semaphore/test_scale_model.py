@@ -1,0 +1,31 @@
+"""bench/scale_model.py prices the ledger the emulator test measured: a balanced batch costs
+exactly its recorded serial round trips, and the burst simulation keeps its own books."""
+
+from __future__ import annotations
+
+from bench import scale_model as model
+
+
+def test_a_balanced_batch_costs_its_ledgers_round_trips() -> None:
+    for design in model.designs():
+        for lat in model.LATENCY_MS.values():
+            recorded = design.ledger["balanced_batch"]["serial"]
+            expected = lat["between"] + sum(lat[op] * n for op, n in recorded.items())
+            assert design.batch_ms(lat, 5, 5, 0) == expected
+
+
+def test_a_burst_within_the_ceiling_is_served_without_a_backlog() -> None:
+    """Ten executions, limit 10: all granted in the first batches, none waits a body."""
+    design = model.designs()[1]
+    result = model.simulate(design, model.LATENCY_MS["central"], 10, 10, 5.0, None)
+    assert result["succeeded_fraction"] == 1.0
+    assert result["wait_p99_s"] < 1.0
+    assert 5.0 < result["seconds"] < 6.0
+
+
+def test_waiters_past_max_wait_time_out_and_are_not_counted_as_succeeded() -> None:
+    """Limit 1, 5-s bodies, 5 waiters, max_wait 7 s: the first two are served in time."""
+    design = model.designs()[1]
+    starts = [0.0] * 5
+    result = model.simulate(design, model.LATENCY_MS["central"], 5, 1, 5.0, 7.0, starts)
+    assert result["succeeded_fraction"] == 0.4
