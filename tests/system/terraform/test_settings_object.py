@@ -1,15 +1,14 @@
 """A deployment made by the root of commit BEFORE (each wrapper module with its own pass-through
-Lambda variables, workers without settings of their own) planned with the current root against
-the same state: the plan must change nothing at all. Not one replacement, not one in-place
-update: the one settings object of modules/lambda_function, the worker fields of
-workflows.tfvars.json at their defaults (docs/contracts.md) and everything they may add (a VPC
-block, ephemeral storage, an extra policy, attachments, STEPQUEUE_SECRETS) leave a worker that
-declares nothing exactly as it was.
+Lambda variables) planned with the current root against the same state: the plan must change
+nothing at all. Not one replacement, not one in-place update: the one settings object of
+modules/lambda_function, its wrappers' `function` variable and the dashboard's permissions
+widget (there only when a worker has extra permissions) leave a deployment as it was.
 
-BEFORE is deployed as it was: its root (`git archive`) applied with the current generator's
-output less the worker fields it did not know; the current root then plans with the output
-as the generator writes it (the fields there, at their defaults, or absent for a generator
-that does not write them yet: both must plan nothing)."""
+BEFORE is deployed as it was: its root (`git archive`) applied with the generator's output for
+SPECS, whose workers declare none of their own settings (their fields at the defaults,
+docs/contracts.md); the current root then plans with the same output, and with the output of
+a generator that does not write those fields (tfvars written before them): both must plan
+nothing."""
 
 from __future__ import annotations
 
@@ -27,9 +26,9 @@ from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
 from stepqueue.paths import REPO
 
-# The last commit before the worker settings and the one settings object.
-BEFORE = "b552a47"
-# The worker fields BEFORE's root did not know (docs/contracts.md) and their defaults.
+# The last commit of main before the one settings object (the worker fields were there).
+BEFORE = "e86c3ba"
+# The worker fields of docs/contracts.md and their defaults.
 WORKER_DEFAULTS: dict[str, Any] = {
     "architecture": "x86_64",
     "artifact": None,
@@ -96,7 +95,7 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
     def with_defaults(worker: dict[str, Any]) -> dict[str, Any]:
         return {**worker, **WORKER_DEFAULTS}
 
-    old_inputs = _with_workers(generated, tmp_path / "old", without_fields)
+    old_inputs = _with_workers(generated, tmp_path / "old", with_defaults)
     work_dir = tmp_path / "state"
     prefix = "so-"
     before = local_deployment(
