@@ -2,12 +2,15 @@
 
     validate | generate | diagram      the generator (specs → ASL and Terraform inputs)
     plan | apply | destroy             deploying, to AWS or (--env local) to the emulator
+    init | run                         a new project; one execution, waited for and shown
     semaphore set | status             a waiting-room semaphore's limit and state, at run time
     cost | drift | redrive             operating it: estimates, drift checks, DLQ redrive
     submit                             start executions through the start queue (bounded rate)
     demo | emulator                    running everything on this machine
 
-This module only parses and dispatches: each package loads when its command runs, so `--help`
+Every command but `init` works on one project (stepqueue.project): `--project DIR`, given before
+or after the command, else the nearest stepqueue.toml upwards. This module only parses and
+dispatches: each package loads when its command runs, so `--help`
 stays fast and the generator never imports the deploy or local packages.
 """
 
@@ -24,24 +27,23 @@ from generator import cli as generator_cli
 
 if TYPE_CHECKING:
     from stepqueue.deploy.commands import Target
+    from stepqueue.project import Project
 
 DEPLOY_COMMANDS = ("plan", "apply", "destroy")
 # Their own parsers read the rest of the command line (`stepqueue demo --help` shows it).
 PASS_THROUGH = {
     "demo": "emulator, generate, apply, a burst of executions through the workers, a report",
-    "emulator": "run the local AWS emulator in the foreground (port in build/emulator.port)",
+    "emulator": "the local AWS emulator and the event source runner for whatever is deployed "
+    "(foreground, or --background / --stop)",
 }
 
 
 def _version() -> str:
     """The installed distribution's version (pyproject.toml), read without importing anything
     heavy: `--version` is as fast as `--help`."""
-    from importlib.metadata import PackageNotFoundError, version
+    from stepqueue.paths import version
 
-    try:
-        return version("stepqueue")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+    return version()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,8 +53,19 @@ def _parser() -> argparse.ArgumentParser:
         "validate and generate specs, deploy them, run them locally.",
     )
     parser.add_argument("--version", action="version", version=f"stepqueue {_version()}")
+    parser.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the project (its stepqueue.toml); default: the nearest one upwards from here. "
+        "Also accepted after the command",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    generator_cli.add_commands(commands)
+    generator_cli.add_commands(commands, project_defaults=True)
+    from stepqueue.ops import run_command
+    from stepqueue.scaffold import init_command
+
+    init_command.add_command(commands)
+    run_command.add_command(commands, _add_deployment_flags)
     for name, help_text in (
         ("plan", "build the inputs, save a Terraform plan and print its summary"),
         ("apply", "apply exactly the saved plan (refused when missing or stale)"),
@@ -66,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                 type=Path,
                 default=None,
                 metavar="DIR",
-                help="specs to generate from (default: workflows/)",
+                help="specs to generate from (default: the project's workflows)",
             )
         if name == "destroy":
             sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -83,7 +96,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_deployment_flags(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--env", choices=("aws", "local"), default="aws", help="default: aws")
+    sub.add_argument(
+        "--env", choices=("aws", "local"), default=None, help="default: the stage's, else aws"
+    )
     sub.add_argument(
         "--stage",
         metavar="NAME",
@@ -142,11 +157,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in PASS_THROUGH:
-        return _pass_through(args_list[0], args_list[1:])
-    parser = _parser()
-    args = parser.parse_args(args_list)
+    from stepqueue.project import ProjectError, take_project_flag
+
+    args_list, project_dir = take_project_flag(list(sys.argv[1:] if argv is None else argv))
+    try:
+        if args_list and args_list[0] in PASS_THROUGH:
+            return _pass_through(args_list[0], args_list[1:], project_dir)
+        parser = _parser()
+        args = parser.parse_args(args_list)
+        if args.command == "init":
+            from stepqueue.scaffold import init_command
+
+            return init_command.run(args)
+        from stepqueue.project import for_command
+
+        args.project = for_command(args, project_dir)
+        return _command(args, parser)
+    except ProjectError as error:
+        print(f"stepqueue: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command in generator_cli.COMMANDS:
         return generator_cli.run(args, parser)
     if args.command == "cost":
@@ -169,19 +201,27 @@ def _main(argv: Sequence[str] | None) -> int:
         from stepqueue.ops import submit_command
 
         return submit_command.run(args, lambda endpoint: _target(args, endpoint))
+    if args.command == "run":
+        from stepqueue.ops import run_command
+
+        return run_command.run(args, lambda endpoint: _target(args, endpoint))
     return _deploy(args)
 
 
-def _pass_through(command: str, rest: list[str]) -> int:
-    if command == "emulator":
-        from stepqueue.local import emulator
-        from stepqueue.paths import PORT_FILE
+def _pass_through(command: str, rest: list[str], project_dir: Path | None) -> int:
+    from stepqueue.project import find_project
 
-        PORT_FILE.parent.mkdir(parents=True, exist_ok=True)
-        return emulator.main(["--port-file", str(PORT_FILE), *rest], prog="stepqueue emulator")
+    if command == "emulator":
+        from stepqueue.local import emulator_command
+
+        if rest and rest[0] in ("-h", "--help"):
+            return emulator_command.main(rest, None)
+        return emulator_command.main(rest, find_project(explicit=project_dir))
     from stepqueue.local import demo
 
-    return demo.main(rest, prog="stepqueue demo")
+    if rest and rest[0] in ("-h", "--help"):
+        return demo.main(rest, None, prog="stepqueue demo")
+    return demo.main(rest, find_project(explicit=project_dir), prog="stepqueue demo")
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -199,9 +239,9 @@ def _deploy(args: argparse.Namespace) -> int:
         from stepqueue.environment import endpoint_for
 
         # Checked first: building the inputs is wasted without an emulator or credentials.
-        endpoint = endpoint_for(args.env)
+        endpoint = endpoint_for(args.env, args.project.port_file)
         if args.command == "plan":
-            _build_inputs(args.workflows, f"{args.stage}-" if args.stage else "")
+            _build_inputs(args.project, args.workflows, f"{args.stage}-" if args.stage else "")
         target = _target(args, endpoint)
         if args.command == "plan":
             commands.plan(target)
@@ -218,13 +258,12 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _build_inputs(workflows: Path | None, name_prefix: str) -> None:
+def _build_inputs(project: Project, workflows: Path | None, name_prefix: str) -> None:
     from stepqueue.deploy.artifacts import SpecsInvalid, build_all
     from stepqueue.deploy.terraform import TerraformError
-    from stepqueue.paths import WORKFLOWS
 
     try:
-        build_all(workflows or WORKFLOWS, name_prefix)
+        build_all(project, name_prefix, workflows)
     except SpecsInvalid as error:
         print(error.diagnostics_text, file=sys.stderr)
         raise TerraformError(str(error)) from None
@@ -234,8 +273,11 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     from stepqueue.deploy.backend import backend_type
     from stepqueue.deploy.commands import Target
     from stepqueue.deploy.inputs import DeployInputs
-    from stepqueue.paths import BUILD, LOCAL_STATE
+    from stepqueue.deploy.shipped import prepare
 
+    project: Project = args.project
+    root = prepare(project.terraform_root, project.shipped_terraform)
+    inputs = DeployInputs(project.generated, project.lambda_zip)
     stage = args.stage or "default"
     flags = f" --stage {args.stage}" if args.stage else ""
     if args.backend_config:
@@ -247,19 +289,29 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     if endpoint is not None:
         from stepqueue.local.deployment import local_deployment
 
-        terraform = local_deployment(endpoint, LOCAL_STATE / stage, stage=args.stage, stream=True)
+        terraform = local_deployment(
+            endpoint,
+            project.local_state / stage,
+            root=root,
+            generated_dir=inputs.generated_dir,
+            lambda_zip=inputs.lambda_zip,
+            stage=args.stage,
+            stream=True,
+        )
         where = f"the emulator at {endpoint}"
         account = None
     else:
         from stepqueue.deploy.inputs import aws_account_id, aws_deployment
 
-        terraform = aws_deployment(stage=args.stage, backend_config=args.backend_config)
+        terraform = aws_deployment(
+            inputs=inputs, stage=args.stage, backend_config=args.backend_config, root=root
+        )
         where = "AWS"
         account = aws_account_id
     return Target(
         terraform=terraform,
-        inputs=DeployInputs(),
-        plan_file=BUILD / "plans" / f"{args.env}-{stage}.tfplan",
+        inputs=inputs,
+        plan_file=project.plans / f"{args.env}-{stage}.tfplan",
         label=f"stage '{stage}' on {where}",
         plan_command=plan_command,
         stage=stage,

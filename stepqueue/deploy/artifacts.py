@@ -10,8 +10,15 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from stepqueue.paths import GENERATED, LAMBDA_DIR, LAMBDA_SRC, WORKFLOWS
+from stepqueue.paths import LAMBDA_SRC
+
+if TYPE_CHECKING:
+    from stepqueue.project import Project
+
+# Callers that name no handlers (the tests and benchmarks of this checkout) get this checkout's
+# lambda_src; the commands always pass their project's.
 
 
 def generate(
@@ -26,7 +33,9 @@ def generate(
     return out_dir
 
 
-def build_lambda_zip(out_dir: Path, lambda_src: Path = LAMBDA_SRC) -> Path:
+def build_lambda_zip(
+    out_dir: Path, lambda_src: Path = LAMBDA_SRC, cache: Path | None = None
+) -> Path:
     """The reproducible Lambda zip in `out_dir`; returns its path.
 
     A separate interpreter: the build may pip-install the pinned dependencies into its cache,
@@ -35,6 +44,7 @@ def build_lambda_zip(out_dir: Path, lambda_src: Path = LAMBDA_SRC) -> Path:
         [
             *(sys.executable, "-m", "stepqueue.deploy.lambda_zip"),
             *("--out", str(out_dir), "--lambda-src", str(lambda_src)),
+            *(("--cache", str(cache)) if cache is not None else ()),
         ],
         check=True,
         capture_output=True,
@@ -50,17 +60,21 @@ class SpecsInvalid(Exception):
         self.diagnostics_text = diagnostics_text
 
 
-def build_all(spec_dir: Path = WORKFLOWS, name_prefix: str = "") -> tuple[Path, Path]:
-    """Every spec of `spec_dir` into build/generated, and the zip into build/lambda: what
-    `plan` and `demo` start from. Both are reproducible, so unchanged sources give unchanged
-    bytes and a saved plan stays current."""
+def build_all(
+    project: Project, name_prefix: str = "", spec_dir: Path | None = None
+) -> tuple[Path, Path]:
+    """Every spec of the project's workflows (or `spec_dir`) into its build/generated, and the
+    zip of its handlers into build/lambda: what `plan` and `demo` start from. Both are
+    reproducible, so unchanged sources give unchanged bytes and a saved plan stays current."""
     from generator.errors import GeneratorError
 
+    spec_dir = spec_dir or project.workflows
     specs = sorted(spec_dir.glob("*.yaml"))
     if not specs:
         raise SpecsInvalid(f"{spec_dir}: no workflow specs (*.yaml)")
     try:
-        generate(specs, GENERATED, name_prefix=name_prefix)
+        generate(specs, project.generated, project.handlers, name_prefix=name_prefix)
     except GeneratorError as error:
         raise SpecsInvalid("\n".join(d.format() for d in error.diagnostics)) from None
-    return GENERATED, build_lambda_zip(LAMBDA_DIR)
+    zip_path = build_lambda_zip(project.lambda_dir, project.handlers, project.deps_cache)
+    return project.generated, zip_path

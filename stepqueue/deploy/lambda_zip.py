@@ -30,7 +30,7 @@ import zipfile
 from pathlib import Path
 
 from generator.handlers import packaged_files
-from stepqueue.paths import DEPS_CACHE, LAMBDA_SRC, REQUIREMENTS
+from stepqueue.paths import REQUIREMENTS, runtime_package_dirs
 
 # aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
 DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
@@ -121,15 +121,18 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
     return final
 
 
-def collect(dep_dir: Path, lambda_src: Path = LAMBDA_SRC) -> dict[str, Path]:
-    """Archive name → source file: the dependencies, then every file of `lambda_src` the
+def collect(dep_dir: Path, lambda_src: Path) -> dict[str, Path]:
+    """Archive name → source file: the dependencies, the installed Lambda runtime packages
+    (stepqueue_runtime, ...), then every file of `lambda_src` (the project's handlers) the
     generator's handler check may point at (the same rule), which win over a same-named
-    dependency file."""
+    file of either."""
     files: dict[str, Path] = {}
     for path in dep_dir.rglob("*"):
         rel = path.relative_to(dep_dir)
         if path.is_file() and not _skip(rel):
             files[rel.as_posix()] = path
+    for name, folder in runtime_package_dirs().items():
+        files.update({f"{name}/{rel}": path for rel, path in packaged_files(folder).items()})
     files.update(packaged_files(lambda_src))
     return files
 
@@ -146,11 +149,15 @@ def write_zip(files: dict[str, Path], dest: Path) -> None:
     os.replace(tmp, dest)
 
 
-def build(out: Path, cache_root: Path | None = None, lambda_src: Path = LAMBDA_SRC) -> Path:
-    if not (lambda_src / "stepqueue_runtime").is_dir():
-        raise SystemExit(f"lambda_zip: {lambda_src} holds no stepqueue_runtime: not a lambda_src")
+def build(out: Path, cache_root: Path | None, lambda_src: Path) -> Path:
+    """The zip of `lambda_src` (a project's handlers) with the runtime packages and the
+    dependencies, into `out`; the dependency cache defaults to $STEPQUEUE_DEPS_CACHE, else
+    the project's (`out`'s sibling cache/lambda-deps)."""
+    if not lambda_src.is_dir():
+        raise SystemExit(f"lambda_zip: {lambda_src} is not a directory (the project's handlers)")
     pins = pinned_versions(REQUIREMENTS)
-    cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", DEPS_CACHE))
+    default_cache = out.parent / "cache" / "lambda-deps"
+    cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", default_cache))
     files = collect(dependency_dir(cache, pins), lambda_src)
     out.mkdir(parents=True, exist_ok=True)
     zip_path = out / ZIP_NAME
@@ -165,10 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--cache", type=Path, default=None, help="dependency cache directory")
     parser.add_argument(
-        "--lambda-src", type=Path, default=LAMBDA_SRC, help="the tree to package (lambda_src/)"
+        "--lambda-src", type=Path, default=None, help="the tree to package (the project's handlers)"
     )
     args = parser.parse_args(argv)
-    print(build(args.out, args.cache, args.lambda_src))
+    lambda_src = args.lambda_src
+    if lambda_src is None:
+        from stepqueue.project import find_project
+
+        lambda_src = find_project().handlers
+    print(build(args.out, args.cache, lambda_src))
     return 0
 
 

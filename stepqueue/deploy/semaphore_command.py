@@ -64,7 +64,7 @@ def _run(args: argparse.Namespace, target_for: TargetFor) -> int:
 def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
     from stepqueue.deploy.inputs import check_stage
 
-    endpoint = endpoint_for(args.env)
+    endpoint = endpoint_for(args.env, args.project.port_file)
     if args.table or args.queue_url:
         if not args.table:
             raise AdminError("--queue-url needs --table (the semaphore table's name)")

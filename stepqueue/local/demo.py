@@ -36,9 +36,9 @@ from stepqueue.local.burst import (
 )
 from stepqueue.local.emulator import EmulatorError
 from stepqueue.local.runner import MappingMetrics, Runner, RunnerError
-from stepqueue.paths import BUILD
+from stepqueue.project import Project
 
-WORK_DIR = BUILD / "demo"
+DEMO_WORKFLOW = "burst"
 FAILED_VISIBILITY_S = 1
 # The JSONata examples of workflows/ and an input each (their headers describe them); run once
 # after the burst when generated.
@@ -94,7 +94,11 @@ def _with_elapsed(label: str, action: threading.Thread) -> None:
             bar.refresh()
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.demo") -> int:
+def main(
+    argv: list[str] | None = None,
+    project: Project | None = None,
+    prog: str = "python -m stepqueue.local.demo",
+) -> int:
     parser = argparse.ArgumentParser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -103,13 +107,19 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.d
     parser.add_argument("--failing", type=int, default=5, help="executions meant to fail")
     parser.add_argument("--poison", type=int, default=3, help="malformed messages to send")
     parser.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
-    parser.add_argument("--json", type=Path, default=WORK_DIR / "report.json")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="the report (default: BUILD/demo/report.json)"
+    )
     args = parser.parse_args(argv)
     if args.executions < 1:
         parser.error("--executions must be at least 1")
+    if project is None:
+        from stepqueue.project import find_project
+
+        project = find_project()
     _interrupt_on_sigterm()
     try:
-        return _run(args)
+        return _run(args, project)
     except KeyboardInterrupt:
         _log("interrupted: everything started was stopped")
         return 130
@@ -122,17 +132,32 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.d
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
-    _log("generating workflows/*.yaml and building the Lambda zip")
-    build_all()
-    _log(f"starting the emulator; terraform state and logs in {WORK_DIR}")
-    with deployed(WORK_DIR, log=_log) as deployment:
+def _run(args: argparse.Namespace, project: Project) -> int:
+    from stepqueue.deploy.shipped import prepare
+
+    work_dir = project.build / "demo"
+    _log(f"generating {project.workflows}/*.yaml and building the Lambda zip")
+    generated, zip_path = build_all(project)
+    tfvars = json.loads((generated / "workflows.tfvars.json").read_text())
+    if DEMO_WORKFLOW not in tfvars.get("workflows", {}):
+        _log(
+            f"error: the demo runs a burst of the `{DEMO_WORKFLOW}` workflow (this repository's "
+            "workflows/burst.yaml), which this project does not have: run your own workflows "
+            "with `stepqueue emulator --background`, `stepqueue apply --env local` and "
+            "`stepqueue run WORKFLOW --env local`"
+        )
+        return 2
+    root = prepare(project.terraform_root, project.shipped_terraform)
+    _log(f"starting the emulator; terraform state and logs in {work_dir}")
+    with deployed(
+        work_dir, generated_dir=generated, lambda_zip=zip_path, root=root, log=_log
+    ) as deployment:
         _log("starting the local event-source runner (the packaged handler, from the zip)")
         with Runner(
             deployment.emulator.endpoint,
             deployment.zip_path,
             failed_visibility_s=FAILED_VISIBILITY_S,
-            log_path=WORK_DIR / "containers.log",
+            log_path=work_dir / "containers.log",
         ) as runner:
             total = args.executions + args.failing
             _log(
@@ -174,8 +199,9 @@ def _run(args: argparse.Namespace) -> int:
     if jsonata:
         shown = ", ".join(f"{name} {state}" for name, state in sorted(jsonata.items()))
         print(f"  JSONata examples             {shown}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(
+    report_path = args.json or work_dir / "report.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(
         json.dumps({**result.as_dict(), "jsonata_examples": jsonata}, indent=2) + "\n"
     )
     return 0 if result.ok and jsonata_ok else 1

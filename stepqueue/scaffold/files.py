@@ -1,0 +1,174 @@
+"""The files `stepqueue init` writes, by path relative to the project (docs/project.md)."""
+
+from __future__ import annotations
+
+from string import Template
+
+CONFIG = """\
+# A stepqueue project (docs/project.md): every stepqueue command run in this directory or below
+# uses these places. All keys are optional; the values shown are the defaults but handlers.
+[project]
+workflows = "workflows"   # the workflow specs (*.yaml)
+handlers = "src"          # the handler packages the Lambda zip carries
+build = "build"           # generated output, zips, plans, local state (not committed)
+terraform = "terraform"   # the Terraform root: stepqueue.tf calls the shipped modules
+
+# Defaults of `--stage NAME` (env, backend_config, backend), e.g.:
+# [stages.prod]
+# env = "aws"
+# backend_config = "prod.s3.tfbackend"
+"""
+
+SPEC = Template("""\
+# One worker behind a semaphore: at most 5 executions of $name run `greet` at once; the others
+# wait in the semaphore's waiting room. Input: {"name": "..."} (optional).
+name: $name
+Comment: Greets whoever the input names, one worker task behind a semaphore.
+concurrency:
+  limit: 5
+workers:
+  greet:
+    handler: $package.handlers.greet
+    timeout_seconds: 30
+    memory_mb: 128
+    batch_size: 1
+    max_concurrency: 2
+StartAt: Greet
+States:
+  Greet:
+    Type: Task
+    Worker: greet
+    End: true
+""")
+
+HANDLERS = '''\
+"""The handlers of the $name workflow: each takes the task's input and a TaskContext and
+returns the task's output (or raises TaskFailed(error=..., cause=...) to fail it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stepqueue_runtime import TaskContext
+
+
+def greet(payload: Any, ctx: TaskContext) -> dict[str, str]:
+    """{"name": "Ada"} -> {"greeting": "Hello, Ada!"}; no name greets the world."""
+    name = payload.get("name", "world") if isinstance(payload, dict) else "world"
+    return {"greeting": f"Hello, {name}!"}
+'''
+
+TEST = '''\
+"""Handlers are plain functions: call them with an input and a context, assert the output."""
+
+from __future__ import annotations
+
+from stepqueue_runtime import TaskContext
+
+from $package.handlers import greet
+
+
+def _context() -> TaskContext:
+    return TaskContext(
+        workflow="$name",
+        worker="greet",
+        state="Greet",
+        execution="test-execution",
+        message_id="test-message",
+        task_token="test-token",
+        _heartbeat=lambda: True,
+    )
+
+
+def test_greets_the_name() -> None:
+    assert greet({"name": "Ada"}, _context()) == {"greeting": "Hello, Ada!"}
+
+
+def test_greets_the_world_without_a_name() -> None:
+    assert greet({}, _context()) == {"greeting": "Hello, world!"}
+'''
+
+PYTEST_INI = """\
+[pytest]
+pythonpath = src
+testpaths = tests
+"""
+
+TFVARS = """\
+# Settings of the shipped root (terraform/stepqueue.tf lists them all, with their defaults).
+# The start queue lets `stepqueue submit` start executions at a bounded rate.
+start_queue_enabled = true
+"""
+
+GITIGNORE = """\
+build/
+.terraform/
+.terraform.lock.hcl
+*.tfstate
+*.tfstate.*
+*.tfplan
+__pycache__/
+.pytest_cache/
+.venv/
+"""
+
+CI = """\
+# Validate the specs, test the handlers, and scan the deployment with checkov: the plan made
+# against the local emulator is the plan AWS would get (the same root and variables).
+name: stepqueue
+on: [push, pull_request]
+jobs:
+  check:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.11"
+      - uses: hashicorp/setup-terraform@v3
+        with:
+          terraform_wrapper: false
+      - run: pip install "stepqueue[local]" pytest checkov
+      - run: stepqueue validate
+      - run: python -m pytest
+      - run: stepqueue emulator --background
+      - run: stepqueue plan --env local
+      - run: >-
+          TF_DATA_DIR=$PWD/build/local-state/default/.terraform
+          terraform -chdir=terraform show -json $PWD/build/plans/local-default.tfplan > plan.json
+      - run: checkov -f plan.json --framework terraform_plan --skip-download
+      - run: stepqueue emulator --stop
+        if: always()
+"""
+
+README = Template("""\
+# $name
+
+A stepqueue project: Step Functions workflows whose tasks are queued to SQS workers.
+
+    stepqueue validate                      # check workflows/*.yaml
+    python -m pytest                        # the handlers' tests
+    stepqueue emulator --background         # the local AWS emulator and its workers
+    stepqueue plan --env local && stepqueue apply --env local
+    stepqueue run $name --env local --input '{"name": "Ada"}'
+    stepqueue emulator --stop
+
+Deploy to AWS with `stepqueue plan` and `stepqueue apply` (credentials from the environment).
+""")
+
+
+def files(name: str, package: str) -> dict[str, str]:
+    """Path -> text of every file of a new project whose workflow is `name`."""
+    values = {"name": name, "package": package}
+    return {
+        "stepqueue.toml": CONFIG,
+        f"workflows/{name}.yaml": SPEC.substitute(values),
+        f"src/{package}/__init__.py": "",
+        f"src/{package}/handlers.py": Template(HANDLERS).substitute(values),
+        f"tests/test_{package}.py": Template(TEST).substitute(values),
+        "pytest.ini": PYTEST_INI,
+        "terraform/terraform.tfvars": TFVARS,
+        ".gitignore": GITIGNORE,
+        ".github/workflows/stepqueue.yml": CI,
+        "README.md": README.substitute(values),
+    }
