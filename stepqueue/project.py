@@ -243,8 +243,8 @@ def for_command(args: Any, explicit: Path | None) -> Project | None:
     """The project of a parsed command, with the command's defaults filled from it (specs,
     handlers, output directory, the stage's env and backend); None only for a spec command
     given its specs outside any project."""
-    named = args.specs if isinstance(getattr(args, "specs", None), list) else [args.specs]
-    named = [spec for spec in named if spec]
+    given = getattr(args, "specs", None)
+    named = [spec for spec in (given if isinstance(given, list) else [given]) if spec]
     try:
         project = find_project(explicit=explicit)
     except ProjectError:

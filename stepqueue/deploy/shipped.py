@@ -1,6 +1,6 @@
 """A project's Terraform root and the Terraform the installed stepqueue ships (docs/project.md).
 
-`stepqueue init` writes the project's root as a thin wrapper: `terraform/stepqueue.tf` calls the
+`stepqueue init` writes the project's root as a thin wrapper: its `stepqueue.tf` calls the
 shipped root as a module, passes every variable through and re-exports every output. Its module
 source names the version it was written for, under the project's build directory:
 

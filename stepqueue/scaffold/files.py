@@ -95,7 +95,7 @@ testpaths = tests
 """
 
 TFVARS = """\
-# Settings of the shipped root (terraform/stepqueue.tf lists them all, with their defaults).
+# Settings of the shipped root (stepqueue.tf beside this file lists them all, with their defaults).
 # The start queue lets `stepqueue submit` start executions at a bounded rate.
 start_queue_enabled = true
 """

@@ -31,7 +31,7 @@ def add_command(commands: Any) -> None:
         "--upgrade",
         action="store_true",
         help="in an existing project (DIR, default: the current one): rewrite "
-        "terraform/stepqueue.tf for the installed stepqueue's modules, nothing else",
+        "the Terraform root's stepqueue.tf for the installed stepqueue's modules, nothing else",
     )
 
 

@@ -82,7 +82,8 @@ def test_demo_and_emulator_show_their_own_options() -> None:
     assert demo.returncode == 0 and "--executions" in demo.stdout
     assert demo.stdout.startswith("usage: stepqueue demo")
     emulator = _run("emulator", "--help")
-    assert emulator.returncode == 0 and "--port" in emulator.stdout
+    assert emulator.returncode == 0 and "--background" in emulator.stdout
+    assert "--stop" in emulator.stdout
 
 
 def test_deploy_usage_errors_are_clear() -> None:
