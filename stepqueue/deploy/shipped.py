@@ -68,7 +68,7 @@ def wrapper(terraform_root: Path, shipped: Path) -> str:
     source = os.path.relpath(shipped / "terraform", terraform_root)
     variables_tf = (TERRAFORM_ROOT / "variables.tf").read_text(encoding="utf-8")
     names = VARIABLE.findall(variables_tf)
-    width = max(len(n) for n in [*names, "source"])
+    width = max(len(n) for n in names)
     lines = [
         f"# Written by `stepqueue init` for stepqueue {version()}; `stepqueue init --upgrade`",
         "# rewrites it for the installed version. Your own Terraform goes in other files of",
@@ -76,7 +76,7 @@ def wrapper(terraform_root: Path, shipped: Path) -> str:
         "# build directory by every stepqueue command that runs Terraform (docs/project.md).",
         "",
         'module "stepqueue" {',
-        f'  {"source".ljust(width)} = "{source}"',
+        f'  source = "{source}"',
         "",
         *(f"  {name.ljust(width)} = var.{name}" for name in names),
         "}",

@@ -26,6 +26,8 @@ COMMANDS = (
     "redrive",
     "demo",
     "emulator",
+    "init",
+    "run",
 )
 
 
