@@ -30,11 +30,16 @@ def find_lambda_src(spec: Path) -> Path | None:
     return None
 
 
+# Tests beside the handlers (lambda_src/README.md, "Testing your handler") run on a
+# developer's machine, never in Lambda: a `tests` folder and pytest's conftest.py stay out.
+_TEST_ONLY = frozenset({"__pycache__", "tests", "conftest.py"})
+
+
 def is_packaged(relative: Path) -> bool:
     """Whether a file of a lambda_src tree (path relative to it) goes into the Lambda zip:
-    everything but bytecode, caches and hidden files and folders."""
-    hidden = any(part.startswith(".") or part == "__pycache__" for part in relative.parts)
-    return not hidden and relative.suffix not in {".pyc", ".pyo"}
+    everything but bytecode, caches, hidden files and folders, and tests."""
+    left_out = any(part.startswith(".") or part in _TEST_ONLY for part in relative.parts)
+    return not left_out and relative.suffix not in {".pyc", ".pyo"}
 
 
 def packaged_files(lambda_src: Path) -> dict[str, Path]:

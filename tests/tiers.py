@@ -27,10 +27,13 @@ class TierViolation(AssertionError):
 
 
 def tier_of(nodeid: str) -> str:
-    """The tier of a test from its node id (`tests/<tier>/...`)."""
+    """The tier of a test from its node id (`tests/<tier>/...`; the handler tests a user keeps
+    beside the handlers, `lambda_src/.../tests/`, are unit tests)."""
     parts = PurePosixPath(nodeid.split("::", 1)[0]).parts
     if len(parts) >= 3 and parts[0] == "tests" and parts[1] in TIERS:
         return parts[1]
+    if parts and parts[0] == "lambda_src" and "tests" in parts[1:-1]:
+        return "unit"
     raise pytest.UsageError(
         f"{nodeid}: every test lives under tests/unit/, tests/emulator/ or tests/system/ "
         "(tests/tiers.py); move it to the folder of its tier"

@@ -320,7 +320,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records") or []
     if not records:  # Powertools rejects an empty batch; there is nothing to fail
         return {"batchItemFailures": []}
-    user_fn = handlers.resolve(os.environ.get("STEPQUEUE_HANDLER"))
+    return run_batch(handlers.resolve(os.environ.get("STEPQUEUE_HANDLER")), event, context)
+
+
+def run_batch(user_fn: UserHandler, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """One invocation with ``user_fn`` as the handler (``handler`` resolves it from the
+    environment; ``stepqueue_runtime.testing`` passes a team's function directly)."""
+    records = event.get("Records") or []
+    if not records:
+        return {"batchItemFailures": []}
     batch = _Batch(user_fn, context)
     try:
         batch.parse(records)

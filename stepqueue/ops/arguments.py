@@ -59,7 +59,19 @@ def _cost(sub: argparse.ArgumentParser) -> None:
         help="how long each handler runs (default 1), for Lambda GB-s",
     )
     sub.add_argument(
-        "--map-items", type=int, default=1, metavar="K", help="items each Map iterates (default 1)"
+        "--map-items",
+        type=int,
+        default=1,
+        metavar="K",
+        help="items each Map iterates (default 1; a Map whose Items is a literal list: that many)",
+    )
+    sub.add_argument(
+        "--branch",
+        action="append",
+        default=[],
+        metavar="STATE=TARGET",
+        help="the branch the Choice STATE takes (repeat for several; default: the most "
+        "expensive one that can still succeed)",
     )
     sub.add_argument("--json", action="store_true", help="one JSON object instead of tables")
 

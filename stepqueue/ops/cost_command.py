@@ -1,6 +1,7 @@
-"""`stepqueue cost SPEC... --executions N`: the estimate of stepqueue.ops.cost, as a table or
-one JSON object. Specs are validated and rendered in memory (nothing is written); a spec error
-is printed as the generator prints it, exit status 1."""
+"""`stepqueue cost SPEC... --executions N [--map-items K] [--branch STATE=TARGET]...`: the
+estimate of stepqueue.ops.cost, as a table with the path each row priced, or one JSON object.
+Specs are validated and rendered in memory (nothing is written); a spec error is printed as the
+generator prints it, exit status 1; a --branch naming no Choice or no branch of it, exit 2."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from stepqueue.ops.cost import Assumptions, CostError, PathCost, WorkflowCost, estimate
+from stepqueue.ops.cost import (
+    Assumptions,
+    CostError,
+    PathCost,
+    WorkflowCost,
+    choices_of,
+    estimate,
+)
 from stepqueue.ops.prices import US_EAST_1, render
 
 PROG = "stepqueue cost"
@@ -40,11 +48,17 @@ def run(args: argparse.Namespace) -> int:
             print(d.format(), file=sys.stderr)
         print(f"{PROG}: {len(errors)} error(s) in the specs; nothing estimated", file=sys.stderr)
         return 1
+    branches = dict(b.split("=", 1) for b in args.branch)
+    problem = check_branches(branches, {wf.name: wf.definition for wf in workflows})
+    if problem:
+        print(f"{PROG}: {problem}", file=sys.stderr)
+        return 2
     assumptions = Assumptions(
         executions=args.executions,
         task_seconds=args.task_seconds,
         wait_seconds=args.wait_seconds,
         map_items=args.map_items,
+        branches=branches,
     )
     files = render_files(workflows)
     try:
@@ -74,6 +88,31 @@ def _check(args: argparse.Namespace) -> str | None:
         return f"--task-seconds {args.task_seconds}: more than 0, at most 900 (Lambda's limit)"
     if not 1 <= args.map_items <= 100_000:
         return f"--map-items {args.map_items}: 1 to 100,000"
+    for branch in args.branch:
+        state, _, target = branch.partition("=")
+        if not state or not target:
+            return f"--branch {branch}: give STATE=TARGET, a Choice state and the state it goes to"
+    return None
+
+
+def check_branches(branches: dict[str, str], definitions: dict[str, Any]) -> str | None:
+    """Each named Choice exists in some spec and the target is one of its branches."""
+    found: dict[str, list[str]] = {}
+    for definition in definitions.values():
+        for name, targets in choices_of(definition):
+            found.setdefault(name, []).extend(t for t in targets if t not in found.get(name, []))
+    for state, target in branches.items():
+        if state not in found:
+            known = ", ".join(sorted(found)) or "none"
+            return (
+                f"--branch {state}={target}: no Choice state {state} in the specs "
+                f"(Choices: {known})"
+            )
+        if target not in found[state]:
+            return (
+                f"--branch {state}={target}: {target} is not a branch of {state} "
+                f"(its branches: {', '.join(found[state])})"
+            )
     return None
 
 
@@ -118,7 +157,20 @@ def render_text(costs: list[WorkflowCost], assumptions: Assumptions) -> str:
         "per execution; queued = tasks through SQS workers (and the semaphore), direct = the "
         "same states calling Lambda directly"
     )
+    lines += ["", "paths priced:"]
+    for cost in costs:
+        for path in ("happy", "failing"):
+            for calls, paths in (("queued", cost.queued), ("direct", cost.direct)):
+                lines += _path_lines(f"{cost.workflow} {path} {calls}", paths[path])
     return "\n".join(lines)
+
+
+def _path_lines(title: str, cost: PathCost | None) -> list[str]:
+    if cost is None:
+        return [f"  {title}: no queued task to fail"]
+    lines = [f"  {title}: {' → '.join(cost.path)}"]
+    lines += [f"    at {c['state']}: {c['took']} ({c['how']})" for c in cost.choices]
+    return lines
 
 
 def _row(path: str, calls: str, cost: PathCost | None) -> list[str]:

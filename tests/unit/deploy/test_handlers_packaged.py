@@ -77,3 +77,15 @@ def test_every_accepted_handler_file_is_packaged(user_tree: Path) -> None:
     # A module under a hidden folder cannot be named: it is not a dotted identifier path,
     # and it is not packaged either.
     assert check_handler(user_tree, ".venv.lib.hidden.h") is not None
+
+
+def test_tests_beside_the_handlers_stay_out_of_the_zip(user_tree: Path) -> None:
+    """lambda_src/examples/tests (and a team's own) run on a developer's machine only."""
+    (user_tree / "payments" / "tests").mkdir()
+    (user_tree / "payments" / "tests" / "test_visa.py").write_text("def test(): ...\n")
+    (user_tree / "payments" / "conftest.py").write_text("")
+    packaged = packaged_files(user_tree)
+    assert (user_tree / "examples" / "tests" / "test_orders.py").is_file()
+    assert not [n for n in packaged if "/tests/" in n or n.endswith("conftest.py")]
+    assert "examples/orders.py" in packaged and "payments/cards/visa.py" in packaged
+    assert check_handler(user_tree, "payments.tests.test_visa.test") is not None

@@ -180,3 +180,259 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert cli.main(["cost", bad, "--executions", "5"]) == 1
     err = capsys.readouterr().err
     assert "loop.yaml:" in err and "nothing estimated" in err and "Traceback" not in err
+
+
+# A Choice between a cheap task and a Map whose items each run a Parallel of two tasks; no
+# semaphore, so nothing but the user's states and their workers is billed.
+FANOUT = """\
+name: fanout
+workers:
+  light: {handler: examples.common.echo, timeout_seconds: 10, memory_mb: 128, batch_size: 1}
+  heavy: {handler: examples.common.echo, timeout_seconds: 10, memory_mb: 1024, batch_size: 1}
+StartAt: Route
+States:
+  Route:
+    Type: Choice
+    Choices:
+      - {Variable: $.fast, BooleanEquals: true, Next: Quick}
+    Default: Fanout
+  Quick: {Type: Task, Worker: light, End: true}
+  Fanout:
+    Type: Map
+    ItemsPath: $.items
+    ItemProcessor:
+      StartAt: Both
+      States:
+        Both:
+          Type: Parallel
+          Branches:
+            - StartAt: A
+              States:
+                A:
+                  Type: Task
+                  Worker: heavy
+                  Retry: [{ErrorEquals: [States.ALL], MaxAttempts: 2}]
+                  End: true
+            - StartAt: B
+              States: {B: {Type: Task, Worker: light, End: true}}
+          End: true
+    End: true
+"""
+
+
+def _usd(usage: dict[str, float]) -> float:
+    """One execution's bill from its usage, by hand from the one price table."""
+    p = US_EAST_1
+    return (
+        usage["transitions"] * p.usd_per_1000_transitions / 1000
+        + usage["sqs_standard_requests"] * p.usd_per_million_sqs_standard / 1e6
+        + usage["sqs_fifo_requests"] * p.usd_per_million_sqs_fifo / 1e6
+        + usage["lambda_invocations"] * p.usd_per_million_lambda_requests / 1e6
+        + usage["lambda_gb_seconds"] * p.usd_per_lambda_gb_second
+        + usage["dynamodb_write_units"] * p.usd_per_million_write_units / 1e6
+    )
+
+
+def _check(path: dict[str, Any], usage: dict[str, float]) -> None:
+    assert path["usage"] == pytest.approx(usage)
+    assert path["usd_per_1000"] == pytest.approx(1000 * _usd(usage), abs=1e-6)
+
+
+def test_map_parallel_and_the_most_expensive_choice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path, FANOUT)
+    result = _cost(capsys, spec, "--executions", "10", "--map-items", "4", "--task-seconds", "2")
+    # Happy, queued. Route's branches: Quick (2 states, one 128 MB task) or Fanout (4 items,
+    # each Both + A (1 GB) + B (128 MB)): Fanout costs more, so it is priced.
+    # Transitions: Route, Fanout, 4 x (Both, A, B) = 14. Per task (batch 1): a send, a receive
+    # and a delete = 3 SQS requests and 1 invocation; 8 tasks -> 24 and 8.
+    # GB-s: 4 x (1 GB + 0.125 GB) x 2 s = 9.
+    happy = _path(result, "fanout", "queued", "happy")
+    _check(
+        happy,
+        {
+            "transitions": 14,
+            "sqs_standard_requests": 24,
+            "sqs_fifo_requests": 0,
+            "lambda_invocations": 8,
+            "lambda_gb_seconds": 9,
+            "dynamodb_write_units": 0,
+        },
+    )
+    # 14 x 0.000025 + 24 x 0.0000004 + 8 x 0.0000002 + 9 x 0.0000166667 = 0.0005112003
+    assert happy["usd_per_1000"] == pytest.approx(0.5112003, abs=1e-6)
+    assert happy["choices"] == [
+        {"state": "Route", "took": "Fanout", "how": "the most expensive of 2: Quick, Fanout"}
+    ]
+    assert happy["path"] == ["Route", "Fanout (4 item(s), --map-items: Both (A | B))"]
+    # Direct: the same states; each task one invocation, no queue.
+    _check(
+        _path(result, "fanout", "direct", "happy"),
+        {
+            "transitions": 14,
+            "sqs_standard_requests": 0,
+            "sqs_fifo_requests": 0,
+            "lambda_invocations": 8,
+            "lambda_gb_seconds": 9,
+            "dynamodb_write_units": 0,
+        },
+    )
+    # Failing, queued: the first item's A fails and is retried twice (2 more transitions,
+    # 3 attempts of 1 GB x 2 s); B and the other 3 items succeed; nothing catches it.
+    # Transitions 14 + 2 = 16; tasks run 8 + 2 = 10 -> SQS 30, invocations 10;
+    # GB-s 9 + 2 x 2 = 13.
+    failing = _path(result, "fanout", "queued", "failing")
+    assert failing["failed_task"] == "A" and not failing["succeeded"]
+    _check(
+        failing,
+        {
+            "transitions": 16,
+            "sqs_standard_requests": 30,
+            "sqs_fifo_requests": 0,
+            "lambda_invocations": 10,
+            "lambda_gb_seconds": 13,
+            "dynamodb_write_units": 0,
+        },
+    )
+    assert failing["path"] == [
+        "Route", "Fanout (4 item(s), --map-items: Both (A (fails after 3 attempts) | B))",
+    ]  # fmt: skip
+
+
+def test_the_branch_a_user_names(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _spec(tmp_path, FANOUT)
+    result = _cost(capsys, spec, "--executions", "10", "--branch", "Route=Quick")
+    # Route, Quick: 2 transitions; one 128 MB task of 1 s: 3 SQS requests, 1 invocation,
+    # 0.125 GB-s.
+    happy = _path(result, "fanout", "queued", "happy")
+    _check(
+        happy,
+        {
+            "transitions": 2,
+            "sqs_standard_requests": 3,
+            "sqs_fifo_requests": 0,
+            "lambda_invocations": 1,
+            "lambda_gb_seconds": 0.125,
+            "dynamodb_write_units": 0,
+        },
+    )
+    assert happy["choices"] == [{"state": "Route", "took": "Quick", "how": "named with --branch"}]
+    assert result["assumptions"]["branches"] == {"Route": "Quick"}
+
+
+def test_a_literal_items_list_sets_the_map_items(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(
+        tmp_path,
+        """\
+name: literal
+QueryLanguage: JSONata
+workers:
+  w: {handler: examples.common.echo, timeout_seconds: 10, memory_mb: 512, batch_size: 1}
+StartAt: Each
+States:
+  Each:
+    Type: Map
+    Items: [1, 2, 3]
+    ItemProcessor:
+      StartAt: T
+      States: {T: {Type: Task, Worker: w, End: true}}
+    End: true
+""",
+    )
+    # Three items whatever --map-items says: Each + 3 x T = 4 transitions, 3 tasks of
+    # 0.5 GB x 1 s.
+    direct = _path(
+        _cost(capsys, spec, "--executions", "1", "--map-items", "50"), "literal", "direct", "happy"
+    )
+    _check(
+        direct,
+        {
+            "transitions": 4,
+            "sqs_standard_requests": 0,
+            "sqs_fifo_requests": 0,
+            "lambda_invocations": 3,
+            "lambda_gb_seconds": 1.5,
+            "dynamodb_write_units": 0,
+        },
+    )
+    assert direct["path"] == ["Each (3 item(s), its Items: T)"]
+
+
+def test_the_text_shows_the_paths_priced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(tmp_path, FANOUT)
+    assert cli.main(["cost", spec, "--executions", "5", "--map-items", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "fanout happy queued: Route → Fanout (2 item(s), --map-items: Both (A | B))" in out
+    assert "at Route: Fanout (the most expensive of 2: Quick, Fanout)" in out
+
+
+@pytest.mark.parametrize(
+    ("branch", "message"),
+    [
+        ("Route", "--branch Route: give STATE=TARGET"),
+        ("Rout=Quick", "no Choice state Rout in the specs (Choices: Route)"),
+        ("Route=Nowhere", "Nowhere is not a branch of Route (its branches: Quick, Fanout)"),
+    ],
+)
+def test_a_wrong_branch_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], branch: str, message: str
+) -> None:
+    spec = _spec(tmp_path, FANOUT)
+    assert cli.main(["cost", spec, "--executions", "5", "--branch", branch]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_too_many_branch_combinations_ask_for_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 20 Choices in a row, two ways through each: 2^20 combinations to compare.
+    states = []
+    for i in range(20):
+        after = f"C{i + 1}" if i < 19 else "Done"
+        states.append(
+            f"  C{i}:\n    Type: Choice\n"
+            f"    Choices: [{{Variable: $.x, BooleanEquals: true, Next: A{i}}}]\n"
+            f"    Default: B{i}\n"
+            f"  A{i}: {{Type: Pass, Next: {after}}}\n  B{i}: {{Type: Pass, Next: {after}}}\n"
+        )
+    spec = _spec(
+        tmp_path,
+        "name: wide\nStartAt: C0\nStates:\n" + "".join(states) + "  Done: {Type: Succeed}\n",
+    )
+    assert cli.main(["cost", spec, "--executions", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "name the branch each takes with --branch STATE=TARGET" in err
+    assert "Traceback" not in err
+    # Named, the walk is one path.
+    named = [a for i in range(20) for a in ("--branch", f"C{i}=A{i}")]
+    assert cli.main(["cost", spec, "--executions", "5", *named]) == 0
+
+
+def test_a_named_branch_round_a_loop_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec(
+        tmp_path,
+        """\
+name: loop
+workers:
+  step: {handler: examples.common.echo, timeout_seconds: 10}
+StartAt: Step
+States:
+  Step: {Type: Task, Worker: step, Next: Again}
+  Again:
+    Type: Choice
+    Choices: [{Variable: $.again, BooleanEquals: true, Next: Step}]
+    Default: Done
+  Done: {Type: Succeed}
+""",
+    )
+    assert cli.main(["cost", spec, "--executions", "5", "--branch", "Again=Step"]) == 1
+    err = capsys.readouterr().err
+    assert "--branch Again=Step: Step was walked already" in err and "Traceback" not in err
