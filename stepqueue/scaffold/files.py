@@ -59,33 +59,26 @@ def greet(payload: Any, ctx: TaskContext) -> dict[str, str]:
 '''
 
 TEST = '''\
-"""Handlers are plain functions: call them with an input and a context, assert the output."""
+"""A handler's unit test: stepqueue_runtime.testing runs it through the worker runtime's own
+task code, without AWS, and says what the task would have reported."""
 
 from __future__ import annotations
 
-from stepqueue_runtime import TaskContext
+from stepqueue_runtime.testing import run_handler
 
 from $package.handlers import greet
 
 
-def _context() -> TaskContext:
-    return TaskContext(
-        workflow="$name",
-        worker="greet",
-        state="Greet",
-        execution="test-execution",
-        message_id="test-message",
-        task_token="test-token",
-        _heartbeat=lambda: True,
-    )
-
-
 def test_greets_the_name() -> None:
-    assert greet({"name": "Ada"}, _context()) == {"greeting": "Hello, Ada!"}
+    outcome = run_handler(greet, {"name": "Ada"})
+    assert outcome.succeeded
+    assert outcome.output == {"greeting": "Hello, Ada!"}
 
 
 def test_greets_the_world_without_a_name() -> None:
-    assert greet({}, _context()) == {"greeting": "Hello, world!"}
+    outcome = run_handler(greet, {})
+    assert outcome.succeeded
+    assert outcome.output == {"greeting": "Hello, world!"}
 '''
 
 PYTEST_INI = """\
