@@ -18,7 +18,6 @@ and returns once it answers; `--stop` ends it.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import signal
 import subprocess
@@ -79,12 +78,28 @@ class Files:
         self.workers_log = self.dir / "workers.log"
 
     def running_pid(self) -> int | None:
+        """The background emulator's pid, when the pid file names a live process that is one
+        (a stale file whose pid was reused by another process names none: never signalled)."""
         try:
             pid = int(self.pid.read_text().strip())
             os.kill(pid, 0)
         except (OSError, ValueError):
             return None
-        return pid
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:  # no /proc (macOS): trust the pid file while the emulator answers
+            return pid if self.answering() else None
+        return pid if b"stepqueue" in command and b"emulator" in command else None
+
+    def answering(self) -> str | None:
+        """The endpoint of this project's emulator, when one answers at its port file's port."""
+        from stepqueue.local.emulator import is_reachable
+
+        try:
+            endpoint = f"http://127.0.0.1:{int(self.port.read_text().strip())}"
+        except (OSError, ValueError):
+            return None
+        return endpoint if is_reachable(endpoint) else None
 
 
 def _say(message: str) -> None:
@@ -92,11 +107,12 @@ def _say(message: str) -> None:
 
 
 def background(files: Files, enforce_iam: bool) -> int:
-    from stepqueue.local.emulator import is_reachable
-
     if (pid := files.running_pid()) is not None:
         _say(f"already running (pid {pid}); `stepqueue emulator --stop` stops it")
         return 0
+    if (endpoint := files.answering()) is not None:
+        _say(f"this project's emulator already runs at {endpoint} (in a terminal): stop it there")
+        return 1
     files.dir.mkdir(parents=True, exist_ok=True)
     files.port.unlink(missing_ok=True)
     command = [sys.executable, "-m", "stepqueue", "emulator", "--project", str(files.project_root)]
@@ -117,11 +133,9 @@ def background(files: Files, enforce_iam: bool) -> int:
             files.pid.unlink(missing_ok=True)
             _say(f"did not start (exit {child.returncode}); its output: {files.output}")
             return 1
-        with contextlib.suppress(OSError, ValueError):
-            endpoint = f"http://127.0.0.1:{int(files.port.read_text().strip())}"
-            if is_reachable(endpoint):
-                _say(f"running at {endpoint} (pid {child.pid}); logs in {files.dir}")
-                return 0
+        if (endpoint := files.answering()) is not None:
+            _say(f"running at {endpoint} (pid {child.pid}); logs in {files.dir}")
+            return 0
         time.sleep(0.2)
     _say(f"no answer after {START_TIMEOUT_S:.0f} s; its output: {files.output}")
     return 1
@@ -148,6 +162,9 @@ def stop(files: Files) -> int:
 def foreground(project: Project, files: Files, enforce_iam: bool) -> int:
     from stepqueue.local.emulator import Emulator, EmulatorError
 
+    if (endpoint := files.answering()) is not None and os.getpid() != files.running_pid():
+        _say(f"this project's emulator already runs at {endpoint}: one per project")
+        return 1
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: types.FrameType | None) -> None:
