@@ -168,8 +168,8 @@ def _show(result: dict[str, Any], as_json: bool) -> None:
         print(f"states: {' -> '.join(result['states'])}")
     if "output" in result:
         print(f"output: {json.dumps(result['output'], sort_keys=True)}")
-    if result.get("error") or result.get("cause"):
-        print(f"error: {result.get('error')}")
-        print(f"cause: {result.get('cause')}")
+    for key in ("error", "cause"):
+        if result.get(key):
+            print(f"{key}: {result[key]}")
     if result["status"] == "RUNNING" and "states" in result:
         print("still running: stopped waiting (--timeout); it goes on")

@@ -49,12 +49,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from stepqueue_runtime import TaskContext
+from stepqueue_runtime import TaskContext, TaskFailed
 
 
 def greet(payload: Any, ctx: TaskContext) -> dict[str, str]:
-    """{"name": "Ada"} -> {"greeting": "Hello, Ada!"}; no name greets the world."""
+    """{"name": "Ada"} -> {"greeting": "Hello, Ada!"}; no name greets the world. An empty
+    name fails the task with the error Hello.NoName (a Catch in the spec could match it)."""
     name = payload.get("name", "world") if isinstance(payload, dict) else "world"
+    if not isinstance(name, str) or not name.strip():
+        raise TaskFailed(error="Hello.NoName", cause=f"name must be a non-empty string: {name!r}")
     return {"greeting": f"Hello, {name}!"}
 '''
 
@@ -79,6 +82,12 @@ def test_greets_the_world_without_a_name() -> None:
     outcome = run_handler(greet, {})
     assert outcome.succeeded
     assert outcome.output == {"greeting": "Hello, world!"}
+
+
+def test_an_empty_name_fails_the_task() -> None:
+    outcome = run_handler(greet, {"name": ""})
+    assert outcome.failed
+    assert outcome.error == "Hello.NoName"
 '''
 
 PYTEST_INI = """\

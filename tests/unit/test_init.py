@@ -41,7 +41,7 @@ def test_a_new_project_validates_and_its_test_passes(tmp_path: Path) -> None:
         timeout=120,
     )
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "2 passed" in tests.stdout
+    assert "3 passed" in tests.stdout
     for expected in (".gitignore", ".github/workflows/stepqueue.yml", "terraform/stepqueue.tf"):
         assert (root / expected).is_file(), expected
     ci = (root / ".github/workflows/stepqueue.yml").read_text()

@@ -36,6 +36,11 @@ def test_the_wheel_runs_a_new_project_without_this_repository(installed: Install
         assert result["status"] == "SUCCEEDED"
         assert result["output"] == {"greeting": "Hello, world!"}
         assert "Greet" in result["states"]
+        failed = installed.hidden(
+            """stepqueue run demo-app --env local --input '{"name": ""}'""", project
+        )
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "FAILED" in failed.stdout and "error: Hello.NoName" in failed.stdout
 
         (project / "two.jsonl").write_text('{"name": "a"}\n{"name": "b"}\n')
         sent = _ok(installed, "stepqueue submit demo-app --env local --each two.jsonl", project)
