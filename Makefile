@@ -68,7 +68,7 @@ apply: install ## apply exactly the saved plan of `make plan` (ENV=local: plans 
 destroy: install ## destroy (asks for the stage's name on AWS; YES=1 does not ask)
 	$(PY) -m stepqueue destroy $(DEPLOY_FLAGS) $(if $(YES),--yes)
 
-emulator: install ## run the local AWS emulator in the foreground (port in build/emulator.port)
+emulator: install ## the local AWS emulator and the workers of whatever is deployed on it (foreground)
 	$(PY) -m stepqueue emulator
 
 demo: install ## emulator + generate + apply + a burst of N executions (default 200) + report
