@@ -30,7 +30,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     # The patch is undone after the test: BaseClient is shared by every client of the process.
     monkeypatch.setattr(BaseClient, "_make_api_call", BaseClient._make_api_call)
     slept: list[float] = []
-    monkeypatch.setattr(container.time, "sleep", slept.append)
+    monkeypatch.setattr("stepqueue.local.container.time.sleep", slept.append)
     return slept
 
 
