@@ -186,7 +186,13 @@ def run_design(
 def _read_log(log_dir: Path) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for path in sorted(log_dir.glob("calls-*.jsonl")):
-        lines += [json.loads(line) for line in path.read_text().splitlines() if line]
+        # Each container's lines carry its name: a call belongs to its own container's
+        # invocation, never to the other group's running at the same time.
+        lines += [
+            {**json.loads(line), "container": path.stem}
+            for line in path.read_text().splitlines()
+            if line
+        ]
     return lines
 
 
@@ -217,7 +223,10 @@ def _outside_calls_ms(inv: dict[str, Any], calls: list[dict[str, Any]]) -> float
     spans = sorted(
         (c["start"], c["end"])
         for c in calls
-        if "op" in c and inv["start"] <= c["start"] and c["end"] <= inv["end"]
+        if "op" in c
+        and c["container"] == inv["container"]
+        and inv["start"] <= c["start"]
+        and c["end"] <= inv["end"]
     )
     busy, reach = 0.0, float(inv["start"])
     for start, end in spans:

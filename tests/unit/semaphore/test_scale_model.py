@@ -6,12 +6,23 @@ from __future__ import annotations
 from bench import scale_model as model
 
 
-def test_a_balanced_batch_costs_its_ledgers_round_trips() -> None:
+def test_a_batch_costs_its_ledgers_round_trips() -> None:
+    """The serial design's balanced batch (acquires and releases in one group); the split
+    design's semaphore group granting waiters its arrivals group recorded (split_batch)."""
     for design in model.designs():
+        scenario = "split_batch" if design.split else "balanced_batch"
         for lat in model.LATENCY_MS.values():
-            recorded = design.ledger["balanced_batch"]["serial"]
+            recorded = design.ledger[scenario]["serial"]
             expected = lat["between"] + sum(lat[op] * n for op, n in recorded.items())
             assert design.batch_ms(lat, 5, 5, 0) == expected
+
+
+def test_a_split_batch_that_empties_the_line_reads_the_arrivals_tails() -> None:
+    design = model.designs()[1]
+    assert design.split
+    lat = model.LATENCY_MS["central"]
+    looking = design.batch_ms(lat, 5, 5, 0, looks=True)
+    assert looking - design.batch_ms(lat, 5, 5, 0) == lat["GetItem"]
 
 
 def test_a_burst_within_the_ceiling_is_served_without_a_backlog() -> None:
