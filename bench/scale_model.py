@@ -105,11 +105,19 @@ class Design:
         return ARRIVALS_WARM in self.ledger
 
     def batch_ms(
-        self, lat: dict[str, float], releases: int, grants: int, dead: int, looks: bool = False
+        self,
+        lat: dict[str, float],
+        releases: int,
+        grants: int,
+        dead: int,
+        looks: bool = False,
+        fresh: int = 0,
     ) -> float:
         """One batch of the semaphore's group: `releases` slots freed, `grants` waiters
         granted, `dead` skipped (their rounds settled, then granted again); `looks`: it ends
-        with a free slot and nobody in line, so a split design reads the arrivals' tails."""
+        with a free slot and nobody in line, so a split design reads the arrivals' tails;
+        `fresh`: how many of the grants went to acquires of this same batch (the serial
+        design has their items in hand and reads only their records)."""
         if self.split:
             return self._split_batch_ms(lat, grants, dead, looks)
         ms = lat["between"]
@@ -121,7 +129,10 @@ class Design:
             per_release = self._calls("release_alone", reads) - first
             per_grant = self._calls("release_grants", reads) - self._calls("release_alone", reads)
             per_dead = self._calls("dead_waiter", reads) - self._calls("release_grants", reads)
-            ms += (first + releases * per_release + (grants + dead) * per_grant) * lat[reads]
+            per_fresh = self._calls("acquire_granted", reads) - first
+            queued = grants - fresh + dead
+            ms += (first + releases * per_release + queued * per_grant) * lat[reads]
+            ms += fresh * per_fresh * lat[reads]
             ms += dead * per_dead * lat[reads]
         else:
             ms += self._calls("balanced_batch", reads) * lat[reads]
@@ -223,6 +234,7 @@ def simulate(
             t = min(upcoming)
             continue
         batch = [group.popleft() for _ in range(min(FIFO_BATCH, len(group)))]
+        arrived = {ex for _, kind, ex in batch if kind == 0}
         freed = 0
         for at, kind, ex in batch:
             if kind == 0:
@@ -238,7 +250,8 @@ def simulate(
         held += len(grants)
         timed_out += dead
         done += dead
-        cost = design.batch_ms(lat, freed, len(grants), dead) / 1000
+        fresh = sum(1 for ex in grants if ex in arrived)
+        cost = design.batch_ms(lat, freed, len(grants), dead, fresh=fresh) / 1000
         transactions += design.transactions(bool(grants), dead)
         t += cost
         batches += 1

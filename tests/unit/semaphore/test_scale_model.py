@@ -40,3 +40,18 @@ def test_waiters_past_max_wait_time_out_and_are_not_counted_as_succeeded() -> No
     starts = [0.0] * 5
     result = model.simulate(design, model.LATENCY_MS["central"], 5, 1, 5.0, 7.0, starts)
     assert result["succeeded_fraction"] == 0.4
+
+
+def test_a_serial_grant_to_an_acquire_of_the_same_batch_reads_only_its_record() -> None:
+    """The serial design's ledger: an acquire granted at once reads one item more than one
+    that waits (its record); a grant from the line reads two (the waiter and its record)."""
+    serial = next(d for d in model.designs() if not d.split)
+    lat = model.LATENCY_MS["central"]
+    granted = serial.ledger["acquire_granted"]["serial"]["GetItem"]
+    waits = serial.ledger["acquires_wait"]["serial"]["GetItem"]
+    saved = serial.batch_ms(lat, 0, 5, 0) - serial.batch_ms(lat, 0, 5, 0, fresh=5)
+    per_grant = (
+        serial.ledger["release_grants"]["serial"]["GetItem"]
+        - serial.ledger["release_alone"]["serial"]["GetItem"]
+    )
+    assert saved == 5 * (per_grant - (granted - waits)) * lat["GetItem"]
