@@ -68,7 +68,7 @@ apply: install ## apply exactly the saved plan of `make plan` (ENV=local: plans 
 destroy: install ## destroy (asks for the stage's name on AWS; YES=1 does not ask)
 	$(PY) -m stepqueue destroy $(DEPLOY_FLAGS) $(if $(YES),--yes)
 
-emulator: install ## run the local AWS emulator in the foreground (port in build/emulator.port)
+emulator: install ## the local AWS emulator and the workers of whatever is deployed on it (foreground)
 	$(PY) -m stepqueue emulator
 
 demo: install ## emulator + generate + apply + a burst of N executions (default 200) + report
@@ -94,10 +94,11 @@ test-fast: install ## the unit tier: no emulator, no Terraform (a test that star
 test-deep: install ## the gatekeeper's property tests, explored deeper (about 10 minutes)
 	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -p no:cacheprovider --timeout=3600 tests/unit/semaphore/test_messages_properties.py tests/emulator/semaphore/test_gatekeeper_properties.py
 
-bench: install ## every benchmark, about 13 minutes (each prints one JSON object last)
+bench: install ## every benchmark, about 17 minutes (each prints one JSON object last)
 	$(PY) -m bench.generator
 	$(PY) -m bench.runtime --records 2000
 	$(PY) -m bench.scale
+	$(PY) -m bench.scale_proof
 	$(PY) -m bench.semaphore --threads 32 --cycles 20
 	$(PY) -m bench.burst --executions 50 --limit 5 --work-seconds 2
 	$(PY) -m bench.admission

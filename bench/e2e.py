@@ -18,7 +18,7 @@ import sys
 from stepqueue.deploy.artifacts import build_all, local_python_version
 from stepqueue.local.burst import deployed, run_burst
 from stepqueue.local.runner import Runner
-from stepqueue.paths import BUILD
+from stepqueue.project import find_project
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,11 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executions", type=int, default=200)
     parser.add_argument("--work-seconds", type=float, default=1.0)
     args = parser.parse_args(argv)
-    build_all(
-        python_version=local_python_version()
-    )  # the generated inputs and the zip, from workflows/ and lambda_src/
+    project = find_project()  # this repository's: workflows/ and lambda_src/
+    generated, zip_path = build_all(project, python_version=local_python_version())
+    log = lambda m: print(f"[e2e] {m}", file=sys.stderr)  # noqa: E731
     with (
-        deployed(BUILD / "e2e", log=lambda m: print(f"[e2e] {m}", file=sys.stderr)) as dep,
+        deployed(
+            project.build / "e2e", generated_dir=generated, lambda_zip=zip_path, log=log
+        ) as dep,
         Runner(dep.emulator.endpoint, dep.zip_path, prewarm=True) as runner,
     ):
         result = run_burst(dep, runner, executions=args.executions, work_seconds=args.work_seconds)

@@ -9,8 +9,8 @@ limits are AWS's published ones, named below.
 
 `model` (bench/scale_model.py): the gatekeeper's throughput built on its call ledger, for each
 latency set, and the 1,000,000-execution / limit 500 / 5-s burst simulated, for today's design
-(`batched`) beside the serial one it replaced (`serial`). Prints ONE JSON object as its last
-stdout line.
+(`batched`) beside the serial one it replaced (`serial`); bench/scale_proof.py checks it
+against both designs run on the emulator. Prints ONE JSON object as its last stdout line.
 """
 
 from __future__ import annotations

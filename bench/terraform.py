@@ -28,7 +28,7 @@ from stepqueue.deploy.artifacts import build_lambda_zip, generate
 from stepqueue.deploy.terraform import Terraform
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
-from stepqueue.paths import WORKFLOWS
+from stepqueue.paths import REPO
 from testkit.synthetic_specs import renamed_copies
 
 _PLAN_SUMMARY = re.compile(r"Plan: (\d+) to add, (\d+) to change, (\d+) to destroy")
@@ -58,7 +58,7 @@ def versions(tf: Terraform) -> tuple[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.terraform", description=__doc__)
     parser.add_argument("--workflows", type=int, default=20, help="the larger deployment (20)")
-    parser.add_argument("--spec", type=Path, default=WORKFLOWS / "burst.yaml")
+    parser.add_argument("--spec", type=Path, default=REPO / "workflows" / "burst.yaml")
     parser.add_argument("--repeat", type=int, default=3, help="plans per size; median reported")
     args = parser.parse_args(argv)
 

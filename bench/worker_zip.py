@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 from stepqueue.deploy.artifacts import generate
-from stepqueue.paths import DEPS_CACHE, REPO
+from stepqueue.paths import REPO
+from stepqueue.project import find_project
 
 SPEC = REPO / "workflows" / "extras" / "thumbnails.yaml"
 ARTIFACT = Path("workers") / "thumbnails-thumbnail.zip"
@@ -42,7 +43,8 @@ def main() -> None:
         root = Path(tmp)
         generated = generate([SPEC], root / "generated")
         cache = root / "cache"
-        for shared in DEPS_CACHE.glob("deps-*"):  # the shared zip's dependencies: not measured
+        deps_cache = find_project(explicit=REPO).deps_cache
+        for shared in deps_cache.glob("deps-*"):  # the shared zip's dependencies: not measured
             shutil.copytree(shared, cache / shared.name)
         first_s, first_log = build(root / "one", generated, cache)
         second_s, second_log = build(root / "two", generated, cache)

@@ -78,7 +78,9 @@ def _artifacts(wf: Workflow) -> dict[str, Any]:
             found[artifact] = {
                 "workflow": wf.name,
                 "worker": w.name,
-                "source": wf.source,
+                # The spec's file name, for the build's messages: not its absolute path, so
+                # the output is the same bytes wherever the project is checked out.
+                "source": Path(wf.source).name,
                 "architecture": w.deployment.architecture,
                 "dependencies": list(w.deployment.dependencies),
                 "layers": len(w.deployment.layers),

@@ -26,15 +26,24 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 COMMANDS = ("validate", "generate", "diagram")
 
 
-def add_commands(commands: Any) -> None:
-    """Register the generator's subcommands on an argparse subparsers object."""
+def add_commands(commands: Any, project_defaults: bool = False) -> None:
+    """Register the generator's subcommands on an argparse subparsers object.
+
+    project_defaults: the caller (`stepqueue`) fills SPEC, --lambda-src and --out from the
+    project when they are left out, so they become optional."""
 
     def add(name: str, help_text: str, many: bool = True) -> argparse.ArgumentParser:
         sub: argparse.ArgumentParser = commands.add_parser(
             name, help=help_text, description=help_text
         )
+        optional = " (default: the project's workflows)" if project_defaults else ""
         sub.add_argument(
-            "specs", nargs="+" if many else None, metavar="SPEC", help="workflow spec (YAML)"
+            "specs",
+            nargs=("*" if project_defaults else "+")
+            if many
+            else ("?" if project_defaults else None),
+            metavar="SPEC",
+            help=f"workflow spec (YAML){optional}",
         )
         sub.add_argument(
             "--lambda-src",
@@ -56,7 +65,7 @@ def add_commands(commands: Any) -> None:
     gen = add("generate", "write ASL and workflows.tfvars.json (all or nothing)")
     gen.add_argument(
         "--out",
-        required=True,
+        required=not project_defaults,
         type=Path,
         metavar="DIR",
         help="output directory: new, empty, or a previous output (replaced as a whole)",

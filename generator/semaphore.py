@@ -11,16 +11,23 @@ posts a reclaim, and its sweep frees what no event reported.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.loader import Node
 from generator.model import Concurrency
 from generator.render import Renderer
+from generator.report import Reporter, value_at
 from generator.vocabulary import (
     ACQUIRE,
     ACQUIRE_TIMEOUT,
+    BODY_SECONDS_MAX,
     ERROR_ALL,
+    EXPECTED_BURST_KEYS,
+    EXPECTED_BURST_MAX,
     FALLIBLE,
+    GATEKEEPER_CEILING_PER_S,
     JSONATA,
     JSONPATH,
     NO_MATCH,
@@ -31,6 +38,8 @@ from generator.vocabulary import (
     RELEASE_NO_MATCH,
     RELEASE_ON_ERROR,
     RERAISE,
+    START_EXECUTION_BUCKET,
+    START_EXECUTION_PER_S,
     TERMINAL,
 )
 
@@ -199,3 +208,65 @@ def _room_acquire(
             semaphore=c.semaphore,
         )
     }
+
+
+# -- sizing: a burst of the documented size must not time out in the waiting room --------------
+
+
+def served_per_s(limit: int, body_seconds: float, rate: float | None) -> tuple[float, str]:
+    """Executions a second the semaphore can grant in a burst, and what bounds it: its slots
+    turning over, its rate, or its gatekeeper (docs/design.md §4, Throughput)."""
+    bounds = [(float(GATEKEEPER_CEILING_PER_S), "its gatekeeper's ceiling at central latencies")]
+    if body_seconds > 0:
+        bounds.append((limit / body_seconds, f"limit {limit} / body_seconds {body_seconds:g}"))
+    if rate is not None:
+        bounds.append((rate, "concurrency.rate.per_second"))
+    return min(bounds)
+
+
+def burst_wait_seconds(executions: int, limit: int, per_s: float) -> float:
+    """The longest wait in a burst started as fast as StartExecution allows (its bucket at
+    once, then its refill) and granted in order at `per_s`: the i-th execution is granted
+    when the i - limit before it beyond the first slots have been. The wait is linear in i
+    between the bucket's end and the burst's, so the longest is at one of them."""
+
+    def wait(i: int) -> float:
+        started = max(0, i - START_EXECUTION_BUCKET) / START_EXECUTION_PER_S
+        return (i - limit) / per_s - started
+
+    ends = {min(executions, START_EXECUTION_BUCKET), executions}
+    return max([0.0, *(wait(i) for i in ends if i > limit)])
+
+
+def check_burst(
+    r: Reporter, node: Node, limit: int | None, max_wait_seconds: int | None, rate: float | None
+) -> None:
+    """concurrency.expected_burst: warn, with the number, when a burst of that size would
+    make its last waiters wait longer than max_wait_seconds (they fail with the acquire's
+    timeout instead of running)."""
+    path = "concurrency.expected_burst"
+    burst = node.get("expected_burst")
+    if burst is None or not r.is_map(burst, path, "expected_burst"):
+        return
+    r.keys(burst, path, EXPECTED_BURST_KEYS, ("executions",), what="expected_burst")
+    executions = body_seconds = None
+    if (v := burst.get("executions")) is not None:
+        executions = r.integer(v, f"{path}.executions", "executions", 1, EXPECTED_BURST_MAX)
+    if (v := burst.get("body_seconds")) is not None:
+        body_seconds = r.number(v, f"{path}.body_seconds", "body_seconds", 0, BODY_SECONDS_MAX)
+    if executions is None or limit is None or max_wait_seconds is None:
+        return
+    per_s, bound = served_per_s(limit, body_seconds or 0.0, rate)
+    worst = burst_wait_seconds(executions, limit, per_s)
+    if worst <= max_wait_seconds:
+        return
+    r.warning(
+        *value_at(node, "concurrency", "max_wait_seconds"),
+        f"a burst of {executions} executions (concurrency.expected_burst), started as fast as "
+        f"StartExecution allows ({START_EXECUTION_BUCKET} at once, then "
+        f"{START_EXECUTION_PER_S}/s), is granted about {per_s:.4g} executions/s ({bound}): "
+        f"its last waiters wait about {math.ceil(worst)} s, longer than max_wait_seconds "
+        f"{max_wait_seconds}, and fail with the acquire's timeout instead of running",
+        f"set concurrency.max_wait_seconds to at least {math.ceil(worst)}, or raise the limit, "
+        "or start the burst through the start queue at a pace the semaphore serves",
+    )

@@ -15,6 +15,7 @@ from generator.intrinsics import check_dynamic_value
 from generator.loader import Node
 from generator.model import Admission, Concurrency
 from generator.report import Reporter, key_at
+from generator.semaphore import check_burst
 from generator.vocabulary import (
     AGING_MAX_SECONDS,
     ASL_SECONDS_MAX,
@@ -129,6 +130,7 @@ def _concurrency(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> No
     elif facts.name is not None:
         facts.semaphore, facts.semaphore_node = facts.name, node
     _admission(r, node, facts, jsonata)
+    check_burst(r, node, facts.limit, facts.max_wait_seconds, facts.admission.rate)
 
 
 def _admission(r: Reporter, node: Node, facts: SpecFacts, jsonata: bool) -> None:

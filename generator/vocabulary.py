@@ -40,8 +40,18 @@ CONCURRENCY_KEYS = frozenset(
         "rate",
         "priority",
         "aging_seconds",
+        "expected_burst",
     }
 )
+# concurrency.expected_burst: the burst a semaphore is sized for (generator/semaphore.py checks
+# max_wait_seconds against it). The rates are AWS's published StartExecution bucket (us-east-1,
+# Standard) and the gatekeeper's ceiling per semaphore at central latencies, from
+# bench/scale_model.py (tests/unit/generator/test_burst_sizing.py holds them equal).
+EXPECTED_BURST_KEYS = frozenset({"executions", "body_seconds"})
+EXPECTED_BURST_MAX = 1_000_000_000
+BODY_SECONDS_MAX = 604_800  # a week: a slot held longer is a lease, not a burst's body
+START_EXECUTION_BUCKET, START_EXECUTION_PER_S = 1_300, 300
+GATEKEEPER_CEILING_PER_S = 88
 # Admission controls of a waiting-room semaphore (docs/design.md §4b). The bounds are the
 # gatekeeper's (lambda_src/stepqueue_gatekeeper/rules.py), so no spec passes here and fails there.
 PER_KEY_KEYS = frozenset({"key", "limit"})

@@ -2,18 +2,22 @@
 
     validate | generate | diagram      the generator (specs → ASL and Terraform inputs)
     plan | apply | destroy             deploying, to AWS or (--env local) to the emulator
+    init | run                         a new project; one execution, waited for and shown
     semaphore set | status             a waiting-room semaphore's limit and state, at run time
     cost | drift | redrive             operating it: estimates, drift checks, DLQ redrive
     submit                             start executions through the start queue (bounded rate)
     demo | emulator                    running everything on this machine
 
-This module only parses and dispatches: each package loads when its command runs, so `--help`
+Every command but `init` works on one project (stepqueue.project): `--project DIR`, given before
+or after the command, else the nearest stepqueue.toml upwards. This module only parses and
+dispatches: each package loads when its command runs, so `--help`
 stays fast and the generator never imports the deploy or local packages.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,24 +28,23 @@ from stepqueue import console
 
 if TYPE_CHECKING:
     from stepqueue.deploy.commands import Target
+    from stepqueue.project import Project
 
 DEPLOY_COMMANDS = ("plan", "apply", "destroy")
 # Their own parsers read the rest of the command line (`stepqueue demo --help` shows it).
 PASS_THROUGH = {
     "demo": "emulator, generate, apply, a burst of executions through the workers, a report",
-    "emulator": "run the local AWS emulator in the foreground (port in build/emulator.port)",
+    "emulator": "the local AWS emulator and the event source runner for whatever is deployed "
+    "(foreground, or --background / --stop)",
 }
 
 
 def _version() -> str:
     """The installed distribution's version (pyproject.toml), read without importing anything
     heavy: `--version` is as fast as `--help`."""
-    from importlib.metadata import PackageNotFoundError, version
+    from stepqueue.paths import version
 
-    try:
-        return version("stepqueue")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+    return version()
 
 
 class _VersionAction(argparse.Action):
@@ -68,8 +71,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action=_VersionAction, nargs=0, help="show the version and exit"
     )
+    parser.add_argument(
+        "--project",
+        metavar="DIR",
+        help="the project (its stepqueue.toml); default: the nearest one upwards from here. "
+        "Also accepted after the command",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    generator_cli.add_commands(commands)
+    generator_cli.add_commands(commands, project_defaults=True)
+    from stepqueue.ops import run_command
+    from stepqueue.scaffold import init_command
+
+    init_command.add_command(commands)
+    run_command.add_command(commands, _add_deployment_flags)
     for name, help_text in (
         ("plan", "build the inputs, save a Terraform plan and print its summary"),
         ("apply", "apply exactly the saved plan (refused when missing or stale)"),
@@ -83,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                 type=Path,
                 default=None,
                 metavar="DIR",
-                help="specs to generate from (default: workflows/)",
+                help="specs to generate from (default: the project's workflows)",
             )
         if name == "destroy":
             sub.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -101,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_deployment_flags(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--env", choices=("aws", "local"), default="aws", help="default: aws")
+    sub.add_argument(
+        "--env", choices=("aws", "local"), default=None, help="default: the stage's, else aws"
+    )
     sub.add_argument(
         "--stage",
         metavar="NAME",
@@ -150,20 +166,51 @@ def _add_semaphore(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    from stepqueue.project import take_project_flag
+
+    args_list, project_dir = take_project_flag(list(sys.argv[1:] if argv is None else argv))
     console.configure(None, args_list, prog="stepqueue")
-    return console.run(lambda: _main(args_list))
+    try:
+        return console.run(lambda: _main(args_list, project_dir))
+    except BrokenPipeError:
+        # The reader went away (`stepqueue cost ... | head`): not an error worth a traceback.
+        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command ended by SIGPIPE
 
 
-def _main(args_list: list[str]) -> int:
-    command = _pass_through_command(args_list)
-    if command is not None:
-        rest = list(args_list)
-        rest.remove(command)  # the convention's flags before it are the command's own too
-        return _pass_through(command, rest)
-    parser = _parser()
-    args = parser.parse_args(args_list)
-    console.configure(args, prog=f"stepqueue {args.command}")
+def _main(args_list: list[str], project_dir: Path | None) -> int:
+    from stepqueue.project import ProjectError
+
+    try:
+        command = _pass_through_command(args_list)
+        if command is not None:
+            rest = list(args_list)
+            rest.remove(command)  # the convention's flags before it are the command's own too
+            return _pass_through(command, rest, project_dir)
+        parser = _parser()
+        args = parser.parse_args(args_list)
+        console.configure(args, prog=f"stepqueue {args.command}")
+        if args.command == "init":
+            from stepqueue.scaffold import init_command
+
+            return init_command.run(args)
+        from stepqueue.project import for_command
+
+        args.project = for_command(args, project_dir)
+        return _command(args, parser)
+    except ProjectError as error:
+        raise console.CommandError(
+            error.message,
+            kind="project",
+            usage=True,
+            file=str(error.file) if error.file else None,
+            line=error.line or None,
+            fix=error.fix,
+        ) from None
+
+
+def _command(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command in generator_cli.COMMANDS:
         return generator_cli.run(args, parser)
     if args.command == "cost":
@@ -186,6 +233,10 @@ def _main(args_list: list[str]) -> int:
         from stepqueue.ops import submit_command
 
         return submit_command.run(args, lambda endpoint: _target(args, endpoint))
+    if args.command == "run":
+        from stepqueue.ops import run_command
+
+        return run_command.run(args, lambda endpoint: _target(args, endpoint))
     return _deploy(args)
 
 
@@ -199,20 +250,19 @@ def _pass_through_command(args_list: list[str]) -> str | None:
     return None
 
 
-def _pass_through(command: str, rest: list[str]) -> int:
-    console.configure(None, rest, prog=f"stepqueue {command}")
-    if command == "emulator":
-        from stepqueue.local import emulator
-        from stepqueue.paths import BUILD, PORT_FILE
+def _pass_through(command: str, rest: list[str], project_dir: Path | None) -> int:
+    from stepqueue.project import find_project
 
-        PORT_FILE.parent.mkdir(parents=True, exist_ok=True)
-        # The emulator's internals (the interpreter's AST dumps) go to a file, not the terminal.
-        log = ["--log-file", str(BUILD / "emulator.log")]
-        argv = ["--port-file", str(PORT_FILE), *log, *rest]
-        return emulator.main(argv, prog="stepqueue emulator")
+    console.configure(None, rest, prog=f"stepqueue {command}")
+    wants_help = bool(rest) and rest[0] in ("-h", "--help")
+    project = None if wants_help else find_project(explicit=project_dir)
+    if command == "emulator":
+        from stepqueue.local import emulator_command
+
+        return emulator_command.main(rest, project)
     from stepqueue.local import demo
 
-    return demo.main(rest, prog="stepqueue demo")
+    return demo.main(rest, project, prog="stepqueue demo")
 
 
 def _deploy(args: argparse.Namespace) -> int:
@@ -230,10 +280,10 @@ def _deploy(args: argparse.Namespace) -> int:
         from stepqueue.environment import endpoint_for
 
         # Checked first: building the inputs is wasted without an emulator or credentials.
-        endpoint = endpoint_for(args.env)
+        endpoint = endpoint_for(args.env, args.project.port_file)
         if args.command == "plan":
             prefix = f"{args.stage}-" if args.stage else ""
-            _build_inputs(args.workflows, prefix, local=args.env == "local")
+            _build_inputs(args.project, args.workflows, prefix, local=args.env == "local")
         elif args.command == "apply" and endpoint is None:
             # Before the inputs are read: with no saved plan, what is missing is `plan`.
             commands.require_saved_plan(_plan_file(args), _plan_command(args))
@@ -251,13 +301,15 @@ def _deploy(args: argparse.Namespace) -> int:
     return console.EXIT_OK if done else console.EXIT_FAILURE
 
 
-def _build_inputs(workflows: Path | None, name_prefix: str, local: bool = False) -> None:
+def _build_inputs(
+    project: Project, workflows: Path | None, name_prefix: str, local: bool = False
+) -> None:
     from stepqueue.deploy.artifacts import SpecsInvalid, build_all, local_python_version
-    from stepqueue.paths import WORKFLOWS
 
     try:
         # Locally, worker artifacts are built for the runner's Python (the local runtime).
-        build_all(workflows or WORKFLOWS, name_prefix, local_python_version() if local else None)
+        python_version = local_python_version() if local else None
+        build_all(project, name_prefix, workflows, python_version)
     except SpecsInvalid as error:
         raise console.CommandError(
             str(error),
@@ -270,9 +322,8 @@ def _build_inputs(workflows: Path | None, name_prefix: str, local: bool = False)
 
 
 def _plan_file(args: argparse.Namespace) -> Path:
-    from stepqueue.paths import BUILD
-
-    return BUILD / "plans" / f"{args.env}-{args.stage or 'default'}.tfplan"
+    project: Project = args.project
+    return project.plans / f"{args.env}-{args.stage or 'default'}.tfplan"
 
 
 def _plan_command(args: argparse.Namespace) -> str:
@@ -288,26 +339,38 @@ def _target(args: argparse.Namespace, endpoint: str | None) -> Target:
     from stepqueue.deploy.backend import backend_type
     from stepqueue.deploy.commands import Target
     from stepqueue.deploy.inputs import DeployInputs
-    from stepqueue.paths import LOCAL_STATE
+    from stepqueue.deploy.shipped import prepare
 
+    project: Project = args.project
+    root = prepare(project.terraform_root, project.shipped_terraform)
+    inputs = DeployInputs(project.generated, project.lambda_zip)
     stage = args.stage or "default"
     plan_command = _plan_command(args)
     backend = backend_type(args.backend_config, args.backend) if args.backend_config else None
     if endpoint is not None:
         from stepqueue.local.deployment import local_deployment
 
-        terraform = local_deployment(endpoint, LOCAL_STATE / stage, stage=args.stage)
+        terraform = local_deployment(
+            endpoint,
+            project.local_state / stage,
+            root=root,
+            generated_dir=inputs.generated_dir,
+            lambda_zip=inputs.lambda_zip,
+            stage=args.stage,
+        )
         where = f"the emulator at {endpoint}"
         account = None
     else:
         from stepqueue.deploy.inputs import aws_account_id, aws_deployment
 
-        terraform = aws_deployment(stage=args.stage, backend_config=args.backend_config)
+        terraform = aws_deployment(
+            inputs=inputs, stage=args.stage, backend_config=args.backend_config, root=root
+        )
         where = "AWS"
         account = aws_account_id
     return Target(
         terraform=terraform,
-        inputs=DeployInputs(),
+        inputs=inputs,
         plan_file=_plan_file(args),
         label=f"stage '{stage}' on {where}",
         plan_command=plan_command,

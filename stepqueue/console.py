@@ -355,13 +355,14 @@ def add_flags(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
 def run(body: Callable[[], int]) -> int:
     """Run a command body under the convention: a CommandError is reported as it says, an
     interrupt is 130, a closed stdout (`| head`) is 141; never a traceback for either."""
-    console = current()
+    # The console as the body left it: parsing the command line configures it (its --json,
+    # its prog), after this function started.
     try:
         return body()
     except CommandError as error:
-        return console.report(error)
+        return current().report(error)
     except KeyboardInterrupt:
-        console.info("interrupted")
+        current().info("interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Point stdout at /dev/null so the interpreter's final flush cannot raise again.

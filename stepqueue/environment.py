@@ -7,16 +7,18 @@ endpoint (None for AWS) and a client factory, and never looks either up.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
-def endpoint_for(env: str) -> str | None:
-    """The running emulator's endpoint for `--env local`; None for AWS, once credentials are
-    known to exist (checked before anything is built or asked)."""
+def endpoint_for(env: str, port_file: Path) -> str | None:
+    """The running emulator's endpoint for `--env local` (the project's emulator: its port in
+    `port_file`); None for AWS, once credentials are known to exist (checked before anything
+    is built or asked)."""
     if env == "local":
         from stepqueue.local.deployment import running_emulator_endpoint
 
-        return running_emulator_endpoint()
+        return running_emulator_endpoint(port_file)
     from stepqueue.deploy.inputs import require_aws_credentials
 
     require_aws_credentials()

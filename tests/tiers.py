@@ -5,8 +5,9 @@
   the folder it belongs in.
 - tests/emulator/: the session's emulator (moto), no Terraform.
 - tests/system/: Terraform and end to end. Each direct subfolder is a group (`stack`: the
-  session's deployed stack; `terraform`: tests whose subject is Terraform itself) whose tests
-  run on one xdist worker, one after another (tests/scheduling.py).
+  session's deployed stack; `terraform`: tests whose subject is Terraform itself; `project`:
+  the installed wheel used from a project of its own) whose tests run on one xdist worker, one
+  after another (tests/scheduling.py).
 """
 
 from __future__ import annotations

@@ -9,6 +9,21 @@ locals {
   starts_per_second_per_starter = var.starts_per_second / var.max_concurrency
   # The starter stops starting calls this long before its deadline (stepqueue_starter.entry).
   deadline_margin_seconds = 15
+  # Acquires one semaphore's gatekeeper records a second: its arrivals group, 10 a batch, at
+  # central latencies (bench/scale_model.py; tests/unit/starter/test_pace_bound.py holds the
+  # two equal).
+  gatekeeper_records_per_second = 169
+}
+
+# A warning, not an error: starts spread over several semaphores are recorded by several
+# arrivals groups. A burst of one semaphore started faster queues acquires faster than they
+# are recorded, and past 120,000 queued messages that backlog hides every other group of the
+# gatekeeper's queue, releases included (docs/design.md §4, Throughput).
+check "pace_within_what_a_gatekeeper_records" {
+  assert {
+    condition     = var.starts_per_second <= local.gatekeeper_records_per_second
+    error_message = "starts_per_second = ${var.starts_per_second} is above the ${local.gatekeeper_records_per_second} acquires a second one semaphore's gatekeeper records (its arrivals group, 10 a batch, at central latencies: bench/scale_model.py). A burst of one semaphore started this fast queues its acquires faster than they are recorded, and past 120,000 queued messages that backlog hides every other semaphore's releases. Set starts_per_second to ${local.gatekeeper_records_per_second} or less, unless the starts are spread over several semaphores."
+  }
 }
 
 module "queue" {

@@ -10,8 +10,15 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from stepqueue.paths import GENERATED, LAMBDA_DIR, LAMBDA_SRC, WORKFLOWS
+from stepqueue.paths import LAMBDA_SRC
+
+if TYPE_CHECKING:
+    from stepqueue.project import Project
+
+# Callers that name no handlers (the tests and benchmarks of this checkout) get this checkout's
+# lambda_src; the commands always pass their project's.
 
 
 def generate(
@@ -41,6 +48,7 @@ def build_lambda_zip(
     lambda_src: Path = LAMBDA_SRC,
     generated_dir: Path | None = None,
     python_version: str | None = None,
+    cache: Path | None = None,
 ) -> Path:
     """The reproducible Lambda zip in `out_dir`, and with `generated_dir` the worker artifacts
     its artifacts.json lists, for `python_version` (default: the root's default runtime);
@@ -52,6 +60,8 @@ def build_lambda_zip(
         *(sys.executable, "-m", "stepqueue.deploy.lambda_zip"),
         *("--out", str(out_dir), "--lambda-src", str(lambda_src)),
     ]
+    if cache is not None:
+        command += ["--cache", str(cache)]
     if generated_dir is not None:
         command += ["--generated", str(generated_dir)]
     if python_version is not None:
@@ -71,24 +81,33 @@ class SpecsInvalid(Exception):
 
 
 def build_all(
-    spec_dir: Path = WORKFLOWS, name_prefix: str = "", python_version: str | None = None
+    project: Project,
+    name_prefix: str = "",
+    spec_dir: Path | None = None,
+    python_version: str | None = None,
 ) -> tuple[Path, Path]:
-    """Every spec of `spec_dir` into build/generated, and the zips into build/lambda (worker
-    artifacts for `python_version`, default the root's runtime): what `plan` and `demo` start
-    from. Both are reproducible, so unchanged sources give unchanged bytes and a saved plan
-    stays current."""
+    """Every spec of the project's workflows (or `spec_dir`) into its build/generated, and the
+    zips of its handlers into build/lambda (worker artifacts for `python_version`, default the
+    root's runtime): what `plan` and `demo` start from. Both are reproducible, so unchanged
+    sources give unchanged bytes and a saved plan stays current."""
     from generator.errors import GeneratorError
 
+    spec_dir = spec_dir or project.workflows
     specs = sorted(spec_dir.glob("*.yaml"))
     if not specs:
         raise SpecsInvalid(f"{spec_dir}: no workflow specs (*.yaml)")
     try:
-        generate(specs, GENERATED, name_prefix=name_prefix)
+        generate(specs, project.generated, project.handlers, name_prefix=name_prefix)
     except GeneratorError as error:
         raise SpecsInvalid("\n".join(d.format() for d in error.diagnostics)) from None
     try:
-        return GENERATED, build_lambda_zip(
-            LAMBDA_DIR, generated_dir=GENERATED, python_version=python_version
+        zip_path = build_lambda_zip(
+            project.lambda_dir,
+            project.handlers,
+            generated_dir=project.generated,
+            python_version=python_version,
+            cache=project.deps_cache,
         )
     except BuildFailed as error:
         raise SpecsInvalid(str(error)) from None
+    return project.generated, zip_path

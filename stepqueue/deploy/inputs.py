@@ -16,7 +16,7 @@ from stepqueue.deploy.terraform import (
     file_digest,
     tf_digest,
 )
-from stepqueue.paths import GENERATED, LAMBDA_ZIP, TERRAFORM_ROOT
+from stepqueue.paths import TERRAFORM_ROOT
 
 TFVARS_FILE = "workflows.tfvars.json"
 # The root's `stage` variable enforces the same rule; checked here too so a bad name fails
@@ -46,8 +46,8 @@ def check_stage(stage: str | None) -> None:
 class DeployInputs:
     """The generator's output directory and the Lambda zip one deployment uses."""
 
-    generated_dir: Path = GENERATED
-    lambda_zip: Path = LAMBDA_ZIP
+    generated_dir: Path
+    lambda_zip: Path
 
     @property
     def tfvars(self) -> Path:
@@ -101,7 +101,7 @@ class DeployInputs:
 
 def aws_deployment(
     *,
-    inputs: DeployInputs | None = None,
+    inputs: DeployInputs,
     stage: str | None = None,
     backend_config: Path | None = None,
     root: Path = TERRAFORM_ROOT,
@@ -110,7 +110,6 @@ def aws_deployment(
     """The root against real AWS, its state in the root's backend, one workspace per stage;
     credentials from the environment."""
     check_stage(stage)
-    inputs = inputs or DeployInputs()
     variables = inputs.variables()
     if stage:
         variables["stage"] = stage

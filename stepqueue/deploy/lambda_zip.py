@@ -34,7 +34,7 @@ import zipfile
 from pathlib import Path
 
 from generator.handlers import packaged_files
-from stepqueue.paths import DEPS_CACHE, LAMBDA_SRC, REQUIREMENTS
+from stepqueue.paths import REQUIREMENTS, runtime_package_dirs
 
 # aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
 DEPENDENCIES = ("aws-lambda-powertools", "jmespath", "typing-extensions")
@@ -128,11 +128,21 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
     return final
 
 
-def collect(dep_dir: Path, lambda_src: Path = LAMBDA_SRC) -> dict[str, Path]:
-    """Archive name → source file: the dependencies, then every file of `lambda_src` the
+def collect(dep_dir: Path, lambda_src: Path) -> dict[str, Path]:
+    """Archive name → source file: the dependencies, the installed Lambda runtime packages
+    (stepqueue_runtime, ...), then every file of `lambda_src` (the project's handlers) the
     generator's handler check may point at (the same rule), which win over a same-named
-    dependency file."""
-    return {**dependency_files(dep_dir), **packaged_files(lambda_src)}
+    file of either."""
+    return {**dependency_files(dep_dir), **runtime_files(), **packaged_files(lambda_src)}
+
+
+def runtime_files() -> dict[str, Path]:
+    """Archive name → file, for the installed Lambda runtime packages (stepqueue_runtime,
+    ...): the same whatever the project."""
+    files: dict[str, Path] = {}
+    for name, folder in runtime_package_dirs().items():
+        files.update({f"{name}/{rel}": path for rel, path in packaged_files(folder).items()})
+    return files
 
 
 def dependency_files(dep_dir: Path) -> dict[str, Path]:
@@ -159,17 +169,22 @@ def write_zip(files: dict[str, Path], dest: Path) -> None:
 
 def build(
     out: Path,
-    cache_root: Path | None = None,
-    lambda_src: Path = LAMBDA_SRC,
+    cache_root: Path | None,
+    lambda_src: Path,
     generated: Path | None = None,
     python_version: str = DEFAULT_PYTHON,
 ) -> Path:
+    """The zip of `lambda_src` (a project's handlers) with the runtime packages and the
+    dependencies, into `out`, and with `generated` the worker artifacts it lists; the
+    dependency cache defaults to $STEPQUEUE_DEPS_CACHE, else the project's (`out`'s sibling
+    cache/lambda-deps)."""
     from stepqueue.deploy import worker_zip
 
-    if not (lambda_src / "stepqueue_runtime").is_dir():
-        raise SystemExit(f"lambda_zip: {lambda_src} holds no stepqueue_runtime: not a lambda_src")
+    if not lambda_src.is_dir():
+        raise SystemExit(f"lambda_zip: {lambda_src} is not a directory (the project's handlers)")
     pins = pinned_versions(REQUIREMENTS)
-    cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", DEPS_CACHE))
+    default_cache = out.parent / "cache" / "lambda-deps"
+    cache = cache_root or Path(os.environ.get("STEPQUEUE_DEPS_CACHE", default_cache))
     dep_dir = dependency_dir(cache, pins)
     files = collect(dep_dir, lambda_src)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,7 +193,9 @@ def build(
     digest = base64.b64encode(hashlib.sha256(zip_path.read_bytes()).digest()).decode()
     (out / f"{ZIP_NAME}.sha256").write_text(digest)
     if generated is not None:
-        shared = worker_zip.Shared(dependency_files(dep_dir), packaged_files(lambda_src))
+        shared = worker_zip.Shared(
+            dependency_files(dep_dir), {**runtime_files(), **packaged_files(lambda_src)}
+        )
         try:
             built = worker_zip.build_workers(out, generated, shared, python_version, cache)
         except worker_zip.BuildError as error:
@@ -194,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--cache", type=Path, default=None, help="dependency cache directory")
     parser.add_argument(
-        "--lambda-src", type=Path, default=LAMBDA_SRC, help="the tree to package (lambda_src/)"
+        "--lambda-src", type=Path, default=None, help="the tree to package (the project's handlers)"
     )
     parser.add_argument(
         "--generated",
@@ -210,7 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not re.match(r"^3\.\d{1,2}$", args.python_version):
         parser.error(f"--python-version {args.python_version!r}: write e.g. 3.12")
-    print(build(args.out, args.cache, args.lambda_src, args.generated, args.python_version))
+    lambda_src = args.lambda_src
+    if lambda_src is None:
+        from stepqueue.project import find_project
+
+        lambda_src = find_project().handlers
+    print(build(args.out, args.cache, lambda_src, args.generated, args.python_version))
     return 0
 
 

@@ -77,7 +77,7 @@ def _posted_json(args: argparse.Namespace, place: Place, posted: LimitPosted) ->
 def locate(args: argparse.Namespace, target_for: TargetFor) -> Place:
     from stepqueue.deploy.inputs import check_stage
 
-    endpoint = endpoint_for(args.env)
+    endpoint = endpoint_for(args.env, args.project.port_file)
     if args.table or args.queue_url:
         if not args.table:
             raise console.usage_error("--queue-url needs --table (the semaphore table's name)")

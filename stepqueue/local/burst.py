@@ -24,7 +24,7 @@ from stepqueue.deploy.progress import apply_with_progress, init_with_progress, p
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
 from stepqueue.local.runner import MappingMetrics, Runner, percentile
-from stepqueue.paths import GENERATED, LAMBDA_ZIP
+from stepqueue.paths import TERRAFORM_ROOT
 
 # Client threads that start the burst. Every start is served by the one emulator process, so
 # more threads do not start it sooner; they only crowd out, under its GIL, the worker calls of
@@ -64,8 +64,9 @@ class Deployment:
 def deployed(
     work_dir: Path,
     *,
-    generated_dir: Path = GENERATED,
-    lambda_zip: Path = LAMBDA_ZIP,
+    generated_dir: Path,
+    lambda_zip: Path,
+    root: Path = TERRAFORM_ROOT,
     log: Callable[[str], None] = lambda _: None,
 ) -> Iterator[Deployment]:
     """A fresh emulator with the root applied to it; everything stops on exit. The emulator
@@ -81,7 +82,7 @@ def deployed(
     # The emulator's own output (the interpreter's logs) goes to a file, never the terminal.
     with Emulator(atomic_dynamodb=True, enforce_iam=True, log_path=run_dir / "emulator.log") as emu:
         run = local_deployment(
-            emu.endpoint, run_dir, generated_dir=generated_dir, lambda_zip=lambda_zip
+            emu.endpoint, run_dir, root=root, generated_dir=generated_dir, lambda_zip=lambda_zip
         )
         log("terraform init, plan and apply of that saved plan")
         init_with_progress(run)

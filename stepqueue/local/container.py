@@ -11,6 +11,12 @@ module is imported (the init phase), then for each request line {"event": ..., "
 "deadline_ms": ...} writes {"result": ...} or {"error": {"errorType", "errorMessage"}}. The
 protocol uses a private copy of stdout; the handler's own stdout (Powertools logs) goes to
 stderr, which the runner sends to a log file.
+
+Opt-in, for bench/scale_proof.py: STEPQUEUE_LOCAL_LATENCY_MS (JSON, {operation: ms, "between":
+ms}) makes every AWS call the handler makes wait its operation's latency first, and every
+invocation wait "between" first (Lambda's poller between two batches of a group), so a model of
+AWS at those latencies can be checked here; STEPQUEUE_LOCAL_CALL_LOG (a directory) receives one
+JSON line per call and per invocation, with their times.
 """
 
 from __future__ import annotations
@@ -21,7 +27,10 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
+
+Log = Callable[[dict[str, Any]], None]
 
 
 class LambdaContext:
@@ -45,6 +54,55 @@ class LambdaContext:
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
+def _call_log() -> Log:
+    """Lines of the opt-in call log (one file per container), or nothing."""
+    directory = os.environ.get("STEPQUEUE_LOCAL_CALL_LOG")
+    if not directory:
+        return lambda _: None
+    import threading  # the grants' calls are made from a pool
+
+    out = open(os.path.join(directory, f"calls-{os.getpid()}.jsonl"), "a", buffering=1)  # noqa: SIM115
+    lock = threading.Lock()
+
+    def write(line: dict[str, Any]) -> None:
+        with lock:
+            out.write(json.dumps(line) + "\n")
+
+    return write
+
+
+def _inject_latency(log: Log) -> float:
+    """Every botocore call waits its operation's configured latency; returns the seconds an
+    invocation waits first. Nothing when the variable is unset."""
+    latency_ms: dict[str, float] = json.loads(os.environ.get("STEPQUEUE_LOCAL_LATENCY_MS") or "{}")
+    if not latency_ms:
+        return 0.0
+    from botocore.client import BaseClient  # provided by the Lambda runtime, as boto3
+
+    original = BaseClient._make_api_call
+
+    def slowed(self: Any, operation_name: str, api_params: Any) -> Any:
+        started = time.time()
+        time.sleep(latency_ms.get(operation_name, 0.0) / 1000)
+        try:
+            return original(self, operation_name, api_params)
+        finally:
+            log({"op": operation_name, "start": started, "end": time.time()})
+
+    BaseClient._make_api_call = slowed
+    return float(latency_ms.get("between", 0.0)) / 1000
+
+
+def _groups(event: Any) -> list[str]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    found = {
+        str((r.get("attributes") or {}).get("MessageGroupId"))
+        for r in records or []
+        if isinstance(r, dict)
+    }
+    return sorted(found)
+
+
 def main() -> int:
     task_root = sys.argv[1]
     sys.path.insert(0, task_root)
@@ -56,7 +114,9 @@ def main() -> int:
         protocol.write(json.dumps(message) + "\n")
         protocol.flush()
 
+    log = _call_log()
     try:
+        between_s = _inject_latency(log)
         module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
         module = importlib.import_module(module_name)
         handler = getattr(module, function_name)
@@ -69,6 +129,9 @@ def main() -> int:
         request = json.loads(line)
         context = LambdaContext(request["request_id"], int(request["deadline_ms"]))
         reply: dict[str, Any]
+        if between_s:
+            time.sleep(between_s)
+        started = time.time()
         try:
             result = handler(request["event"], context)
         except Exception as exc:
@@ -80,6 +143,7 @@ def main() -> int:
                 reply = {"result": result}
             except (TypeError, ValueError) as exc:  # what Lambda reports for such a result
                 reply = {"error": {"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}}
+        log({"invocation": _groups(request["event"]), "start": started, "end": time.time()})
         send(reply)
         sys.stderr.flush()
     return 0

@@ -36,9 +36,9 @@ from stepqueue.local.burst import (
 )
 from stepqueue.local.emulator import EmulatorError
 from stepqueue.local.runner import MappingMetrics, Runner, RunnerError
-from stepqueue.paths import BUILD
+from stepqueue.project import Project
 
-WORK_DIR = BUILD / "demo"
+DEMO_WORKFLOW = "burst"
 FAILED_VISIBILITY_S = 1
 # The JSONata examples of workflows/ and an input each (their headers describe them); run once
 # after the burst when generated.
@@ -85,7 +85,11 @@ def _interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, raise_interrupt)
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.demo") -> int:
+def main(
+    argv: list[str] | None = None,
+    project: Project | None = None,
+    prog: str = "python -m stepqueue.local.demo",
+) -> int:
     parser = console.Parser(
         prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -97,22 +101,26 @@ def main(argv: list[str] | None = None, prog: str = "python -m stepqueue.local.d
     parser.add_argument(
         "--report",
         type=Path,
-        default=WORK_DIR / "report.json",
+        default=None,
         metavar="FILE",
-        help="also write the report as JSON here (default: build/demo/report.json)",
+        help="also write the report as JSON here (default: BUILD/demo/report.json)",
     )
     console.add_flags(parser, top=True)
-    return console.run(lambda: _main(parser, argv))
+    return console.run(lambda: _main(parser, argv, project))
 
 
-def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+def _main(parser: argparse.ArgumentParser, argv: list[str] | None, project: Project | None) -> int:
     args = parser.parse_args(argv)
     console.configure(args, prog=parser.prog)
     if args.executions < 1:
         parser.error("--executions must be at least 1")
+    if project is None:
+        from stepqueue.project import find_project
+
+        project = find_project()
     _interrupt_on_sigterm()
     try:
-        return _run(args)
+        return _run(args, project)
     except KeyboardInterrupt:
         _log("interrupted: everything started was stopped")
         return console.EXIT_INTERRUPTED
@@ -125,17 +133,33 @@ def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
         raise console.from_exception(error) from None
 
 
-def _run(args: argparse.Namespace) -> int:
-    _log("generating workflows/*.yaml and building the Lambda zip")
-    build_all(python_version=local_python_version())
-    _log(f"starting the emulator; terraform state and logs in {WORK_DIR}")
-    with deployed(WORK_DIR, log=_log) as deployment:
+def _run(args: argparse.Namespace, project: Project) -> int:
+    from stepqueue.deploy.shipped import prepare
+
+    work_dir = project.build / "demo"
+    _log(f"generating {project.workflows}/*.yaml and building the Lambda zip")
+    generated, zip_path = build_all(project, python_version=local_python_version())
+    tfvars = json.loads((generated / "workflows.tfvars.json").read_text())
+    if DEMO_WORKFLOW not in tfvars.get("workflows", {}):
+        raise console.CommandError(
+            f"the demo runs a burst of the `{DEMO_WORKFLOW}` workflow (this repository's "
+            "workflows/burst.yaml), which this project does not have",
+            kind="usage",
+            usage=True,
+            fix="run your own workflows with `stepqueue emulator --background`, "
+            "`stepqueue apply --env local` and `stepqueue run WORKFLOW --env local`",
+        )
+    root = prepare(project.terraform_root, project.shipped_terraform)
+    _log(f"starting the emulator; terraform state and logs in {work_dir}")
+    with deployed(
+        work_dir, generated_dir=generated, lambda_zip=zip_path, root=root, log=_log
+    ) as deployment:
         _log("starting the local event-source runner (the packaged handler, from the zip)")
         with Runner(
             deployment.emulator.endpoint,
             deployment.zip_path,
             failed_visibility_s=FAILED_VISIBILITY_S,
-            log_path=WORK_DIR / "containers.log",
+            log_path=work_dir / "containers.log",
         ) as runner:
             total = args.executions + args.failing
             _log(
@@ -173,8 +197,9 @@ def _run(args: argparse.Namespace) -> int:
     if jsonata:
         shown = ", ".join(f"{name} {state}" for name, state in sorted(jsonata.items()))
         text += f"\n  JSONata examples             {shown}"
-    args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps(document, indent=2) + "\n")
+    report_path = args.report or work_dir / "report.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(document, indent=2) + "\n")
     out.result(document, text)
     return 0 if result.ok and jsonata_ok else 1
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from stepqueue.deploy.inputs import DeployInputs, check_stage
 from stepqueue.deploy.terraform import Terraform, TerraformError
 from stepqueue.local.emulator import aws_env, is_reachable
-from stepqueue.paths import GENERATED, LAMBDA_ZIP, PORT_FILE, TERRAFORM_ROOT
+from stepqueue.paths import TERRAFORM_ROOT
 
 # Low locally: with the shims nothing should fail, and a gap must fail fast, not after minutes
 # of the provider's default 25 retries.
@@ -25,8 +25,8 @@ def local_deployment(
     work_dir: Path,
     *,
     root: Path = TERRAFORM_ROOT,
-    generated_dir: Path = GENERATED,
-    lambda_zip: Path = LAMBDA_ZIP,
+    generated_dir: Path,
+    lambda_zip: Path,
     name_prefix: str = "",
     stage: str | None = None,
     stream: bool = False,
@@ -61,10 +61,13 @@ def local_deployment(
     )
 
 
-def running_emulator_endpoint(port_file: Path | None = None) -> str:
-    """The endpoint of the emulator `stepqueue emulator` runs, or an error saying to start it."""
-    port_file = PORT_FILE if port_file is None else port_file
-    hint = "run `stepqueue emulator` (make emulator) in another terminal first"
+def running_emulator_endpoint(port_file: Path) -> str:
+    """The endpoint of the emulator `stepqueue emulator` runs (its port in the project's
+    `port_file`), or an error saying to start it."""
+    hint = (
+        "start it first: `stepqueue emulator --background` (or `stepqueue emulator` in another "
+        "terminal)"
+    )
     try:
         port = int(port_file.read_text().strip())
     except (OSError, ValueError):

@@ -38,8 +38,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from stepqueue.paths import REPO
-
 REGION = "us-east-1"
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
@@ -129,8 +127,6 @@ class Emulator:
             cmd.append("--enforce-iam")
         env = {**os.environ, **aws_env("http://127.0.0.1:0")}
         env.pop("AWS_ENDPOINT_URL")  # the server talks to itself through MOTO_PORT, set inside
-        root = REPO
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
         with open(log_path, "wb") as log:
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env

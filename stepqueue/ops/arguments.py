@@ -37,7 +37,9 @@ def add_commands(
 
 
 def _cost(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("specs", nargs="+", metavar="SPEC", help="workflow spec (YAML)")
+    sub.add_argument(
+        "specs", nargs="*", metavar="SPEC", help="workflow spec (YAML); default: the project's"
+    )
     sub.add_argument(
         "--executions", type=int, required=True, metavar="N", help="executions to bill"
     )
@@ -80,7 +82,7 @@ def _workflows_flag(sub: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="the specs the deployment was made from (default: workflows/)",
+        help="the specs the deployment was made from (default: the project's workflows)",
     )
 
 

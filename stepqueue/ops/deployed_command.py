@@ -46,7 +46,7 @@ def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[s
     from stepqueue.deploy.inputs import check_stage
 
     check_stage(args.stage)
-    endpoint = endpoint_for(args.env)
+    endpoint = endpoint_for(args.env, args.project.port_file)
     outputs = deployment_outputs(target_for(endpoint))
     if not outputs.get("state_machine_arns") and not outputs.get("workers"):
         raise TerraformError(
@@ -59,9 +59,8 @@ def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[s
 def _drift(args: argparse.Namespace, outputs: dict[str, Any], client: Any) -> int:
     from generator.api import load_and_validate, render
     from stepqueue.ops.drift import compare
-    from stepqueue.paths import WORKFLOWS
 
-    spec_dir = args.workflows or WORKFLOWS
+    spec_dir = args.workflows or args.project.workflows
     specs = sorted(spec_dir.glob("*.yaml"))
     if not specs:
         raise SpecsError(f"no specs (*.yaml) in {spec_dir}: give the directory with --workflows")

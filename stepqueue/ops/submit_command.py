@@ -142,7 +142,7 @@ def _deployment(args: argparse.Namespace, target_for: TargetFor) -> tuple[dict[s
     from stepqueue.environment import aws_clients, endpoint_for
 
     check_stage(args.stage)
-    endpoint = endpoint_for(args.env)
+    endpoint = endpoint_for(args.env, args.project.port_file)
     outputs = deployment_outputs(target_for(endpoint))
     if not outputs.get("state_machine_arns"):
         raise TerraformError(

@@ -26,6 +26,8 @@ COMMANDS = (
     "redrive",
     "demo",
     "emulator",
+    "init",
+    "run",
 )
 
 
@@ -82,7 +84,8 @@ def test_demo_and_emulator_show_their_own_options() -> None:
     assert demo.returncode == 0 and "--executions" in demo.stdout
     assert demo.stdout.startswith("usage: stepqueue demo")
     emulator = _run("emulator", "--help")
-    assert emulator.returncode == 0 and "--port" in emulator.stdout
+    assert emulator.returncode == 0 and "--background" in emulator.stdout
+    assert "--stop" in emulator.stdout
 
 
 def test_deploy_usage_errors_are_clear() -> None:
@@ -108,7 +111,7 @@ def test_a_closed_pipe_ends_quietly() -> None:
     """`stepqueue cost ... | head`: the reader leaving is no traceback, and exits as SIGPIPE."""
     script = (
         "import sys, stepqueue.cli as cli\n"
-        "def write(_argv):\n"
+        "def write(*_args):\n"
         "    raise BrokenPipeError(32, 'Broken pipe')\n"
         "cli._main = write\n"
         "sys.exit(cli.main([]))\n"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from stepqueue import cli
-from stepqueue.local import deployment
 from stepqueue.paths import REPO
+from stepqueue.project import Project
 
 ORDERS = str(REPO / "workflows" / "orders.yaml")
 BAD_SPEC = str(REPO / "tests" / "unit" / "generator" / "bad_specs" / "next_to_nowhere.yaml")
@@ -35,7 +35,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["validate", "missing.yaml"], 2, "error"),
     (["validate", ORDERS, "--no-such-flag"], 2, "error"),
     (["generate", BAD_SPEC, "--out", "{tmp}/out"], 2, "error"),
-    (["generate", ORDERS], 2, "error"),  # --out is required
+    (["generate", ORDERS, "--out", "{tmp}/out"], 0, "files"),
     (["diagram", ORDERS, "--lambda-src", LAMBDA_SRC], 0, "mermaid"),
     (["diagram", BAD_SPEC], 2, "error"),
     (["plan", "--env", "local", "--stage", "Bad-Stage"], 2, "error"),
@@ -45,9 +45,16 @@ CASES: list[tuple[list[str], int, str]] = [
     (["apply", "--backend", "s3"], 2, "error"),
     (["destroy", "--env", "local", "--stage", "UPPER"], 2, "error"),
     (["destroy", "--stage", "prod"], 1, "error"),  # no terminal to confirm, no --yes
+    (["init", "{tmp}/new-project"], 0, "created"),
+    (["init", "{tmp}/bad.json"], 2, "error"),  # not an empty directory
+    (["init"], 2, "error"),
+    (["run", "orders", "--input", "{not json", "--env", "local"], 2, "error"),
+    (["run", "orders", "--input", "@{tmp}/missing.json", "--env", "local"], 2, "error"),
+    (["run", "orders", "--env", "local"], 1, "error"),  # no emulator running
+    (["run", "--env", "local"], 2, "error"),
     (["demo", "--executions", "0"], 2, "error"),
     (["demo", "--no-such-flag"], 2, "error"),
-    (["emulator", "--port", "99999"], 2, "error"),
+    (["emulator", "--background", "--stop"], 2, "error"),
     (["submit", "orders", "--input", "{tmp}/bad.json", "--env", "local"], 2, "error"),
     (["submit", "Not A Workflow", "--env", "local"], 2, "error"),
     (["submit", "orders", "--env", "local"], 1, "error"),  # no emulator running
@@ -69,7 +76,7 @@ CASES: list[tuple[list[str], int, str]] = [
 @pytest.fixture(autouse=True)
 def _no_emulator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No emulator is running (whatever a developer runs beside the tests), and no AWS."""
-    monkeypatch.setattr(deployment, "PORT_FILE", tmp_path / "emulator.port")
+    monkeypatch.setattr(Project, "port_file", property(lambda _: tmp_path / "emulator.port"))
     for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")

@@ -22,7 +22,7 @@ ISSUE = re.compile(r"\bissues? #?\d+\b", re.IGNORECASE)
 PENDING_PAGES: frozenset[str] = frozenset()
 # The contract's new commands, implemented on the distribution's branch: allowed in the README
 # before that branch is merged into this one. Emptied on merge (same guard as above).
-PENDING_COMMANDS = frozenset({"init", "run"})
+PENDING_COMMANDS: frozenset[str] = frozenset()
 
 
 def _tracked(*suffixes: str) -> list[Path]:

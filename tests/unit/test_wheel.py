@@ -1,5 +1,6 @@
-"""The wheel built from the repository is the tool: the CLI, the generator and the Lambda
-runtime packages, and nothing of the test kit, the tests or the benchmarks (scenarios,
+"""The wheel built from the repository is the tool: the CLI, the generator, the Lambda
+runtime packages and the Terraform root and modules deployments use (stepqueue/_shipped/), and
+nothing of the test kit, the tests or the benchmarks (scenarios,
 stresses and test doubles live in testkit/, beside tests/ and bench/)."""
 
 from __future__ import annotations
@@ -35,3 +36,14 @@ def test_the_wheel_holds_the_tool_and_no_test_code(tmp_path: Path) -> None:
     assert [n for n in names if "scenario" in n or "stress" in n or "stand_in" in n] == []
     for shipped in ("stepqueue/cli.py", "generator/api.py", "stepqueue_runtime/worker.py"):
         assert shipped in names, shipped
+
+    # The Terraform it deploys, every file of terraform/ and modules/ but no state or data dir.
+    for folder in ("terraform", "modules"):
+        expected = {
+            f"stepqueue/_shipped/{path.relative_to(source).as_posix()}"
+            for path in (source / folder).rglob("*.tf")
+            if ".terraform" not in path.parts
+        }
+        assert expected and expected <= set(names), sorted(expected - set(names))[:5]
+    assert "stepqueue/_shipped/requirements.txt" in names
+    assert [n for n in names if n.endswith((".tfstate", ".tfplan")) or "/.terraform/" in n] == []

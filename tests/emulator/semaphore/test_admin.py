@@ -55,12 +55,13 @@ def run_cli(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> Callable[..., tuple[int, str, str]]:
     """`stepqueue semaphore ... --env local` against this session's emulator."""
-    port_file = tmp_path / "emulator.port"
-    port_file.write_text(emulator.endpoint.rsplit(":", 1)[1])
-    monkeypatch.setattr("stepqueue.local.deployment.PORT_FILE", port_file)
+    # A project of the test's own: its port file names this session's emulator.
+    (tmp_path / "stepqueue.toml").write_text("")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "emulator.port").write_text(emulator.endpoint.rsplit(":", 1)[1])
 
     def run(*args: str) -> tuple[int, str, str]:
-        code = cli.main(["semaphore", *args, "--env", "local"])
+        code = cli.main(["semaphore", *args, "--env", "local", "--project", str(tmp_path)])
         out = capsys.readouterr()
         return code, out.out, out.err
 

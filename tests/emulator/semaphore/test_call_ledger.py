@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from stepqueue_gatekeeper import decide
+from stepqueue_gatekeeper import arrivals, decide
 
 from bench import ledger as book
 from tests.emulator.semaphore.handler_harness import OWN, Room, make_room
@@ -115,6 +115,16 @@ def arrivals_wait_warm(r: Room) -> list[dict[str, Any]]:
     return [r.acquire(f"w{n}") for n in range(10)]
 
 
+def split_batch(r: Room) -> list[dict[str, Any]]:
+    """The semaphore's group in a burst, as bench/scale_proof.py measured it: 10 releases
+    granting 10 waiters that the arrivals group recorded (in its own container, so this one
+    has read none of their items), the holders its own grants wrote still cached."""
+    _hold(r, *(f"h{n}" for n in range(10)))
+    _measure(r, [r.acquire(f"w{n}") for n in range(10)], r.name + ARRIVALS)
+    arrivals.forget()  # what the arrivals group's container knows, this one does not
+    return [r.body("release", execution=OWN + f"h{n}") for n in range(10)]
+
+
 def arrivals_wake(r: Room) -> list[dict[str, Any]]:
     """One acquire recorded while a slot is free: a tick wakes the semaphore's group."""
     return [r.acquire("a")]
@@ -131,6 +141,7 @@ SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "acquires_wait": (5, acquires_wait),
     "balanced_batch": (5, balanced_batch),
     "balanced_batch_cold": (5, balanced_batch_cold),
+    "split_batch": (10, split_batch),
     "arrivals_wait" + ARRIVALS: (5, arrivals_wait),
     "arrivals_wait_warm" + ARRIVALS: (5, arrivals_wait_warm),
     "arrivals_wake" + ARRIVALS: (1, arrivals_wake),

@@ -54,9 +54,11 @@ def test_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_inputs_are_clear(tmp_path: Path) -> None:
     with pytest.raises(tf.TerraformError, match="run `stepqueue plan`"):
-        deployment.local_deployment("http://127.0.0.1:1", tmp_path, generated_dir=tmp_path)
+        deployment.local_deployment(
+            "http://127.0.0.1:1", tmp_path, generated_dir=tmp_path, lambda_zip=tmp_path / "z.zip"
+        )
     (tmp_path / "workflows.tfvars.json").write_text("{}")
-    with pytest.raises(tf.TerraformError, match=r"missing\.zip is missing: run `stepqueue plan`"):
+    with pytest.raises(tf.TerraformError, match=r"\.zip is missing: run `stepqueue plan`"):
         deployment.local_deployment(
             "http://127.0.0.1:1",
             tmp_path,
@@ -91,12 +93,14 @@ def test_cli_without_emulator(
 ) -> None:
     from stepqueue.cli import main
 
-    monkeypatch.setattr(deployment, "PORT_FILE", tmp_path / "emulator.port")
-    assert main(["plan", "--env", "local"]) == 1
+    # A project of its own, so the port file is the test's.
+    (tmp_path / "stepqueue.toml").write_text("")
+    assert main(["plan", "--env", "local", "--project", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "make emulator" in err and "Traceback" not in err
-    (tmp_path / "emulator.port").write_text("1\n")  # nothing listens on port 1
-    assert main(["plan", "--env", "local"]) == 1
+    assert "stepqueue emulator --background" in err and "Traceback" not in err
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "emulator.port").write_text("1\n")  # nothing listens on port 1
+    assert main(["plan", "--env", "local", "--project", str(tmp_path)]) == 1
     assert "not answering" in capsys.readouterr().err
 
 

@@ -20,7 +20,8 @@ from generator.api import generate
 from stepqueue.deploy import worker_zip
 from stepqueue.deploy.artifacts import BuildFailed, build_lambda_zip
 from stepqueue.deploy.lambda_zip import DEFAULT_PYTHON
-from stepqueue.paths import DEPS_CACHE, LAMBDA_SRC, REPO
+from stepqueue.paths import LAMBDA_SRC, REPO
+from stepqueue.project import find_project
 
 GOLDEN = Path(__file__).parent / "golden" / "worker_build_errors.txt"
 ELF_MACHINE = {0x3E: "x86_64", 0xB7: "aarch64"}
@@ -70,7 +71,7 @@ def test_same_inputs_same_bytes_and_an_unchanged_set_is_not_resolved_again(
     generated = _generated(tmp_path, "dependencies: [Pillow==11.1.0]")
     cache = tmp_path / "cache"
     # The shared zip's dependencies from the project's cache, when there: not the subject.
-    for shared in DEPS_CACHE.glob("deps-*"):
+    for shared in find_project(explicit=REPO).deps_cache.glob("deps-*"):
         shutil.copytree(shared, cache / shared.name)
     logs = []
     for out in ("one", "two"):

@@ -37,6 +37,12 @@ def test_tfvars_match_golden(rendered: dict[str, str]) -> None:
     assert rendered["workflows.tfvars.json"] == golden
 
 
+def test_artifacts_match_golden(rendered: dict[str, str]) -> None:
+    """The worker artifacts to build, the same bytes wherever the project is checked out."""
+    golden = (GOLDEN / "artifacts.json").read_text(encoding="utf-8")
+    assert rendered["artifacts.json"] == golden
+
+
 def test_tfvars_name_every_worker_setting(rendered: dict[str, str]) -> None:
     """Terraform has no worker defaults of its own: every entry carries every setting."""
     tfvars = json.loads(rendered["workflows.tfvars.json"])

@@ -1,0 +1,1 @@
+"""`stepqueue init`: a new project, and the upgrade of its Terraform wrapper."""
