@@ -30,8 +30,10 @@ module "start_queue" {
 
   queue_name         = "pace-start"
   function_name      = "pace-starter"
-  zip_path           = var.zip
-  source_code_hash   = filebase64sha256(var.zip)
+  function = {
+    zip_path         = var.zip
+    source_code_hash = filebase64sha256(var.zip)
+  }
   state_machine_arns = { orders = "arn:aws:states:us-east-1:123456789012:stateMachine:orders" }
   starts_per_second  = var.pace
   max_concurrency    = 5
