@@ -34,6 +34,7 @@ import zipfile
 from pathlib import Path
 
 from generator.handlers import packaged_files
+from stepqueue.deploy.install_cache import fill_once
 from stepqueue.paths import REQUIREMENTS, runtime_package_dirs
 
 # aws-lambda-powertools and its install requirements (not boto3: the runtime has it).
@@ -107,8 +108,17 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
     key_text = "\n".join(f"{n}=={v}" for n, v in pins.items())
     key = hashlib.sha256(key_text.encode()).hexdigest()[:16]
     final = cache_root / f"deps-{key}"
-    if final.is_dir():
-        return final
+
+    def fill(staging: Path) -> None:
+        specs = [f"{n}=={v}" for n, v in pins.items()]
+        if not _install_with_pip(specs, staging):
+            print("lambda_zip: pip failed; copying pinned deps from this env", file=sys.stderr)
+            shutil.rmtree(staging)
+            staging.mkdir()
+            _copy_from_environment(pins, staging)
+
+    fill_once(final, fill)
+    return final
     cache_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
         staging = Path(tmp) / "site"

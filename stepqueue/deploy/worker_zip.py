@@ -24,13 +24,12 @@ import base64
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from stepqueue.deploy.install_cache import fill_once
 from stepqueue.deploy.lambda_zip import write_zip
 
 ARTIFACTS_FILE = "artifacts.json"
@@ -117,20 +116,12 @@ def resolve(artifact: Artifact, python_version: str, cache_root: Path) -> tuple[
     """The directory holding the artifact's dependencies, and whether pip ran to fill it."""
     key = cache_key(artifact.dependencies, artifact.architecture, python_version)
     final = cache_root / f"worker-deps-{key}"
-    if final.is_dir():
-        return final, False
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
-        staging = Path(tmp) / "site"
+
+    def fill(staging: Path) -> None:
         _pip_install(artifact, python_version, staging)
         _check_pinned(artifact, staging)
-        shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: not importable
-        try:
-            staging.rename(final)  # atomic: a concurrent build either wins or finds it done
-        except OSError:
-            if not final.is_dir():
-                raise
-    return final, True
+
+    return final, fill_once(final, fill)
 
 
 def _pip_install(artifact: Artifact, python_version: str, target: Path) -> None:
