@@ -96,6 +96,13 @@ WAKE_GRACE_MS = 60_000
 # nobody wrote any of them since.
 CACHE_HEAD = 2 * GRANTS_PER_ROUND
 _cache: dict[tuple[str, str], tuple[int, dict[str, dict[str, Any] | None]]] = {}
+# Grants a warm container sent and saw delivered, whose settle (their waiters deleted, the
+# counter's `pending` emptied) it left to the semaphore's next commit instead of a
+# transaction of its own: the counter version that committed them pending, and the list.
+# Trusted only while the counter still has that version (nobody decided since); a container
+# without it, or after any failure, finds them pending and sends them again, as after a
+# crash: a resend is answered "closed" and DescribeExecution keeps a RUNNING holder's slot.
+_delivered: dict[tuple[str, str], tuple[int, list[tuple[Line, int]]]] = {}
 INVALID_PRIORITY = "Semaphore.InvalidPriority"
 MISSING_KEY = "Semaphore.MissingKey"
 # An acquire dropped because of what it is (unreadable, outside this deployment, ...).
@@ -184,6 +191,7 @@ class Gatekeeper:
             return self._process(semaphore, messages)
         except BaseException:
             _cache.pop((self.table, semaphore), None)  # a batch decided again reads afresh
+            _delivered.pop((self.table, semaphore), None)  # ... and sends its grants again
             raise
 
     def _record(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
@@ -210,8 +218,13 @@ class Gatekeeper:
         out.limit, out.held, out.head = c.limit, c.held, c.head
         out.waiting, out.parked = c.waiting + c.parked, c.parked
         out.oldest_since_ms = self._oldest_since(store)
-        if not store.staged:
-            _cache[(self.table, semaphore)] = (c.version, store.known_near_heads(CACHE_HEAD))
+        where = (self.table, semaphore)
+        if not store.staged or (store.deferred and store.staged == len(store.deferred)):
+            # Committed, but for the settle left to the next commit: the cache is the table
+            # at the last commit's version.
+            _cache[where] = (c.version, store.known_near_heads(CACHE_HEAD))
+            if store.deferred:
+                _delivered[where] = (c.version, list(store.deferred))
         if c.held < c.limit and not c.waiting and not out.deferred:
             self._look_for_arrivals(store, out)
         return out
@@ -387,6 +400,8 @@ class Gatekeeper:
     def _grant_rounds(self, store: Store, rules: Rules, out: Outcome) -> None:
         for _ in range(ROUNDS_PER_INVOCATION):
             granted, moved = self._grant(store, rules, out)
+            if not (granted or moved) and store.deferred:
+                return  # only a delivered round's settle to write: the next commit carries it
             store.commit()
             if granted:
                 if self.crash_after_commit is not None:
@@ -696,9 +711,16 @@ class Gatekeeper:
     def _settle(
         self, store: Store, rules: Rules, out: Outcome, *, possibly_delivered: bool
     ) -> None:
-        """Send every pending grant; free the slots of the dead; commit."""
+        """Send every pending grant; free the slots of the dead; commit. Every grant of a
+        round delivered: its settle is staged, not committed (the next commit, this
+        invocation's or the next one's, carries it: one transaction per batch)."""
         c = store.counter
         if not c.pending:
+            return
+        if possibly_delivered and self._known_delivered(store):
+            for line, seq in c.pending:
+                store.delete_waiter(seq, line)
+            c.pending = []
             return
         store.prefetch(waiter_key(store.semaphore, seq, line) for line, seq in c.pending)
         waiters = [
@@ -712,8 +734,19 @@ class Gatekeeper:
             else:
                 self._undelivered(store, rules, waiter, answer, out, possibly_delivered)
             store.delete_waiter(waiter.seq, line)
+        sent = c.pending
         c.pending = []
+        if not possibly_delivered and len(waiters) == len(sent) and all(a is None for a in answers):
+            store.deferred = sent
+            return
         store.commit()
+
+    def _known_delivered(self, store: Store) -> bool:
+        """This container sent the counter's pending grants and saw each delivered, and
+        nobody has committed since (the counter has the version it left)."""
+        known = _delivered.pop((self.table, store.semaphore), None)
+        c = store.counter
+        return known is not None and c.exists and known == (c.version, c.pending)
 
     def _deliver(self, waiter: Waiter) -> str | None:
         """SendTaskSuccess: None once delivered, CLOSED for a token that can no longer be
@@ -824,6 +857,7 @@ class Gatekeeper:
 def forget() -> None:
     """Drop every cached item (a new container, as far as the cache goes)."""
     _cache.clear()
+    _delivered.clear()
     arrivals.forget()
 
 

@@ -125,6 +125,15 @@ def split_batch(r: Room) -> list[dict[str, Any]]:
     return [r.body("release", execution=OWN + f"h{n}") for n in range(10)]
 
 
+def split_batch_cold(r: Room) -> list[dict[str, Any]]:
+    """The same batch in a container that did not decide the group's last batch: the grants
+    that batch delivered and left pending (their settle rides on the next commit) are sent
+    again, answered closed, and DescribeExecution keeps their RUNNING holders."""
+    bodies = split_batch(r)
+    decide.forget()
+    return bodies
+
+
 def arrivals_wake(r: Room) -> list[dict[str, Any]]:
     """One acquire recorded while a slot is free: a tick wakes the semaphore's group."""
     return [r.acquire("a")]
@@ -142,6 +151,7 @@ SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "balanced_batch": (5, balanced_batch),
     "balanced_batch_cold": (5, balanced_batch_cold),
     "split_batch": (10, split_batch),
+    "split_batch_cold": (10, split_batch_cold),
     "arrivals_wait" + ARRIVALS: (5, arrivals_wait),
     "arrivals_wait_warm" + ARRIVALS: (5, arrivals_wait_warm),
     "arrivals_wake" + ARRIVALS: (1, arrivals_wake),
