@@ -203,12 +203,17 @@ class Gatekeeper:
 
     def _process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
         out = Outcome()
+        # What this container knew delivered is good for this invocation only: taken now, so
+        # no later one can match it against a counter it was not meant for.
+        delivered = _delivered.pop((self.table, semaphore), None)
         readable = self._screen(semaphore, messages, out)
         store = self._store(semaphore, readable, nothing_to_apply=bool(messages) and not readable)
         if store is None:
             out.decided = False  # nothing to decide
             return out
         rules = self.rules.get(semaphore, NO_RULES)
+        if delivered is not None and delivered == (store.counter.version, store.counter.pending):
+            self._settled(store)  # sent and delivered by this container: recorded, not resent
         self._settle(store, rules, out, possibly_delivered=True)  # grants a crash left unsent
         last = messages[-1].message_id if messages else None
         self._apply_all(store, rules, readable, last, out)
@@ -717,11 +722,6 @@ class Gatekeeper:
         c = store.counter
         if not c.pending:
             return
-        if possibly_delivered and self._known_delivered(store):
-            for line, seq in c.pending:
-                store.delete_waiter(seq, line)
-            c.pending = []
-            return
         store.prefetch(waiter_key(store.semaphore, seq, line) for line, seq in c.pending)
         waiters = [
             (line, w) for line, w in ((ln, store.waiter(seq, ln)) for ln, seq in c.pending) if w
@@ -741,12 +741,15 @@ class Gatekeeper:
             return
         store.commit()
 
-    def _known_delivered(self, store: Store) -> bool:
-        """This container sent the counter's pending grants and saw each delivered, and
-        nobody has committed since (the counter has the version it left)."""
-        known = _delivered.pop((self.table, store.semaphore), None)
+    @staticmethod
+    def _settled(store: Store) -> None:
+        """The counter's pending grants, which this container sent and saw each delivered
+        with nobody committing since (the counter has the version it left): their settle is
+        staged for this invocation's first commit."""
         c = store.counter
-        return known is not None and c.exists and known == (c.version, c.pending)
+        for line, seq in c.pending:
+            store.delete_waiter(seq, line)
+        c.pending = []
 
     def _deliver(self, waiter: Waiter) -> str | None:
         """SendTaskSuccess: None once delivered, CLOSED for a token that can no longer be
