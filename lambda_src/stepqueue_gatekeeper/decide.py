@@ -728,11 +728,21 @@ class Gatekeeper:
         ]
         with ThreadPoolExecutor(min(NOTIFY_THREADS, len(waiters) or 1)) as pool:
             answers = list(pool.map(lambda lw: self._deliver(lw[1]), waiters))
+        # The executions whose grant may have been delivered before, described in one wave
+        # rather than one after another (a resend after a crash or a container hop).
+        asked = sorted(
+            {
+                w.execution
+                for (_, w), answer in zip(waiters, answers, strict=True)
+                if answer is not None and self._asks(store, w, possibly_delivered)
+            }
+        )
+        running = self._running_wave(asked)
         for (line, waiter), answer in zip(waiters, answers, strict=True):
             if answer is None:
                 out.granted.append(waiter.execution)
             else:
-                self._undelivered(store, rules, waiter, answer, out, possibly_delivered)
+                self._undelivered(store, rules, waiter, answer, out, possibly_delivered, running)
             store.delete_waiter(waiter.seq, line)
         sent = c.pending
         c.pending = []
@@ -770,6 +780,7 @@ class Gatekeeper:
         answer: str,
         out: Outcome,
         possibly_delivered: bool,
+        running: dict[str, bool | Exception],
     ) -> None:
         """A grant not delivered now. A fresh grant's token was never delivered: its slot is
         freed (a dead waiter, or one AWS would not let us grant: that one is failed at once).
@@ -779,7 +790,7 @@ class Gatekeeper:
         if holder is None or holder.run != waiter.acquire:
             return
         fresh = not possibly_delivered and holder.seq == waiter.arrived
-        if not fresh and self._still_running(waiter.execution, out):
+        if not fresh and self._still_running(waiter.execution, out, running):
             if answer != CLOSED:
                 why = f"kept: SendTaskSuccess refused ({answer}) after a possible delivery"
                 out.dropped.append({"op": "grant", "execution": waiter.execution, "why": why})
@@ -797,11 +808,40 @@ class Gatekeeper:
         )
         self._answer(waiter.token, waiter.execution, UNAVAILABLE, cause, out, entry)
 
-    def _still_running(self, execution: str, out: Outcome) -> bool:
+    def _asks(self, store: Store, waiter: Waiter, possibly_delivered: bool) -> bool:
+        """Whether _undelivered will ask DescribeExecution about this waiter's execution."""
+        holder = store.holder(waiter.execution)
+        if holder is None or holder.run != waiter.acquire:
+            return False
+        return possibly_delivered or holder.seq != waiter.arrived
+
+    def _running_wave(self, executions: list[str]) -> dict[str, bool | Exception]:
+        """Each execution RUNNING or not, described concurrently; a refusal is kept as the
+        answer, for _still_running to judge in order."""
+
+        def one(execution: str) -> bool | Exception:
+            try:
+                return describe(self.sfn, execution, self.own_prefixes).running
+            except Exception as exc:
+                return exc
+
+        if not executions:
+            return {}
+        with ThreadPoolExecutor(min(NOTIFY_THREADS, len(executions))) as pool:
+            return dict(zip(executions, pool.map(one, executions), strict=True))
+
+    def _still_running(
+        self, execution: str, out: Outcome, running: dict[str, bool | Exception]
+    ) -> bool:
         """DescribeExecution says RUNNING; when AWS refuses to say, the slot is kept (never
         over the limit) and the refusal reported."""
         try:
-            return describe(self.sfn, execution, self.own_prefixes).running
+            answer = running.get(execution)
+            if answer is None:
+                return describe(self.sfn, execution, self.own_prefixes).running
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
         except Exception as exc:
             if transient(exc):
                 raise

@@ -218,10 +218,22 @@ def test_the_ledger_tells_waves_from_serial_calls() -> None:
         w.start()
     for w in workers:
         w.join()
+    # A wave of another operation right behind it waits for the first: a round trip more.
+    workers = [threading.Thread(target=ledger.note, args=("DescribeExecution",)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     ledger.note("TransactWriteItems")
-    assert ledger.counts() == {"GetItem": 1, "SendTaskSuccess": 3, "TransactWriteItems": 1}
-    assert ledger.serial() == 3
+    assert ledger.counts() == {
+        "DescribeExecution": 2,
+        "GetItem": 1,
+        "SendTaskSuccess": 3,
+        "TransactWriteItems": 1,
+    }
+    assert ledger.serial() == 4
     assert ledger.serial_by_operation() == {
+        "DescribeExecution": 1,
         "GetItem": 1,
         "SendTaskSuccess": 1,
         "TransactWriteItems": 1,
