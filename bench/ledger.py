@@ -5,7 +5,8 @@ DynamoDB calls are counted by a botocore event hook (``before-call``) on the cli
 gatekeeper is given; the Step Functions and SQS clients are wrapped, since the tests stand
 them in (handler_harness.py). A call made on the invoking thread is a round trip of its own;
 calls made on other threads (the grants' SendTaskSuccess, sent concurrently) between two
-calls of the invoking thread are one round trip together, a wave.
+calls of the invoking thread are one round trip together, a wave; a wave of another operation
+right behind it (the DescribeExecution wave after a resend's answers) is a round trip of its own.
 
 tests/emulator/semaphore/test_call_ledger.py measures the ledger of each operation and
 asserts it equals ``gatekeeper_ledger.json``; bench/scale.py prices those counts with a
@@ -45,25 +46,19 @@ class Ledger:
     def serial(self) -> int:
         """Round trips one after another: each call of the invoking thread, and each wave of
         concurrent calls between two of them."""
-        trips, in_wave = 0, False
-        for _, on_main in self.calls:
-            if on_main:
-                trips, in_wave = trips + 1, False
-            elif not in_wave:
-                trips, in_wave = trips + 1, True
-        return trips
+        return sum(self.serial_by_operation().values())
 
     def serial_by_operation(self) -> dict[str, int]:
         """The serial round trips, by operation (a wave counted once, by its operation)."""
         found: Counter[str] = Counter()
-        in_wave = False
+        wave: str | None = None  # the operation of the wave under way
         for op, on_main in self.calls:
             if on_main:
                 found[op] += 1
-                in_wave = False
-            elif not in_wave:
+                wave = None
+            elif op != wave:
                 found[op] += 1
-                in_wave = True
+                wave = op
         return dict(sorted(found.items()))
 
     def summary(self) -> dict[str, Any]:

@@ -96,6 +96,13 @@ WAKE_GRACE_MS = 60_000
 # nobody wrote any of them since.
 CACHE_HEAD = 2 * GRANTS_PER_ROUND
 _cache: dict[tuple[str, str], tuple[int, dict[str, dict[str, Any] | None]]] = {}
+# Grants a warm container sent and saw delivered, whose settle (their waiters deleted, the
+# counter's `pending` emptied) it left to the semaphore's next commit instead of a
+# transaction of its own: the counter version that committed them pending, and the list.
+# Trusted only while the counter still has that version (nobody decided since); a container
+# without it, or after any failure, finds them pending and sends them again, as after a
+# crash: a resend is answered "closed" and DescribeExecution keeps a RUNNING holder's slot.
+_delivered: dict[tuple[str, str], tuple[int, list[tuple[Line, int]]]] = {}
 INVALID_PRIORITY = "Semaphore.InvalidPriority"
 MISSING_KEY = "Semaphore.MissingKey"
 # An acquire dropped because of what it is (unreadable, outside this deployment, ...).
@@ -184,6 +191,7 @@ class Gatekeeper:
             return self._process(semaphore, messages)
         except BaseException:
             _cache.pop((self.table, semaphore), None)  # a batch decided again reads afresh
+            _delivered.pop((self.table, semaphore), None)  # ... and sends its grants again
             raise
 
     def _record(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
@@ -195,12 +203,17 @@ class Gatekeeper:
 
     def _process(self, semaphore: str, messages: Sequence[Message]) -> Outcome:
         out = Outcome()
+        # What this container knew delivered is good for this invocation only: taken now, so
+        # no later one can match it against a counter it was not meant for.
+        delivered = _delivered.pop((self.table, semaphore), None)
         readable = self._screen(semaphore, messages, out)
         store = self._store(semaphore, readable, nothing_to_apply=bool(messages) and not readable)
         if store is None:
             out.decided = False  # nothing to decide
             return out
         rules = self.rules.get(semaphore, NO_RULES)
+        if delivered is not None and delivered == (store.counter.version, store.counter.pending):
+            self._settled(store)  # sent and delivered by this container: recorded, not resent
         self._settle(store, rules, out, possibly_delivered=True)  # grants a crash left unsent
         last = messages[-1].message_id if messages else None
         self._apply_all(store, rules, readable, last, out)
@@ -210,8 +223,13 @@ class Gatekeeper:
         out.limit, out.held, out.head = c.limit, c.held, c.head
         out.waiting, out.parked = c.waiting + c.parked, c.parked
         out.oldest_since_ms = self._oldest_since(store)
-        if not store.staged:
-            _cache[(self.table, semaphore)] = (c.version, store.known_near_heads(CACHE_HEAD))
+        where = (self.table, semaphore)
+        if not store.staged or (store.deferred and store.staged == len(store.deferred)):
+            # Committed, but for the settle left to the next commit: the cache is the table
+            # at the last commit's version.
+            _cache[where] = (c.version, store.known_near_heads(CACHE_HEAD))
+            if store.deferred:
+                _delivered[where] = (c.version, list(store.deferred))
         if c.held < c.limit and not c.waiting and not out.deferred:
             self._look_for_arrivals(store, out)
         return out
@@ -387,6 +405,8 @@ class Gatekeeper:
     def _grant_rounds(self, store: Store, rules: Rules, out: Outcome) -> None:
         for _ in range(ROUNDS_PER_INVOCATION):
             granted, moved = self._grant(store, rules, out)
+            if not (granted or moved) and store.deferred:
+                return  # only a delivered round's settle to write: the next commit carries it
             store.commit()
             if granted:
                 if self.crash_after_commit is not None:
@@ -696,7 +716,9 @@ class Gatekeeper:
     def _settle(
         self, store: Store, rules: Rules, out: Outcome, *, possibly_delivered: bool
     ) -> None:
-        """Send every pending grant; free the slots of the dead; commit."""
+        """Send every pending grant; free the slots of the dead; commit. Every grant of a
+        round delivered: its settle is staged, not committed (the next commit, this
+        invocation's or the next one's, carries it: one transaction per batch)."""
         c = store.counter
         if not c.pending:
             return
@@ -706,14 +728,38 @@ class Gatekeeper:
         ]
         with ThreadPoolExecutor(min(NOTIFY_THREADS, len(waiters) or 1)) as pool:
             answers = list(pool.map(lambda lw: self._deliver(lw[1]), waiters))
+        # The executions whose grant may have been delivered before, described in one wave
+        # rather than one after another (a resend after a crash or a container hop).
+        asked = sorted(
+            {
+                w.execution
+                for (_, w), answer in zip(waiters, answers, strict=True)
+                if answer is not None and self._asks(store, w, possibly_delivered)
+            }
+        )
+        running = self._running_wave(asked)
         for (line, waiter), answer in zip(waiters, answers, strict=True):
             if answer is None:
                 out.granted.append(waiter.execution)
             else:
-                self._undelivered(store, rules, waiter, answer, out, possibly_delivered)
+                self._undelivered(store, rules, waiter, answer, out, possibly_delivered, running)
             store.delete_waiter(waiter.seq, line)
+        sent = c.pending
         c.pending = []
+        if not possibly_delivered and len(waiters) == len(sent) and all(a is None for a in answers):
+            store.deferred = sent
+            return
         store.commit()
+
+    @staticmethod
+    def _settled(store: Store) -> None:
+        """The counter's pending grants, which this container sent and saw each delivered
+        with nobody committing since (the counter has the version it left): their settle is
+        staged for this invocation's first commit."""
+        c = store.counter
+        for line, seq in c.pending:
+            store.delete_waiter(seq, line)
+        c.pending = []
 
     def _deliver(self, waiter: Waiter) -> str | None:
         """SendTaskSuccess: None once delivered, CLOSED for a token that can no longer be
@@ -734,6 +780,7 @@ class Gatekeeper:
         answer: str,
         out: Outcome,
         possibly_delivered: bool,
+        running: dict[str, bool | Exception],
     ) -> None:
         """A grant not delivered now. A fresh grant's token was never delivered: its slot is
         freed (a dead waiter, or one AWS would not let us grant: that one is failed at once).
@@ -743,7 +790,7 @@ class Gatekeeper:
         if holder is None or holder.run != waiter.acquire:
             return
         fresh = not possibly_delivered and holder.seq == waiter.arrived
-        if not fresh and self._still_running(waiter.execution, out):
+        if not fresh and self._still_running(waiter.execution, out, running):
             if answer != CLOSED:
                 why = f"kept: SendTaskSuccess refused ({answer}) after a possible delivery"
                 out.dropped.append({"op": "grant", "execution": waiter.execution, "why": why})
@@ -761,11 +808,40 @@ class Gatekeeper:
         )
         self._answer(waiter.token, waiter.execution, UNAVAILABLE, cause, out, entry)
 
-    def _still_running(self, execution: str, out: Outcome) -> bool:
+    def _asks(self, store: Store, waiter: Waiter, possibly_delivered: bool) -> bool:
+        """Whether _undelivered will ask DescribeExecution about this waiter's execution."""
+        holder = store.holder(waiter.execution)
+        if holder is None or holder.run != waiter.acquire:
+            return False
+        return possibly_delivered or holder.seq != waiter.arrived
+
+    def _running_wave(self, executions: list[str]) -> dict[str, bool | Exception]:
+        """Each execution RUNNING or not, described concurrently; a refusal is kept as the
+        answer, for _still_running to judge in order."""
+
+        def one(execution: str) -> bool | Exception:
+            try:
+                return describe(self.sfn, execution, self.own_prefixes).running
+            except Exception as exc:
+                return exc
+
+        if not executions:
+            return {}
+        with ThreadPoolExecutor(min(NOTIFY_THREADS, len(executions))) as pool:
+            return dict(zip(executions, pool.map(one, executions), strict=True))
+
+    def _still_running(
+        self, execution: str, out: Outcome, running: dict[str, bool | Exception]
+    ) -> bool:
         """DescribeExecution says RUNNING; when AWS refuses to say, the slot is kept (never
         over the limit) and the refusal reported."""
         try:
-            return describe(self.sfn, execution, self.own_prefixes).running
+            answer = running.get(execution)
+            if answer is None:
+                return describe(self.sfn, execution, self.own_prefixes).running
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
         except Exception as exc:
             if transient(exc):
                 raise
@@ -824,6 +900,7 @@ class Gatekeeper:
 def forget() -> None:
     """Drop every cached item (a new container, as far as the cache goes)."""
     _cache.clear()
+    _delivered.clear()
     arrivals.forget()
 
 

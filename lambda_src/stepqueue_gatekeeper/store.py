@@ -451,6 +451,9 @@ class Store:
         # What this invocation read or committed: nothing else writes these items while it
         # decides (the group is serialised; the version check catches anyone who does).
         self._known: dict[str, dict[str, Any] | None] = {}
+        # The pending grants whose settle is staged and not yet committed (decide._settle):
+        # every one delivered, so the next commit may carry it.
+        self.deferred: list[tuple[Line, int]] | None = None
         version, items = cached if cached is not None else (-1, {})
         also = list(also)
         akey = arrivals_key(semaphore)
@@ -682,6 +685,7 @@ class Store:
         self._counter_existed = True
         self._committed_item = c.item()
         self._saved = ({}, copy.deepcopy(c))
+        self.deferred = None
 
 
 class ConcurrentWriter(Transient, RuntimeError):

@@ -84,7 +84,9 @@ class Status:
     limit: int | None  # None: the item has none yet (the gatekeeper uses the deployed one)
     held: int
     waiting: int  # in line and parked: arrivals not yet served (dead ones until reached)
-    pending: int  # grants committed, SendTaskSuccess not yet confirmed (a crash left them)
+    # Grants committed whose delivery the table does not record yet: the last batch's (sent,
+    # recorded by the semaphore's next commit) or a crash's (sent again by the next batch).
+    pending: int
     oldest_wait_seconds: float | None
     parked: int = 0  # of the waiting, those whose key is at its per-key limit
     busiest_keys: tuple[tuple[str, int], ...] = ()  # (key value as JSON, holders), most first

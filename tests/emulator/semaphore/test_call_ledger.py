@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from stepqueue_gatekeeper import arrivals, decide
+from stepqueue_gatekeeper.store import waiter_key
 
 from bench import ledger as book
 from tests.emulator.semaphore.handler_harness import OWN, Room, make_room
@@ -125,6 +126,15 @@ def split_batch(r: Room) -> list[dict[str, Any]]:
     return [r.body("release", execution=OWN + f"h{n}") for n in range(10)]
 
 
+def split_batch_cold(r: Room) -> list[dict[str, Any]]:
+    """The same batch in a container that did not decide the group's last batch: the grants
+    that batch delivered and left pending (their settle rides on the next commit) are sent
+    again, answered closed, and DescribeExecution keeps their RUNNING holders."""
+    bodies = split_batch(r)
+    decide.forget()
+    return bodies
+
+
 def arrivals_wake(r: Room) -> list[dict[str, Any]]:
     """One acquire recorded while a slot is free: a tick wakes the semaphore's group."""
     return [r.acquire("a")]
@@ -142,6 +152,7 @@ SCENARIOS: dict[str, tuple[int, Callable[[Room], list[dict[str, Any]]]]] = {
     "balanced_batch": (5, balanced_batch),
     "balanced_batch_cold": (5, balanced_batch_cold),
     "split_batch": (10, split_batch),
+    "split_batch_cold": (10, split_batch_cold),
     "arrivals_wait" + ARRIVALS: (5, arrivals_wait),
     "arrivals_wait_warm" + ARRIVALS: (5, arrivals_wait_warm),
     "arrivals_wake" + ARRIVALS: (1, arrivals_wake),
@@ -207,10 +218,22 @@ def test_the_ledger_tells_waves_from_serial_calls() -> None:
         w.start()
     for w in workers:
         w.join()
+    # A wave of another operation right behind it waits for the first: a round trip more.
+    workers = [threading.Thread(target=ledger.note, args=("DescribeExecution",)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     ledger.note("TransactWriteItems")
-    assert ledger.counts() == {"GetItem": 1, "SendTaskSuccess": 3, "TransactWriteItems": 1}
-    assert ledger.serial() == 3
+    assert ledger.counts() == {
+        "DescribeExecution": 2,
+        "GetItem": 1,
+        "SendTaskSuccess": 3,
+        "TransactWriteItems": 1,
+    }
+    assert ledger.serial() == 4
     assert ledger.serial_by_operation() == {
+        "DescribeExecution": 1,
         "GetItem": 1,
         "SendTaskSuccess": 1,
         "TransactWriteItems": 1,
@@ -256,3 +279,33 @@ def test_an_arrival_recorded_while_a_slot_frees_is_never_left_behind_it(
     assert tick["MessageGroupId"] == r.name
     assert r.deliver(json.loads(tick["MessageBody"])) == []
     assert r.sfn.succeeded == [OWN + "a", OWN + "b"] and r.counter()["held"] == 1
+
+
+def _pending(r: Room) -> list[Any]:
+    item = r.item(r.name)
+    assert item is not None
+    return list(item.get("pending", {}).get("L", []))
+
+
+@pytest.mark.parametrize("same_container", [True, False])
+def test_delivered_grants_are_settled_by_the_next_commit_and_resent_only_elsewhere(
+    ddb: Any, unique_name: str, monkeypatch: pytest.MonkeyPatch, same_container: bool
+) -> None:
+    """A batch whose grants were all delivered leaves them pending (their waiters in the
+    table) for the next commit. The container that sent them records them without sending;
+    another sends them again: answered closed, DescribeExecution says RUNNING, the slots are
+    kept. Either way nothing is granted or freed twice and the next waiter is served."""
+    r = make_room(ddb, unique_name, monkeypatch, limit=2)
+    _hold(r, "a", "b", "c")
+    assert r.sfn.succeeded == [OWN + "a", OWN + "b"] and len(_pending(r)) == 2
+    assert r.item(waiter_key(r.name, 0)) is not None  # settled by the next commit
+    if not same_container:
+        decide.forget()
+    ledger = _measure(r, [r.body("release", execution=OWN + "a")])
+    assert r.sfn.succeeded == [OWN + "a", OWN + "b", OWN + "c"]
+    resent = 0 if same_container else 2
+    assert ledger["calls"].get("DescribeExecution", 0) == resent
+    assert ledger["calls"]["SendTaskSuccess"] == 1 + resent
+    assert r.counter()["held"] == 2 and sorted(r.holders()) == [OWN + "b", OWN + "c"]
+    assert [r.item(waiter_key(r.name, n)) for n in (0, 1)] == [None, None]
+    assert len(_pending(r)) == 1  # c's grant, delivered, settled by the next commit
