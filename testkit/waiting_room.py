@@ -68,9 +68,23 @@ def create_machine(sfn: Any, name: str, template: str, table: str, queue_url: st
     return arn
 
 
-def counter(ddb: Any, table: str, semaphore: str) -> dict[str, int]:
+def counter(
+    ddb: Any, table: str, semaphore: str, *, recorded_arrivals: bool = False
+) -> dict[str, int]:
+    """The counter's numbers. `recorded_arrivals`: its default line's tail as the arrivals
+    group recorded it (the counter's own copy, what the gatekeeper's decisions rest on,
+    catches up only when the semaphore's group next runs)."""
     item = ddb.get_item(TableName=table, Key={"id": {"S": semaphore}}, ConsistentRead=True)["Item"]
-    return {k: int(item[k]["N"]) if k in item else 0 for k in ("limit", "held", "head", "tail")}
+    found = {k: int(item[k]["N"]) if k in item else 0 for k in ("limit", "held", "head", "tail")}
+    if not recorded_arrivals:
+        return found
+    arrivals = ddb.get_item(
+        TableName=table, Key={"id": {"S": f"{semaphore}#arrivals"}}, ConsistentRead=True
+    ).get("Item", {})
+    recorded = arrivals.get("tails", {}).get("M", {}).get("w0", {}).get("N")
+    if recorded is not None:
+        found["tail"] = max(found["tail"], int(recorded))
+    return found
 
 
 def holders(ddb: Any, table: str, semaphore: str) -> Iterator[dict[str, Any]]:

@@ -23,6 +23,9 @@ from typing import Any
 
 from stepqueue.console import BadInput
 
+# The arrivals item's key is the semaphore's name and this (stepqueue_gatekeeper.store).
+ARRIVALS_SUFFIX = "#arrivals"
+
 # The same bounds as the generator's and the gatekeeper's: a limit the gatekeeper would drop
 # as malformed must be refused here, before it is posted.
 LIMIT_MIN = 1
@@ -102,7 +105,7 @@ def _n(item: dict[str, Any], key: str) -> int | None:
 
 def _status(ddb: Any, table: str, item: dict[str, Any], now: Callable[[], float]) -> Status:
     name = item["id"]["S"]
-    lines = _lines(item)
+    lines = _with_arrivals(_lines(item), _arrivals_tails(ddb, table, name))
     parked = _n(item, "parked") or 0
     busiest, partial = _busiest_keys(ddb, table, name) if _keyed(ddb, table, item) else ((), False)
     return Status(
@@ -126,6 +129,27 @@ def _lines(item: dict[str, Any]) -> dict[str, tuple[int, int]]:
         head, tail = (int(n["N"]) for n in bounds["L"])
         found[tag] = (head, tail)
     return found
+
+
+def _arrivals_tails(ddb: Any, table: str, name: str) -> dict[str, int]:
+    """The lines' tails as the semaphore's arrivals group recorded them (its own item): the
+    counter's copy is brought up to date only when the semaphore's group next runs, which,
+    while every slot is held and nothing is released, may be a while."""
+    reply = ddb.get_item(
+        TableName=table, Key={"id": {"S": f"{name}{ARRIVALS_SUFFIX}"}}, ConsistentRead=True
+    )
+    tails = reply.get("Item", {}).get("tails", {}).get("M", {})
+    return {tag: int(n["N"]) for tag, n in tails.items()}
+
+
+def _with_arrivals(
+    lines: dict[str, tuple[int, int]], tails: dict[str, int]
+) -> dict[str, tuple[int, int]]:
+    merged = dict(lines)
+    for tag, tail in tails.items():
+        head, known = merged.get(tag, (0, 0))
+        merged[tag] = (head, max(known, tail))
+    return merged
 
 
 def _oldest_wait(

@@ -99,6 +99,16 @@ def test_status_shows_what_the_items_hold(
         "pending": 2,
     }
     assert 1.0 <= one["oldest_wait_seconds"] < 30
+    # The counter's copy of the tails catches up only when the semaphore's own group next runs
+    # (while every slot is held, maybe not soon): status reads the arrivals group's item, so a
+    # copy that lags hides no waiter.
+    ddb.update_item(
+        TableName=unique_name,
+        Key={"id": {"S": unique_name}},
+        UpdateExpression="SET tail = head",
+    )
+    code, out, _ = run_cli("status", unique_name, "--table", unique_name, "--json")
+    assert json.loads(out)[0]["waiting"] == 3
     code, out, _ = run_cli("status", "--table", unique_name)
     assert code == 0
     lines = out.splitlines()
@@ -138,26 +148,31 @@ def test_set_lowers_then_raises_the_limit(
 ) -> None:
     """Lowering revokes nothing and grants nothing until fewer hold than the new limit;
     raising admits the waiters at once. Holders never exceed the limit in force."""
-    machine, url = _deploy(emulator, unique_name, limit=3, seconds=3)
+    # Bodies long enough that the three still hold once the waiters' arrivals are recorded:
+    # under load the arrivals group records them seconds after they are sent (8 s was seen).
+    machine, url = _deploy(emulator, unique_name, limit=3, seconds=15)
     sfn, ddb = emulator.client("stepfunctions"), emulator.client("dynamodb")
     where = ("--table", unique_name, "--queue-url", url)
     samples: list[dict[str, int]] = []
 
     def sample() -> dict[str, int]:
-        now = room.counter(ddb, unique_name, unique_name)
+        now = room.counter(ddb, unique_name, unique_name, recorded_arrivals=True)
         samples.append(now)
         return now
 
     with room.Pump(emulator, unique_name, url) as pump:
         arns = _start(sfn, machine, 6)
-        until("3 hold, 3 wait", lambda: sample()["held"] == 3 and sample()["tail"] == 6)
+        until(
+            "3 hold, 3 wait, none of them served yet",
+            lambda: (lambda now: (now["held"], now["head"], now["tail"]) == (3, 3, 6))(sample()),
+        )
         code, out, err = run_cli("set", unique_name, "--limit", "1", *where)
         assert code == 0, err
         assert "3 -> 1" in out and "none is revoked" in out
         until("limit 1 applied", lambda: sample()["limit"] == 1)
         assert sample()["held"] == 3  # nothing revoked
         # The three finish; one waiter at a time is served from then on.
-        until("the first waiter served", lambda: sample()["head"] == 4, timeout=20)
+        until("the first waiter served", lambda: sample()["head"] == 4, timeout=40)
         time.sleep(1)  # a fixed window: no second waiter may be served in it (limit 1)
         assert sample()["held"] == 1 and sample()["tail"] - sample()["head"] == 2
         code, out, err = run_cli("set", unique_name, "--limit", "4", *where, "--json")
