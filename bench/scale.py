@@ -7,9 +7,9 @@ Transitions come from the generated definition (a one-state body, walked from St
 polling acquire had the same happy path, acquire, body, release, plus its retries); prices and
 limits are AWS's published ones, named below.
 
-`model` (bench/scale_model.py): the gatekeeper's throughput built on its call ledger, for each
+`model` (testkit/scale_model.py): the gatekeeper's throughput built on its call ledger, for each
 latency set, and the 1,000,000-execution / limit 500 / 5-s burst simulated, for today's design
-(`batched`) beside the serial one it replaced (`serial`); bench/scale_proof.py checks it
+(`batched`) beside the serial one it replaced (`serial`); testkit/scale_proof.py checks it
 against both designs run on the emulator. Prints ONE JSON object as its last stdout line.
 """
 
@@ -22,9 +22,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import scale_model
 from generator.api import render_paths
 from stepqueue.ops.prices import US_EAST_1 as PRICES
+from testkit import scale_model
 
 # -- AWS's published numbers: prices from the one table `stepqueue cost` bills with ---------
 USD_PER_TRANSITION = PRICES.usd_per_1000_transitions / 1000  # Standard, per state transition

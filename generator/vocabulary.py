@@ -46,7 +46,7 @@ CONCURRENCY_KEYS = frozenset(
 # concurrency.expected_burst: the burst a semaphore is sized for (generator/semaphore.py checks
 # max_wait_seconds against it). The rates are AWS's published StartExecution bucket (us-east-1,
 # Standard) and the gatekeeper's ceiling per semaphore at central latencies, from
-# bench/scale_model.py (tests/unit/generator/test_burst_sizing.py holds them equal).
+# testkit/scale_model.py (tests/unit/generator/test_burst_sizing.py holds them equal).
 EXPECTED_BURST_KEYS = frozenset({"executions", "body_seconds"})
 EXPECTED_BURST_MAX = 1_000_000_000
 BODY_SECONDS_MAX = 604_800  # a week: a slot held longer is a lease, not a burst's body

@@ -12,7 +12,7 @@ module is imported (the init phase), then for each request line {"event": ..., "
 protocol uses a private copy of stdout; the handler's own stdout (Powertools logs) goes to
 stderr, which the runner sends to a log file.
 
-Opt-in, for bench/scale_proof.py: STEPQUEUE_LOCAL_LATENCY_MS (JSON, {operation: ms, "between":
+Opt-in, for testkit/scale_proof.py: STEPQUEUE_LOCAL_LATENCY_MS (JSON, {operation: ms, "between":
 ms}) makes every AWS call the handler makes wait its operation's latency first, and every
 invocation wait "between" first (Lambda's poller between two batches of a group), so a model of
 AWS at those latencies can be checked here; STEPQUEUE_LOCAL_CALL_LOG (a directory) receives one

@@ -1,6 +1,6 @@
-"""The call ledger (bench/ledger.py): the AWS calls the gatekeeper makes to decide one batch of
+"""The call ledger (testkit/ledger.py): the AWS calls the gatekeeper makes to decide one batch of
 each kind, by operation, and how many of them it waits for one after another. The counts are
-asserted equal to bench/gatekeeper_ledger.json, the numbers bench/scale.py models AWS with: a
+asserted equal to testkit/gatekeeper_ledger.json, the numbers bench/scale.py models AWS with: a
 new round trip on the hot path fails here until the model is told (and its diff reviewed).
 
 The real handler and gatekeeper against the emulator's DynamoDB (counted by a botocore event
@@ -19,7 +19,7 @@ import pytest
 from stepqueue_gatekeeper import arrivals, decide
 from stepqueue_gatekeeper.store import waiter_key
 
-from bench import ledger as book
+from testkit import ledger as book
 from tests.emulator.semaphore.handler_harness import OWN, Room, make_room
 
 ARRIVALS = ":arrivals"  # a scenario whose name ends so is sent in the arrivals group
@@ -117,7 +117,7 @@ def arrivals_wait_warm(r: Room) -> list[dict[str, Any]]:
 
 
 def split_batch(r: Room) -> list[dict[str, Any]]:
-    """The semaphore's group in a burst, as bench/scale_proof.py measured it: 10 releases
+    """The semaphore's group in a burst, as testkit/scale_proof.py measured it: 10 releases
     granting 10 waiters that the arrivals group recorded (in its own container, so this one
     has read none of their items), the holders its own grants wrote still cached."""
     _hold(r, *(f"h{n}" for n in range(10)))

@@ -9,10 +9,10 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import scale_model
 from generator import semaphore, vocabulary
 from generator.api import load_and_validate
 from generator.errors import Severity
+from testkit import scale_model
 from tests.support.hypothesis_profiles import examples
 from tests.unit.generator.helpers import HERE, LAMBDA_SRC, write_spec
 
@@ -20,7 +20,7 @@ BURST = HERE / "good_specs" / "with_warnings" / "burst_times_out.yaml"
 
 
 def test_the_rates_are_the_models() -> None:
-    """The gatekeeper's ceiling is bench/scale_model.py's at central latencies, rounded
+    """The gatekeeper's ceiling is testkit/scale_model.py's at central latencies, rounded
     down: a ledger change that moves it fails here until the generator is told."""
     batched = next(d for d in scale_model.designs() if d.split)
     ceiling = scale_model.ceiling_per_s(batched, scale_model.LATENCY_MS["central"])

@@ -1,4 +1,4 @@
-"""The local container's opt-in latency (bench/scale_proof.py): every AWS call waits its
+"""The local container's opt-in latency (testkit/scale_proof.py): every AWS call waits its
 operation's configured latency before it is made, and is logged; without the variable nothing
 changes."""
 

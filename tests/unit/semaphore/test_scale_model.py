@@ -1,9 +1,9 @@
-"""bench/scale_model.py prices the ledger the emulator test measured: a balanced batch costs
+"""testkit/scale_model.py prices the ledger the emulator test measured: a balanced batch costs
 exactly its recorded serial round trips, and the burst simulation keeps its own books."""
 
 from __future__ import annotations
 
-from bench import scale_model as model
+from testkit import scale_model as model
 
 
 def test_a_batch_costs_its_ledgers_round_trips() -> None:

@@ -1,4 +1,4 @@
-"""bench/scale_proof.py's arithmetic and its refusal: the latency table it reads off the
+"""testkit/scale_proof.py's arithmetic and its refusal: the latency table it reads off the
 containers' call logs, and the clear skip when the checkout has no history of the old design."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import scale_proof
+from testkit import scale_proof
 
 
 def _call(container: str, op: str, start: float, end: float) -> dict[str, object]:

@@ -1,5 +1,5 @@
 """The start queue warns when its pace is above what one semaphore's gatekeeper records: the
-bound in modules/start_queue is the model's (bench/scale_model.py), so a ledger change that
+bound in modules/start_queue is the model's (testkit/scale_model.py), so a ledger change that
 moves it fails here until the module is told."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import re
 
-from bench import scale_model
 from stepqueue.paths import MODULES
+from testkit import scale_model
 
 
 def test_the_start_queues_bound_is_what_the_model_says_a_gatekeeper_records() -> None:

@@ -1,7 +1,7 @@
 """The semaphore's throughput on AWS, modelled from the gatekeeper's call ledger.
 
 The gatekeeper's cost per batch is the time between two batches of one FIFO group plus the
-round trips it waits for one after another (bench/gatekeeper_ledger.json, measured and
+round trips it waits for one after another (testkit/gatekeeper_ledger.json, measured and
 asserted by tests/emulator/semaphore/test_call_ledger.py), each priced with a latency table.
 AWS does not publish these latencies: three sets are assumed (edit LATENCY_MS). The quotas
 are AWS's published ones (docs/design.md §4, "Throughput", cites each).
@@ -23,8 +23,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from bench.ledger import recorded
 from stepqueue.ops.prices import US_EAST_1 as PRICES
+from testkit.ledger import recorded
 
 # Milliseconds. `between`: from the end of one batch of a group to the start of the next
 # (Lambda's poller: delete, receive, invoke). Assumptions, not measurements.
@@ -143,7 +143,7 @@ class Design:
     def _split_batch_ms(self, lat: dict[str, float], grants: int, dead: int, looks: bool) -> float:
         """The semaphore's group beside an arrivals group (`split_batch` of the ledger): the
         waiters it grants were recorded by the other group's container, so their items are
-        read here (bench/scale_proof.py found the balanced batch, its acquires decided in the
+        read here (testkit/scale_proof.py found the balanced batch, its acquires decided in the
         same group, one BatchGetItem too few for a burst)."""
         scenario = "split_batch" if grants or dead else "release_alone"
         reads = self._calls(scenario, "BatchGetItem")
