@@ -17,7 +17,6 @@ stays fast and the generator never imports the deploy or local packages.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,13 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args_list, project_dir = take_project_flag(list(sys.argv[1:] if argv is None else argv))
     console.configure(None, args_list, prog="stepqueue")
-    try:
-        return console.run(lambda: _main(args_list, project_dir))
-    except BrokenPipeError:
-        # The reader went away (`stepqueue cost ... | head`): not an error worth a traceback.
-        # Point stdout at /dev/null so the interpreter's final flush cannot raise again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # what a shell reports for a command ended by SIGPIPE
+    # console.run also ends a closed pipe (`stepqueue cost ... | head`) quietly, exit 141.
+    return console.run(lambda: _main(args_list, project_dir))
 
 
 def _main(args_list: list[str], project_dir: Path | None) -> int:
