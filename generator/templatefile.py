@@ -17,12 +17,15 @@ def render_definition(
     queue_urls: dict[str, str],
     semaphore_table: str = "",
     gatekeeper_queue_url: str = "",
+    arrivals_queue_url: str = "",
 ) -> str:
     """The definition Terraform's templatefile() renders from `template_text`.
 
     `semaphore_table` substitutes nothing: only the retired polling acquire named the table
     (`${semaphore_table}`, now an unknown placeholder here as in terraform/main.tf). The
-    parameter stays so that callers passing the gatekeeper's URL fourth keep working."""
+    parameter stays so that callers passing the gatekeeper's URL fourth keep working.
+    `gatekeeper_queue_url` is the control queue (releases), `arrivals_queue_url` the
+    workflow's semaphore's arrivals queue (acquires)."""
     del semaphore_table
     out: list[str] = []
     i = 0
@@ -49,6 +52,8 @@ def render_definition(
             name = match.group(1).strip()
             if name == "gatekeeper_queue_url":
                 out.append(gatekeeper_queue_url)
+            elif name == "arrivals_queue_url":
+                out.append(arrivals_queue_url)
             else:
                 out.append(_substitute(name, queue_urls))
             i = match.end()

@@ -220,19 +220,22 @@ module "state_machine" {
 
   name = "${local.prefix}${each.key}"
 
-  # The generator's ASL is a templatefile() template: ${queue_url.<worker>} and
-  # ${gatekeeper_queue_url} are its only placeholders (docs/contracts.md); the last is "" when
-  # no workflow has a semaphore.
+  # The generator's ASL is a templatefile() template: ${queue_url.<worker>},
+  # ${gatekeeper_queue_url} (releases) and ${arrivals_queue_url} (acquires, the workflow's
+  # semaphore's own queue) are its only placeholders (docs/contracts.md); the last two are ""
+  # when the workflow has no semaphore.
   definition = templatefile("${local.generated_dir}/${each.value.definition_file}", {
     queue_url            = { for wk_name in keys(each.value.workers) : wk_name => module.queue["${each.key}/${wk_name}"].queue_url }
-    gatekeeper_queue_url = local.create_gatekeeper ? module.gatekeeper[0].queue_url : ""
+    gatekeeper_queue_url = each.value.semaphore != null ? module.gatekeeper[0].queue_url : ""
+    arrivals_queue_url   = each.value.semaphore != null ? module.gatekeeper[0].arrivals_queue_urls[each.value.semaphore] : ""
   })
 
-  # Its worker queues, and the waiting room it acquires and releases through. The gatekeeper's
-  # queue uses the same key as the worker queues.
+  # Its worker queues, and the waiting room it acquires (its semaphore's arrivals queue) and
+  # releases (the control queue) through. The gatekeeper's queues use the same key as the
+  # worker queues.
   queue_arns = concat(
     [for wk_name in keys(each.value.workers) : module.queue["${each.key}/${wk_name}"].queue_arn],
-    each.value.semaphore != null ? [module.gatekeeper[0].queue_arn] : [],
+    each.value.semaphore != null ? [module.gatekeeper[0].queue_arn, module.gatekeeper[0].arrivals_queue_arns[each.value.semaphore]] : [],
   )
   queue_kms_key_arn = var.kms_key_arn
 

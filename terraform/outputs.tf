@@ -93,8 +93,13 @@ output "semaphore_modes" {
 }
 
 output "gatekeeper_queue_url" {
-  description = "URL of the waiting room's FIFO queue, or null when no workflow has a semaphore."
+  description = "URL of the waiting room's control queue (releases, reclaims, limit changes of every semaphore), or null when no workflow has a semaphore."
   value       = try(module.gatekeeper[0].queue_url, null)
+}
+
+output "gatekeeper_arrivals_queue_urls" {
+  description = "URL of each semaphore's arrivals queue (the Acquire state's destination), by semaphore; empty when no workflow has a semaphore."
+  value       = try(module.gatekeeper[0].arrivals_queue_urls, {})
 }
 
 output "gatekeeper_dlq_url" {

@@ -60,8 +60,33 @@ def create_queue(sqs: Any, name: str) -> str:
     return url
 
 
-def create_machine(sfn: Any, name: str, template: str, table: str, queue_url: str) -> str:
-    definition = render_definition(template, {}, table, gatekeeper_queue_url=queue_url)
+def create_arrivals_queue(sqs: Any, name: str) -> str:
+    """A semaphore's arrivals queue, as modules/gatekeeper makes it: the Acquire state passes
+    its own deduplication id."""
+    url: str = sqs.create_queue(
+        QueueName=f"{name}-arrivals.fifo", Attributes={"FifoQueue": "true"}
+    )["QueueUrl"]
+    return url
+
+
+def create_machine(
+    sfn: Any,
+    name: str,
+    template: str,
+    table: str,
+    queue_url: str,
+    arrivals_url: str | None = None,
+) -> str:
+    """A state machine from a generated template. `arrivals_url`: the semaphore's arrivals
+    queue; without one, acquires go to the control queue too (the gatekeeper decides a message
+    by its group, wherever it came from)."""
+    definition = render_definition(
+        template,
+        {},
+        table,
+        gatekeeper_queue_url=queue_url,
+        arrivals_queue_url=arrivals_url or queue_url,
+    )
     arn: str = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE_ARN)[
         "stateMachineArn"
     ]
@@ -146,9 +171,13 @@ class Pump:
         own_prefixes: tuple[str, ...] = (),
         crash: Callable[[], bool] | None = None,
         rules: dict[str, Rules] | None = None,
+        arrivals_urls: tuple[str, ...] = (),
     ) -> None:
         self.ddb, self.sqs = emulator.client("dynamodb"), emulator.client("sqs")
         self.table, self.queue_url = table, queue_url
+        # Every queue the gatekeeper's mappings read: the control queue, then each arrivals
+        # queue, polled in turn.
+        self.queue_urls = (queue_url, *arrivals_urls)
         self.crash = crash
         self.keeper = Gatekeeper(
             self.ddb,
@@ -186,8 +215,17 @@ class Pump:
             self.error = exc
 
     def step(self, wait_s: int = 0) -> int:
+        """One batch from each queue in turn; with several queues only the last one waits
+        (`wait_s`) when nothing came from the others."""
+        taken = 0
+        for i, url in enumerate(self.queue_urls):
+            last = i == len(self.queue_urls) - 1
+            taken += self._step_queue(url, wait_s if last and taken == 0 else 0)
+        return taken
+
+    def _step_queue(self, url: str, wait_s: int) -> int:
         reply = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
+            QueueUrl=url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_s,
             MessageSystemAttributeNames=["All"],
@@ -197,10 +235,10 @@ class Pump:
         for m in messages:
             groups.setdefault(m["Attributes"]["MessageGroupId"], []).append(m)
         for group, raw in groups.items():
-            self._decide(group, raw)
+            self._decide(group, raw, url)
         return len(messages)
 
-    def _decide(self, group: str, raw: list[dict[str, Any]]) -> None:
+    def _decide(self, group: str, raw: list[dict[str, Any]], url: str) -> None:
         # As the Lambda reads them: one it cannot parse is dropped by the gatekeeper, and an
         # acquire's execution failed at once when its token can be read.
         parsed = [read(m["MessageId"], group, m["Body"]) for m in raw]
@@ -213,7 +251,7 @@ class Pump:
             self.inv.failures += 1
             for m in raw:  # FIFO: the whole group comes back, in order, before anything newer
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                    QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
                 )
             return
         skipped = set(outcome.skipped) | {d.get("message_id") for d in outcome.dropped}
@@ -229,7 +267,7 @@ class Pump:
         for m in raw:
             if m["MessageId"] in outcome.deferred:
                 self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
+                    QueueUrl=url,
                     ReceiptHandle=m["ReceiptHandle"],
                     VisibilityTimeout=outcome.deferred[m["MessageId"]],
                 )
@@ -240,11 +278,7 @@ class Pump:
             for i, m in enumerate(raw)
             if m["MessageId"] not in outcome.deferred
         ]
-        reply = (
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            if entries
-            else {}
-        )
+        reply = self.sqs.delete_message_batch(QueueUrl=url, Entries=entries) if entries else {}
         if reply.get("Failed"):
             raise RuntimeError(f"the pump could not delete decided messages: {reply['Failed']}")
         self.observe(parsed, outcome)
@@ -306,10 +340,11 @@ def burst(executions: int, limit: int, work_seconds: int, timeout_s: float) -> d
     with Emulator(atomic_dynamodb=True) as emu:
         ddb, sqs, sfn = (emu.client(s) for s in ("dynamodb", "sqs", "stepfunctions"))
         create_table(ddb, name, {name: limit})
-        url = create_queue(sqs, name)
-        machine = create_machine(sfn, name, generate_definition_template(spec), name, url)
+        url, arrivals = create_queue(sqs, name), create_arrivals_queue(sqs, name)
+        template = generate_definition_template(spec)
+        machine = create_machine(sfn, name, template, name, url, arrivals)
         with (
-            Pump(emu, name, url) as pump,
+            Pump(emu, name, url, arrivals_urls=(arrivals,)) as pump,
             ThreadPoolExecutor(START_THREADS) as starters,
             ThreadPoolExecutor(16) as pool,
         ):

@@ -87,6 +87,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         str(r.get("messageId")): (
             str(r.get("receiptHandle", "")),
             _receive_count(r),
+            str(r.get("eventSourceARN") or ""),
         )
         for r in records
     }
@@ -100,14 +101,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         for message_id, seconds in outcome.deferred.items():
             failures.append({"itemIdentifier": message_id})
             sleeping[message_id] = max(1, min(seconds, MAX_SLEEP_S))
-    if failures:
-        _come_back_soon(
-            [
-                (receipts[f["itemIdentifier"]][0], sleeping.get(f["itemIdentifier"]))
-                for f in failures
-            ],
-            [receipts[f["itemIdentifier"]][1] for f in failures],
-        )
+    back: dict[str, list[tuple[str, int, int | None]]] = {}  # by the queue they came from
+    for f in failures:
+        handle, count, source = receipts[f["itemIdentifier"]]
+        back.setdefault(source, []).append((handle, count, sleeping.get(f["itemIdentifier"])))
+    for source, entries in sorted(back.items()):
+        _come_back_soon(queue_url_of(source), entries)
     return {"batchItemFailures": failures}
 
 
@@ -196,12 +195,28 @@ def retry_delay(receive_count: int) -> int:
     return min(MAX_RETRY_DELAY_S, doubling_backoff(receive_count))
 
 
-def _come_back_soon(handles: list[tuple[str, int | None]], receive_counts: list[int]) -> None:
-    """Failed groups after a short backoff; wake-ups when they are due."""
-    entries = [
+def queue_url_of(source_arn: str) -> str:
+    """The URL of the queue a record came from: the control queue's, or an arrivals queue's,
+    which the same module made in the same account and region, so only its name differs. An
+    ARN of any other account (never one of ours) or none at all falls back to the control
+    queue: changing a visibility there fails harmlessly and the record comes back after its
+    visibility timeout."""
+    control = os.environ.get("GATEKEEPER_QUEUE_URL", "")
+    parts = source_arn.split(":")
+    if len(parts) != 6 or parts[2] != "sqs" or not parts[5]:
+        return control
+    base, _, _ = control.rpartition("/")
+    if not base.endswith(f"/{parts[4]}"):
+        return control
+    return f"{base}/{parts[5]}"
+
+
+def _come_back_soon(queue_url: str, entries: list[tuple[str, int, int | None]]) -> None:
+    """Failed groups after a short backoff; wake-ups when they are due. `entries`: (receipt
+    handle, receive count, seconds until a wake-up is due or None)."""
+    visible = [
         (handle, retry_delay(count) if due is None else due)
-        for (handle, due), count in zip(handles, receive_counts, strict=True)
+        for handle, count, due in entries
         if handle
     ]
-    queue_url = os.environ.get("GATEKEEPER_QUEUE_URL", "")
-    change_visibility(client("sqs"), queue_url, entries, logger.warning)
+    change_visibility(client("sqs"), queue_url, visible, logger.warning)

@@ -1,17 +1,23 @@
 # What the gatekeeper itself may do; the shared Lambda module adds logging and tracing.
 data "aws_iam_policy_document" "this" {
-  # What the event source mapping needs to poll the queue (it runs with the function's role),
-  # plus SendMessage: a long sweep or a long line carries on in a follow-on message of the same
-  # group. This queue only.
+  # What the event source mappings need to poll the control queue and the arrivals queues (they
+  # run with the function's role). Its own queues only.
   statement {
-    sid = "ConsumeOwnQueue"
+    sid = "ConsumeOwnQueues"
     actions = [
       "sqs:ReceiveMessage",
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:ChangeMessageVisibility",
-      "sqs:SendMessage",
     ]
+    resources = concat([aws_sqs_queue.this.arn], [for name in sort(keys(aws_sqs_queue.arrivals)) : aws_sqs_queue.arrivals[name].arn])
+  }
+
+  # A long sweep or a long line carries on in a follow-on message of the same group, and a
+  # recorded arrival wakes its semaphore's group: both into the control queue only.
+  statement {
+    sid       = "ContinueInControlQueue"
+    actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.this.arn]
   }
 

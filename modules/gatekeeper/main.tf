@@ -1,9 +1,14 @@
-# The semaphore's gatekeeper (docs/design.md §4a): ONE FIFO queue per deployment, one message
-# group per semaphore, consumed by one Lambda function. A group has at most one batch in flight,
-# so every acquire, release, reclaim, redrive and limit change of one semaphore is decided in
-# arrival order by one invocation at a time. Every trigger writes into the semaphore's own
-# group: EventBridge rules are made per semaphore and name the group themselves, so no decision
-# about a semaphore is ever taken outside its group.
+# The semaphore's gatekeeper (docs/design.md §4a): one Lambda function, two kinds of FIFO queue.
+# Each semaphore's acquires go to an arrivals queue of its own (`{name}-{semaphore}-arrivals.fifo`,
+# one message group); everything else about every semaphore (releases, reclaims, redrives, limit
+# changes, ticks, sweeps) goes to the shared control queue (`{name}.fifo`), one message group
+# per semaphore. A group has at most one batch in flight, so each semaphore's acquires are
+# recorded in arrival order by one invocation at a time, and its grants, frees and limit changes
+# decided in order by another. A burst's backlog of acquires sits in its own queue: SQS FIFO
+# finds available groups only in the first 120,000 messages of a queue, so a backlog sharing a
+# queue would hide the releases and every other semaphore behind it. EventBridge rules are made
+# per semaphore and name the group themselves, so no decision about a semaphore is taken
+# outside its group.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -23,10 +28,16 @@ locals {
   # test) and arn:...:execution:NAME:* (what its role may describe and stop).
   execution_prefixes = [for arn in local.state_machine_arns : "${replace(arn, ":stateMachine:", ":execution:")}:"]
 
-  # One batch in flight per message group, two groups per semaphore (its own and its arrivals'):
-  # more concurrency than that is never used, and two at least, the minimum of an event source mapping's maximum concurrency. Bounded, so the
-  # gatekeeper can never be what exhausts the account's concurrency.
+  # One batch in flight per message group, two groups per semaphore (its control group and its
+  # arrivals'): more concurrency than that is never used. Bounded, so the gatekeeper can never
+  # be what exhausts the account's concurrency.
   concurrency = coalesce(try(var.function.reserved_concurrency, null), max(2, 2 * length(var.semaphores)))
+
+  arrivals_queue_names = { for name in keys(var.semaphores) : name => "${var.name}-${name}-arrivals.fifo" }
+  arrivals_queue_arns_static = {
+    for name, queue in local.arrivals_queue_names :
+    name => "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${queue}"
+  }
 
   # Only semaphores some state machine uses get event rules (a rule needs a non-empty list).
   watched = { for name, s in var.semaphores : name => s if length(s.state_machine_arns) > 0 }
@@ -311,5 +322,109 @@ resource "aws_cloudwatch_event_target" "sweep" {
       at = "$.time"
     }
     input_template = "{\"op\": \"sweep\", \"semaphore\": \"${each.key}\", \"at\": <at>}"
+  }
+}
+
+# -- arrivals, one queue per semaphore ------------------------------------------------------
+
+# Each semaphore's arrivals queue: the Acquire state's only destination. One message group (the
+# semaphore's `NAME:arrivals`), its own DLQ, its own event source mapping into the same
+# function. The gatekeeper decides a message by its group, not by the queue it came from, so
+# acquires an earlier version left in the control queue are recorded all the same while it
+# drains.
+
+resource "aws_sqs_queue" "arrivals_dlq" {
+  for_each = local.arrivals_queue_names
+
+  name       = "${var.name}-${each.key}-arrivals-dlq.fifo"
+  fifo_queue = true
+
+  message_retention_seconds = var.dlq_message_retention_seconds
+
+  sqs_managed_sse_enabled           = local.use_cmk ? null : true
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_cmk ? var.kms_data_key_reuse_period_seconds : null
+
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.arrivals_queue_arns_static[each.key]]
+  })
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length("${var.name}-${each.key}-arrivals-dlq.fifo") <= 80
+      error_message = "SQS queue names are at most 80 characters: shorten the gatekeeper's name or the semaphore's (`{name}-{semaphore}-arrivals-dlq.fifo`)."
+    }
+  }
+}
+
+resource "aws_sqs_queue" "arrivals" {
+  for_each = local.arrivals_queue_names
+
+  name       = each.value
+  fifo_queue = true
+  # The Acquire state passes an explicit deduplication id (the execution and the state's
+  # entry), as every sender to the control queue does.
+  content_based_deduplication = false
+
+  visibility_timeout_seconds = var.visibility_timeout_seconds
+  message_retention_seconds  = var.message_retention_seconds
+
+  sqs_managed_sse_enabled           = local.use_cmk ? null : true
+  kms_master_key_id                 = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = local.use_cmk ? var.kms_data_key_reuse_period_seconds : null
+
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.arrivals_dlq[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.visibility_timeout_seconds >= module.function.settings.timeout_seconds
+      error_message = "visibility_timeout_seconds must be at least function.timeout_seconds (AWS rejects the event source mapping otherwise)."
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "arrivals_dlq" {
+  for_each = var.create_dlq_alarm ? local.arrivals_queue_names : {}
+
+  alarm_name        = "${var.name}-${each.key}-arrivals-dlq-not-empty"
+  alarm_description = "Acquires of semaphore ${each.key} in ${aws_sqs_queue.arrivals_dlq[each.key].name}: the gatekeeper failed ${var.max_receive_count} times to record them; their executions wait until max_wait_seconds."
+
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.arrivals_dlq[each.key].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = 0
+  treat_missing_data  = "notBreaching"
+
+  alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
+  ok_actions    = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
+
+  tags = var.tags
+}
+
+resource "aws_lambda_event_source_mapping" "arrivals" {
+  for_each = local.arrivals_queue_names
+
+  event_source_arn = aws_sqs_queue.arrivals[each.key].arn
+  function_name    = module.function.function_arn
+  enabled          = var.event_source_mapping_enabled
+
+  batch_size              = var.batch_size
+  function_response_types = ["ReportBatchItemFailures"]
+
+  # One message group: one batch in flight is all it can use; 2 is the least AWS accepts.
+  scaling_config {
+    maximum_concurrency = 2
   }
 }

@@ -1,11 +1,26 @@
 output "queue_url" {
-  description = "URL of the gatekeeper's FIFO queue (the `gatekeeper_queue_url` of the generated definitions)."
+  description = "URL of the gatekeeper's control queue, shared by every semaphore (the `gatekeeper_queue_url` of the generated definitions: releases)."
   value       = aws_sqs_queue.this.url
 }
 
 output "queue_arn" {
-  description = "ARN of the gatekeeper's FIFO queue (the state machines need sqs:SendMessage on it)."
+  description = "ARN of the gatekeeper's control queue (the state machines need sqs:SendMessage on it)."
   value       = aws_sqs_queue.this.arn
+}
+
+output "arrivals_queue_urls" {
+  description = "URL of each semaphore's arrivals queue, by semaphore (the `arrivals_queue_url` of its workflows' generated definitions: acquires)."
+  value       = { for name, q in aws_sqs_queue.arrivals : name => q.url }
+}
+
+output "arrivals_queue_arns" {
+  description = "ARN of each semaphore's arrivals queue, by semaphore (its workflows' state machines need sqs:SendMessage on it)."
+  value       = { for name, q in aws_sqs_queue.arrivals : name => q.arn }
+}
+
+output "arrivals_dlq_urls" {
+  description = "URL of each semaphore's arrivals dead-letter queue, by semaphore."
+  value       = { for name, q in aws_sqs_queue.arrivals_dlq : name => q.url }
 }
 
 output "dlq_url" {
@@ -44,7 +59,7 @@ output "log_group_name" {
 }
 
 output "reserved_concurrency" {
-  description = "Reserved concurrency of the function, also the event source mapping's maximum concurrency."
+  description = "Reserved concurrency of the function, also the control queue's event source mapping's maximum concurrency (each arrivals queue's is 2: one message group)."
   value       = local.concurrency
 }
 

@@ -1,7 +1,7 @@
 # The settings handed to ../lambda_function unchanged are validated there, once.
 
 variable "name" {
-  description = "Name of the gatekeeper function, of its role by default, of its queue (`{name}.fifo`, DLQ `{name}-dlq.fifo`) and prefix of its rules (`{name}-{semaphore}-ended|redriven|sweep`)."
+  description = "Name of the gatekeeper function, of its role by default, of its control queue (`{name}.fifo`, DLQ `{name}-dlq.fifo`), prefix of each semaphore's arrivals queue (`{name}-{semaphore}-arrivals.fifo`, DLQ `{name}-{semaphore}-arrivals-dlq.fifo`) and of its rules (`{name}-{semaphore}-ended|redriven|sweep`)."
   type        = string
 
   validation {

@@ -236,6 +236,9 @@ def _post(url: str, body: bytes) -> None:
         reply.read()
 
 
+NON_ATOMIC_SWITCH_INTERVAL_S = 1e-5
+
+
 def serve(
     port_file: Path | None,
     *,
@@ -260,6 +263,12 @@ def serve(
     # One line per request would drown the terminal and fill the log; errors still show.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     active = apply_shims(atomic_dynamodb=atomic_dynamodb, enforce_iam=enforce_iam) if shims else []
+    if not atomic_dynamodb:
+        # Without the atomicity shim, two requests' writes interleave only when the server
+        # switches threads inside one of them; at Python's default 5 ms a transaction of a few
+        # items rarely spans a switch, so the races the stress tests must be able to see were
+        # seen in some runs and not others. Switching often makes them routine.
+        sys.setswitchinterval(NON_ATOMIC_SWITCH_INTERVAL_S)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     actual_port = server.get_host_and_port()[1]

@@ -55,7 +55,8 @@ MAX_STATES_COMPARED = 200_000
 FAILING_ERRORS = frozenset({"States.ALL", "States.TaskFailed"})
 WORKER_RESOURCE = "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
 POST_RESOURCE = "arn:aws:states:::sqs:sendMessage"
-ROOM_QUEUE = "${gatekeeper_queue_url}"
+ROOM_QUEUE = "${gatekeeper_queue_url}"  # releases
+ARRIVALS_QUEUE = "${arrivals_queue_url}"  # acquires
 WORKER_QUEUE_PREFIX, WORKER_QUEUE_SUFFIX = "${queue_url.", "}"
 
 
@@ -334,7 +335,7 @@ class _Walker:
             return False
         resource = state.get("Resource")
         queue = _arguments(state).get("QueueUrl")
-        if queue == ROOM_QUEUE and resource == WORKER_RESOURCE:
+        if queue == ARRIVALS_QUEUE and resource == WORKER_RESOURCE:
             self._room_acquire(walk.usage)
         elif queue == ROOM_QUEUE and resource == POST_RESOURCE:
             self._room_message(walk.usage)

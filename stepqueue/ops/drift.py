@@ -69,14 +69,15 @@ def compare(
                 )
             )
             continue
-        found += _definition(wf, files[expected[wf]["definition_file"]], outputs, client)
+        template = files[expected[wf]["definition_file"]]
+        found += _definition(wf, template, expected[wf].get("semaphore"), outputs, client)
         found += _workers(wf, expected[wf]["workers"], outputs, client)
     found += _semaphores(tfvars.get("semaphores") or {}, outputs, client)
     return found
 
 
 def _definition(
-    wf: str, template: str, outputs: Mapping[str, Any], client: Client
+    wf: str, template: str, semaphore: str | None, outputs: Mapping[str, Any], client: Client
 ) -> list[Difference]:
     want = json.loads(
         render_definition(
@@ -84,6 +85,7 @@ def _definition(
             (outputs.get("queue_urls") or {}).get(wf, {}),
             str(outputs.get("semaphore_table_name") or ""),
             str(outputs.get("gatekeeper_queue_url") or ""),
+            str((outputs.get("gatekeeper_arrivals_queue_urls") or {}).get(semaphore or "", "")),
         )
     )
     arn = outputs["state_machine_arns"][wf]

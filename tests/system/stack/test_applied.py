@@ -180,10 +180,15 @@ def test_definitions_equal_the_generated_asl(deployment: Deployment) -> None:
     sfn = deployment.emu.client("stepfunctions")
     table = deployment.outputs["semaphore_table_name"]
     room = deployment.outputs["gatekeeper_queue_url"]
+    arrivals = deployment.outputs["gatekeeper_arrivals_queue_urls"]
     for wf, spec in deployment.tfvars["workflows"].items():
         template = (deployment.generated_dir / spec["definition_file"]).read_text()
         expected = render_definition(
-            template, deployment.outputs["queue_urls"][wf], table, gatekeeper_queue_url=room
+            template,
+            deployment.outputs["queue_urls"][wf],
+            table,
+            gatekeeper_queue_url=room if spec["semaphore"] else "",
+            arrivals_queue_url=arrivals[spec["semaphore"]] if spec["semaphore"] else "",
         )
         described = sfn.describe_state_machine(
             stateMachineArn=deployment.outputs["state_machine_arns"][wf]
@@ -240,9 +245,15 @@ def test_state_machine_policies(deployment: Deployment) -> None:
         send = statements["SendToOwnQueues"]
         assert send["Action"] == ["sqs:SendMessage"]
         own = sorted(deployment.outputs["queue_arns"][wf].values())
-        # A waiting-room workflow also posts to the gatekeeper's queue, and never touches the
-        # table.
-        expected = own if spec["semaphore"] is None else sorted([*own, room])
+        # A waiting-room workflow also posts to the gatekeeper's control queue (releases) and
+        # its semaphore's arrivals queue (acquires), no other semaphore's, and never touches
+        # the table.
+        arrivals = deployment.outputs["gatekeeper_arrivals_queue_urls"]
+        expected = (
+            own
+            if spec["semaphore"] is None
+            else sorted([*own, room, _queue_arn(deployment, arrivals[spec["semaphore"]])])
+        )
         assert sorted(send["Resource"]) == expected
         assert "AcquireReleaseSemaphore" not in statements
         # Only the log-delivery and X-Ray statements may use "*" (their APIs have no resource).
@@ -344,19 +355,39 @@ def test_gatekeeper(deployment: Deployment) -> None:
     ]
     bound = max(2, 2 * len(semaphores))  # a group per semaphore and one for its arrivals
     assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == bound
-    [esm] = [
-        m
+    # One mapping from the control queue, one from each semaphore's arrivals queue.
+    arrivals = {
+        sem: _queue_arn(deployment, u) for sem, u in out["gatekeeper_arrivals_queue_urls"].items()
+    }
+    assert set(arrivals) == set(semaphores)
+    mappings = {
+        m["EventSourceArn"]: m
         for m in lam.list_event_source_mappings()["EventSourceMappings"]
         if m["FunctionArn"] == fn["FunctionArn"]
-    ]
-    assert esm["EventSourceArn"] == queue_arn
-    assert esm["State"] in {"Disabled", "Disabling"} or esm.get("Enabled") is False
-    assert esm["BatchSize"] == 10
-    assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert esm["ScalingConfig"] == {"MaximumConcurrency": bound}
+    }
+    assert set(mappings) == {queue_arn, *arrivals.values()}
+    for source, esm in mappings.items():
+        assert esm["State"] in {"Disabled", "Disabling"} or esm.get("Enabled") is False
+        assert esm["BatchSize"] == 10
+        assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # An arrivals queue has one group: one batch in flight, 2 the least AWS accepts.
+        most = bound if source == queue_arn else 2
+        assert esm["ScalingConfig"] == {"MaximumConcurrency": most}
+    for sem, arn in arrivals.items():
+        assert arn.endswith(f":{name}-{sem}-arrivals.fifo")
+        url = out["gatekeeper_arrivals_queue_urls"][sem]
+        queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert queue["FifoQueue"] == "true"
+        dead = json.loads(queue["RedrivePolicy"])
+        assert dead["deadLetterTargetArn"].endswith(f":{name}-{sem}-arrivals-dlq.fifo")
+        assert dead["maxReceiveCount"] == 100
 
     statements = _policy(deployment, out["gatekeeper_role_name"])
-    assert statements["ConsumeOwnQueue"]["Resource"] == [queue_arn]
+    assert sorted(statements["ConsumeOwnQueues"]["Resource"]) == sorted(
+        [queue_arn, *arrivals.values()]
+    )
+    # It sends only into the control queue (follow-ons, wake-ups).
+    assert statements["ContinueInControlQueue"]["Resource"] == [queue_arn]
     items = statements["SemaphoreItems"]
     assert sorted(items["Action"]) == [
         "dynamodb:BatchGetItem",

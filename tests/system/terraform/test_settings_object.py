@@ -1,8 +1,9 @@
 """A deployment made by the root of commit BEFORE (each wrapper module with its own pass-through
-Lambda variables) planned with the current root against the same state: the plan must change
-nothing at all. Not one replacement, not one in-place update: the one settings object of
-modules/lambda_function, its wrappers' `function` variable and the dashboard's permissions
-widget (there only when a worker has extra permissions) leave a deployment as it was.
+Lambda variables) planned with the current root against the same state: the one settings
+object of modules/lambda_function, its wrappers' `function` variable and the dashboard's
+permissions widget (there only when a worker has extra permissions) leave a deployment as it
+was. The only changes are those of a later design: each semaphore's arrivals queue, created
+beside the deployment (ARRIVALS), with the Acquire states and two policies updated in place.
 
 BEFORE is deployed as it was: its root (`git archive`) applied with the generator's output for
 SPECS, whose workers declare none of their own settings (their fields at the defaults,
@@ -74,6 +75,15 @@ def _with_workers(generated: Path, dest: Path, edit: Any) -> Path:
     return dest
 
 
+def _as_before_arrivals_queues(generated: Path) -> Path:
+    """The definitions as the generator of BEFORE wrote them: the Acquire state sent to the
+    control queue (BEFORE's root knows no `${arrivals_queue_url}`)."""
+    for asl in (generated / "asl").glob("*.json"):
+        text = asl.read_text()
+        asl.write_text(text.replace("${arrivals_queue_url}", "${gatekeeper_queue_url}"))
+    return generated
+
+
 def _changes(tf: Terraform, plan_file: Path) -> list[tuple[str, list[str]]]:
     tf.plan_to_file(plan_file)
     plan = json.loads(tf.show_plan(plan_file))
@@ -95,7 +105,9 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
     def with_defaults(worker: dict[str, Any]) -> dict[str, Any]:
         return {**worker, **WORKER_DEFAULTS}
 
-    old_inputs = _with_workers(generated, tmp_path / "old", with_defaults)
+    old_inputs = _as_before_arrivals_queues(
+        _with_workers(generated, tmp_path / "old", with_defaults)
+    )
     work_dir = tmp_path / "state"
     prefix = "so-"
     before = local_deployment(
@@ -127,4 +139,41 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
         )
         current.init()
         changes = _changes(current, tmp_path / f"{name}.bin")
-        assert changes == [], f"the current root would change ({name}): {changes}"
+        assert _beside_arrivals(changes) == [], f"the current root would change ({name}): {changes}"
+        # Since BEFORE, each semaphore's acquires have a queue of their own: created beside
+        # the deployment, its Acquire states pointed at it, nothing replaced.
+        created = sorted(a for a, actions in changes if actions == ["create"])
+        assert created == sorted(
+            f"module.gatekeeper[0].{kind}[\"{sem}\"]" for kind in ARRIVALS for sem in ("burst",)
+        ), created
+
+
+# What each semaphore's arrivals queue (modules/gatekeeper) adds to a deployment made before it:
+# its queues, DLQ alarm and mapping; the Acquire states of its workflows and the policies that
+# let them send there and the gatekeeper read from there are updated in place.
+ARRIVALS = (
+    "aws_cloudwatch_metric_alarm.arrivals_dlq",
+    "aws_lambda_event_source_mapping.arrivals",
+    "aws_sqs_queue.arrivals",
+    "aws_sqs_queue.arrivals_dlq",
+)
+ARRIVALS_UPDATES = (
+    'module.state_machine["burst"].',
+    "module.gatekeeper[0].module.function.aws_iam_role_policy.",
+)
+
+
+def _beside_arrivals(changes: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
+    """The changes the arrivals queues do not explain."""
+    return [
+        (address, actions)
+        for address, actions in changes
+        if not (actions == ["create"] and ".arrivals" in address)
+        and not (actions == ["update"] and address.startswith(ARRIVALS_UPDATES))
+        # The policy documents of those policies, read again at apply time.
+        and not (
+            actions == ["read"]
+            and address.startswith(('module.state_machine["burst"].', "module.gatekeeper[0]."))
+            and "data.aws_iam_policy_document." in address
+        )
+    ]

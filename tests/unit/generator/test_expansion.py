@@ -162,7 +162,9 @@ def test_waiting_room_acquire_and_release_match_the_contract(expand_spec: Expand
     entry = "States.Hash(States.Format('{} {}', $$.Execution.Id, $$.State.EnteredTime), 'SHA-256')"
     assert acquire["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
     assert acquire["Parameters"] == {
-        "QueueUrl": "${gatekeeper_queue_url}",
+        # The semaphore's own arrivals queue: a burst's backlog never hides a release (they go
+        # to the control queue) nor another semaphore.
+        "QueueUrl": "${arrivals_queue_url}",
         "MessageGroupId": "lin:arrivals",  # recorded in their own group: releases never wait
         "MessageDeduplicationId.$": entry,
         "MessageBody": {

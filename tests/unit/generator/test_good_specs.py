@@ -39,7 +39,10 @@ def test_generated_asl_passes_asl_validator(tmp_path: Path) -> None:
         }
         final = tmp_path / f"rendered-{template.name}"
         gatekeeper = "https://sqs.us-east-1.amazonaws.com/123456789012/stepqueue-gatekeeper.fifo"
-        rendered = render_definition(text, urls, "stepqueue-semaphores", gatekeeper)
+        arrivals = gatekeeper.replace(".fifo", "-sem-arrivals.fifo")
+        rendered = render_definition(
+            text, urls, "stepqueue-semaphores", gatekeeper, arrivals_queue_url=arrivals
+        )
         final.write_text(rendered, encoding="utf-8")
         files += [template, final]
     result = asl_validator(files)

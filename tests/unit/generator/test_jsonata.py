@@ -43,7 +43,10 @@ def _rendered(workflows: list[Workflow], tmp: Path) -> dict[str, dict[str, Any]]
             workers = next(w for w in workflows if w.name == wf).workers
             urls = {w.name: f"https://sqs.us-east-1.amazonaws.com/1/{wf}-{w.name}" for w in workers}
             gatekeeper = "https://sqs.us-east-1.amazonaws.com/1/stepqueue-gatekeeper.fifo"
-            final = render_definition(text, urls, "stepqueue-semaphores", gatekeeper)
+            arrivals = gatekeeper.replace(".fifo", "-orders-arrivals.fifo")
+            final = render_definition(
+                text, urls, "stepqueue-semaphores", gatekeeper, arrivals_queue_url=arrivals
+            )
             (tmp / f"{wf}.template.json").write_text(text, encoding="utf-8")
             (tmp / f"{wf}.json").write_text(final, encoding="utf-8")
             out[wf] = json.loads(final)

@@ -41,12 +41,16 @@ def test_user_text_is_escaped_in_the_template(tmp_path: Path) -> None:
     assert "$${hi}" in text and "$${literal}" in text and "%%{ if x }" in text
     assert "$$${already}" in text
     assert "${queue_url.w}" in text and "${gatekeeper_queue_url}" in text
+    assert "${arrivals_queue_url}" in text
     json.loads(text)  # still valid JSON
 
 
 def test_round_trip_restores_the_user_text(tmp_path: Path) -> None:
     rendered = render_definition(
-        _template(tmp_path), {"w": "https://sqs/q-w"}, gatekeeper_queue_url="https://sqs/room"
+        _template(tmp_path),
+        {"w": "https://sqs/q-w"},
+        gatekeeper_queue_url="https://sqs/room",
+        arrivals_queue_url="https://sqs/arrivals",
     )
     asl = json.loads(rendered)
     assert asl["States"]["Say ${hi}"]["Result"] == {
@@ -54,7 +58,11 @@ def test_round_trip_restores_the_user_text(tmp_path: Path) -> None:
     }
     assert asl["States"]["Work"]["Comment"] == "cost: $5 {not a placeholder}"
     assert asl["States"]["Work"]["Parameters"]["QueueUrl"] == "https://sqs/q-w"
-    assert asl["States"]["StepQueue:Acquire"]["Parameters"]["QueueUrl"] == "https://sqs/room"
+    assert asl["States"]["StepQueue:Acquire"]["Parameters"]["QueueUrl"] == "https://sqs/arrivals"
+    releases = [s for n, s in asl["States"].items() if n.startswith("StepQueue:Release")]
+    assert releases and all(
+        s["Parameters"]["QueueUrl"] == "https://sqs/room" for s in releases if "Parameters" in s
+    )
     assert asl["States"]["StepQueue:Acquire"]["Next"] == "Say ${hi}"
 
 

@@ -122,6 +122,41 @@ def test_a_failed_group_comes_back_soon_and_alone(stubs: tuple[StubSqs, StubKeep
     ]
 
 
+def test_a_failed_arrivals_group_comes_back_in_its_own_queue(
+    stubs: tuple[StubSqs, StubKeeper],
+) -> None:
+    """An arrivals queue's batch: its receipt handles belong to that queue, so the visibility
+    is changed there, not in the control queue (where SQS would refuse them)."""
+    sqs, _ = stubs
+    arn = "arn:aws:sqs:us-east-1:1:gk-broken-arrivals.fifo"
+    record = {**_record("a1", "broken", 2), "eventSourceARN": arn}
+    assert entry.handler({"Records": [record]}, None) == {
+        "batchItemFailures": [{"itemIdentifier": "a1"}]
+    }
+    (call,) = sqs.calls
+    assert call["QueueUrl"] == "https://sqs.example/1/gk-broken-arrivals.fifo"
+    assert call["Entries"] == [{"Id": "0", "ReceiptHandle": "rh-a1", "VisibilityTimeout": 2}]
+
+
+@pytest.mark.parametrize(
+    ("arn", "url"),
+    [
+        ("arn:aws:sqs:us-east-1:1:gk-a-arrivals.fifo", "https://sqs.example/1/gk-a-arrivals.fifo"),
+        ("arn:aws:sqs:us-east-1:1:q.fifo", "https://sqs.example/1/q.fifo"),
+        # Another account's queue is never ours to guess: the control queue's URL.
+        ("arn:aws:sqs:us-east-1:2:other.fifo", "https://sqs.example/1/q.fifo"),
+        ("", "https://sqs.example/1/q.fifo"),
+        ("not:an:arn", "https://sqs.example/1/q.fifo"),
+        ("arn:aws:sqs:us-east-1:1:", "https://sqs.example/1/q.fifo"),
+    ],
+)
+def test_the_queue_of_a_record_is_named_by_its_source_arn(
+    arn: str, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GATEKEEPER_QUEUE_URL", "https://sqs.example/1/q.fifo")
+    assert entry.queue_url_of(arn) == url
+
+
 def test_nothing_to_hasten_when_every_group_is_decided(stubs: tuple[StubSqs, StubKeeper]) -> None:
     sqs, keeper = stubs
     assert entry.handler({"Records": [_record("b1", "fine", 1)]}, None) == {"batchItemFailures": []}
