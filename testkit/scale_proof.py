@@ -7,7 +7,8 @@ one GetItem per item looked at) is no longer in the code, so it is extracted wit
 into a temporary directory and run as that gatekeeper's code. Without the history (a shallow
 clone, an sdist) the proof is skipped, and says so in its JSON.
 
-For each design, on a fresh emulator: the semaphore's table and FIFO queue, a state machine
+For each design, on a fresh emulator: the semaphore's table and FIFO queue (and, for a design
+whose Acquire names one, the semaphore's arrivals queue with a mapping of its own), a state machine
 generated from that design's templates (a Wait body behind the waiting room), and the local
 runner's event source mapping (stepqueue/local/runner.py: one batch in flight per message
 group, the deployment's concurrency of 2) running the gatekeeper's real handler in its
@@ -43,7 +44,12 @@ from stepqueue.local.runner import MappingRunner, MappingSettings
 from stepqueue.paths import LAMBDA_SRC, REPO
 from testkit import scale_model
 from testkit.semaphore_requests import generate_definition_template
-from testkit.waiting_room import create_machine, create_queue, create_table
+from testkit.waiting_room import (
+    create_arrivals_queue,
+    create_machine,
+    create_queue,
+    create_table,
+)
 
 OLD_COMMIT = "b552a47"  # the last commit with the serial gatekeeper, acquires in one group
 LATENCY_SET = "central"
@@ -95,25 +101,29 @@ def definition_template(templates: Path, limit: int, body_s: int) -> str:
         render.renderer.cache_clear()
 
 
-def _settings(sqs: Any, url: str, limit: int, log_dir: Path) -> MappingSettings:
+def _settings(
+    sqs: Any, url: str, control_url: str, limit: int, log_dir: Path, uuid: str
+) -> MappingSettings:
+    """The mapping of one of the gatekeeper's queues (`url`); `control_url` is the queue its
+    follow-ons and wake-ups go to."""
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     prefix = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:{NAME}:"
     return MappingSettings(
-        uuid="proof",
+        uuid=uuid,
         function_name=f"{NAME}-gatekeeper",
         function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{NAME}-gatekeeper",
         queue_arn=queue_arn,
         queue_url=url,
         batch_size=10,
         batching_window_s=0,
-        max_concurrency=2,  # modules/gatekeeper: two groups of one semaphore (two at least)
+        max_concurrency=2,  # modules/gatekeeper: 2 for one semaphore's queues (two at least)
         report_batch_item_failures=True,
         handler="stepqueue_gatekeeper.entry.handler",
         environment={
             "SEMAPHORE_TABLE": NAME,
-            "GATEKEEPER_QUEUE_URL": url,
+            "GATEKEEPER_QUEUE_URL": control_url,
             "SEMAPHORE_LIMITS": json.dumps({NAME: limit}),
             "EXECUTION_ARN_PREFIXES": json.dumps([prefix]),
             ENV_LATENCY: json.dumps(injected_latency()),
@@ -139,18 +149,27 @@ def run_design(
         ddb, sqs, sfn = (emu.client(s) for s in ("dynamodb", "sqs", "stepfunctions"))
         create_table(ddb, NAME, {NAME: limit})
         url = create_queue(sqs, NAME)
-        machine = create_machine(sfn, NAME, template, NAME, url)
+        # A design whose Acquire names an arrivals queue gets one, with its own mapping, as
+        # modules/gatekeeper deploys it; the serial design sends everything to the one queue.
+        queues = {"proof": url}
+        if "${arrivals_queue_url}" in template:
+            queues["proof-arrivals"] = create_arrivals_queue(sqs, NAME)
+        machine = create_machine(sfn, NAME, template, NAME, url, queues.get("proof-arrivals"))
         stop = threading.Event()
         with open(work / "containers.log", "a") as container_log:
-            mapping = MappingRunner(
-                _settings(sqs, url, limit, log_dir),
-                emu.endpoint,
-                lambda_root,
-                container_log,
-                stop,
-                None,
-            )
-            mapping.start(prewarm=True)
+            mappings = [
+                MappingRunner(
+                    _settings(sqs, queue, url, limit, log_dir, uuid),
+                    emu.endpoint,
+                    lambda_root,
+                    container_log,
+                    stop,
+                    None,
+                )
+                for uuid, queue in queues.items()
+            ]
+            for mapping in mappings:
+                mapping.start(prewarm=True)
             try:
                 with ThreadPoolExecutor(START_THREADS) as starters, ThreadPoolExecutor(8) as pool:
                     arns = list(
@@ -166,10 +185,12 @@ def run_design(
                     )
             finally:
                 stop.set()
-                mapping.join()
-                mapping.close()
-            if mapping.error is not None:
-                raise RuntimeError(f"the gatekeeper's mapping failed: {mapping.error!r}")
+                for mapping in mappings:
+                    mapping.join()
+                    mapping.close()
+            for mapping in mappings:
+                if mapping.error is not None:
+                    raise RuntimeError(f"the gatekeeper's mapping failed: {mapping.error!r}")
     ok = [d for d in described.values() if d["status"] == "SUCCEEDED"]
     if len(ok) != n:
         raise RuntimeError(f"{n - len(ok)} of {n} executions did not succeed")
