@@ -13,9 +13,9 @@ design (`batched_split_queues`: each semaphore's arrivals in a FIFO queue of the
 the same gatekeeper in one shared queue (`batched`) and the serial one before it (`serial`);
 each burst with the bound an ideal gatekeeper sets on `succeeded_fraction`, each queue's backlog
 and SendMessage calls against the quota, and a small semaphore's waits beside the burst
-(`neighbour`); `model.targets` are issue 23's, met or not, and the exit status says whether all
-are. testkit/scale_proof.py checks the gatekeeper's part against both gatekeepers run on the
-emulator. Prints ONE JSON object as its last stdout line.
+(`neighbour`); `model.targets` are the throughput targets, met or not, and the exit status
+says whether all are. testkit/scale_proof.py checks the gatekeeper's part against both
+gatekeepers run on the emulator. Prints ONE JSON object as its last stdout line.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ waiter) when it reaches the head.
 
 The batched gatekeeper records acquires in a group of their own (`simulate_split`), and where
 the groups are is part of the design: one FIFO queue for every group of every semaphore
-(`batched`, before issue 23), or each semaphore's arrivals in a queue of their own and the
+(`batched`, before the split), or each semaphore's arrivals in a queue of their own and the
 control groups (releases, ticks, reclaims, limit changes) in one shared queue
 (`batched_split_queues`, deployed). SQS FIFO finds available groups only in the first 120,000
 messages of a queue, so in one queue the arrivals' backlog hides the control group behind it;
@@ -105,7 +105,7 @@ COUNTER_WRITE_UNITS = 2 * 1  # the counter (~1 KB), once per transaction
 class Design:
     """A batch's cost in round trips, read off the ledger; and where its groups are:
     `shared_queue`, one FIFO queue per deployment holding every group of every semaphore
-    (the design before issue 23's split); otherwise each semaphore's arrivals group has a
+    (the design before the split); otherwise each semaphore's arrivals group has a
     queue of its own and the control groups share one (modules/gatekeeper)."""
 
     name: str
@@ -734,7 +734,7 @@ def neighbour(design: Design, lat: dict[str, float], beside: Seen) -> dict[str, 
     return {
         **{k: run[k] for k in keys},
         "succeeded_fraction": timed["succeeded_fraction"],
-        "hidden_seconds": round(sum(b - a for a, b in full), 1),
+        "hidden_seconds": round(sum((b - a for a, b in full), 0.0), 1),
     }
 
 
@@ -821,7 +821,8 @@ def model(n: int = 1_000_000, limit: int = 500, body_s: float = 5.0) -> dict[str
 
 
 def targets(current: dict[str, Any]) -> dict[str, Any]:
-    """Issue 23's targets at central latencies, for the current design's full-rate burst."""
+    """The semaphore's throughput targets at central latencies (ceiling, efficiency,
+    release delay, cost), for the current design's full-rate burst."""
     burst = current["burst"]["central"]
     checks = {
         "ceiling_executions_per_s": (current["ceiling_executions_per_s"]["central"], ">=", 100),
