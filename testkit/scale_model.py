@@ -754,7 +754,7 @@ def _burst(
     else:
         burst = simulate_split(design, lat, n, limit, body_s, None, starts, seen=seen)
         timed = burst
-        if burst["wait_max_s"] > MAX_WAIT_DEFAULT_S:
+        if burst["wait_max_s"] >= MAX_WAIT_DEFAULT_S - 1:  # rounded: a second's margin
             timed = simulate_split(design, lat, n, limit, body_s, MAX_WAIT_DEFAULT_S, starts)
     burst["succeeded_fraction"] = timed["succeeded_fraction"]
     return burst
