@@ -38,6 +38,7 @@ from generator.vocabulary import (
     RELEASE_NO_MATCH,
     RELEASE_ON_ERROR,
     RERAISE,
+    SLOT_TURNOVER_S,
     START_EXECUTION_BUCKET,
     START_EXECUTION_PER_S,
     TERMINAL,
@@ -189,6 +190,16 @@ _JSONATA = {name: f"{name}_jsonata.json.j2" for name in _TEMPLATES}
 ENTRY_HASH = "States.Hash(States.Format('{} {}', $$.Execution.Id, $$.State.EnteredTime), 'SHA-256')"
 
 
+# The Acquire's send retries longer than other SQS sends. A semaphore's arrivals queue takes 300
+# SendMessage calls a second (SQS FIFO without high throughput, one message group), exactly
+# StartExecution's refill: a burst's first 1,300 executions, started at once, are a surplus the
+# refill never drains while the burst lasts, so that many sends are always being retried. Each
+# waits about 1,300 / 300 = 4.3 s on average; 12 attempts (1, 2, 4, 8, 16, then 30 s with full
+# jitter: up to 4 minutes) ride that out where 5 (31 s) would fail some executions. A retried
+# send keeps its deduplication id (the entry's hash): never a second arrival.
+ACQUIRE_SEND_ATTEMPTS = 12
+
+
 def _room_acquire(
     c: Concurrency, renderer: Renderer, next_state: str, form: dict[str, str]
 ) -> dict[str, Any]:
@@ -200,7 +211,10 @@ def _room_acquire(
             "at no cost while waiting.",
             entry_hash=ENTRY_HASH,
             max_wait_seconds=c.max_wait_seconds,
-            sqs_retry=renderer.fragment("sqs_retry.json.j2"),
+            sqs_retry={
+                **renderer.fragment("sqs_retry.json.j2"),
+                "MaxAttempts": ACQUIRE_SEND_ATTEMPTS,
+            },
             timeout_state=ACQUIRE_TIMEOUT,
             next=next_state,
             key=c.admission.key,
@@ -218,7 +232,14 @@ def served_per_s(limit: int, body_seconds: float, rate: float | None) -> tuple[f
     turning over, its rate, or its gatekeeper (docs/design.md §4, Throughput)."""
     bounds = [(float(GATEKEEPER_CEILING_PER_S), "its gatekeeper's ceiling at central latencies")]
     if body_seconds > 0:
-        bounds.append((limit / body_seconds, f"limit {limit} / body_seconds {body_seconds:g}"))
+        turnover = body_seconds + SLOT_TURNOVER_S
+        bounds.append(
+            (
+                limit / turnover,
+                f"limit {limit} / (body_seconds {body_seconds:g} + {SLOT_TURNOVER_S:g} s for "
+                "the gatekeeper to grant a freed slot again)",
+            )
+        )
     if rate is not None:
         bounds.append((rate, "concurrency.rate.per_second"))
     return min(bounds)
@@ -236,6 +257,17 @@ def burst_wait_seconds(executions: int, limit: int, per_s: float) -> float:
 
     ends = {min(executions, START_EXECUTION_BUCKET), executions}
     return max([0.0, *(wait(i) for i in ends if i > limit)])
+
+
+def sized_wait_seconds(
+    executions: int, limit: int, body_seconds: float, rate: float | None
+) -> tuple[float, float, str]:
+    """The longest wait of a burst (burst_wait_seconds at served_per_s) and one round more:
+    slots free in whole rounds of one body, so the last waiters of a round wait for its end.
+    Returns (seconds, executions/s, what bounds the rate)."""
+    per_s, bound = served_per_s(limit, body_seconds, rate)
+    round_s = body_seconds + SLOT_TURNOVER_S if body_seconds > 0 else 0.0
+    return burst_wait_seconds(executions, limit, per_s) + round_s, per_s, bound
 
 
 def check_burst(
@@ -256,8 +288,7 @@ def check_burst(
         body_seconds = r.number(v, f"{path}.body_seconds", "body_seconds", 0, BODY_SECONDS_MAX)
     if executions is None or limit is None or max_wait_seconds is None:
         return
-    per_s, bound = served_per_s(limit, body_seconds or 0.0, rate)
-    worst = burst_wait_seconds(executions, limit, per_s)
+    worst, per_s, bound = sized_wait_seconds(executions, limit, body_seconds or 0.0, rate)
     if worst <= max_wait_seconds:
         return
     r.warning(

@@ -52,6 +52,10 @@ EXPECTED_BURST_MAX = 1_000_000_000
 BODY_SECONDS_MAX = 604_800  # a week: a slot held longer is a lease, not a burst's body
 START_EXECUTION_BUCKET, START_EXECUTION_PER_S = 1_300, 300
 GATEKEEPER_CEILING_PER_S = 102
+# A freed slot is granted again one gatekeeper batch after its release (the model's granting
+# batch at central latencies, 98 ms, rounded up to 0.1 s): each slot turns over every
+# body_seconds + this, not every body_seconds.
+SLOT_TURNOVER_S = 0.1
 # Admission controls of a waiting-room semaphore (docs/design.md §4b). The bounds are the
 # gatekeeper's (lambda_src/stepqueue_gatekeeper/rules.py), so no spec passes here and fails there.
 PER_KEY_KEYS = frozenset({"key", "limit"})

@@ -289,7 +289,7 @@ def prove(n: int, limit: int, body_s: int) -> dict[str, Any]:
             }
         sources = {
             "old": (old, "serial"),
-            "new": ((LAMBDA_SRC, REPO / "generator" / "templates"), "batched"),
+            "new": ((LAMBDA_SRC, REPO / "generator" / "templates"), scale_model.CURRENT),
         }
         for key, ((root, templates), model_name) in sources.items():
             run = run_design(root, templates, n, limit, body_s, Path(tmp) / key)

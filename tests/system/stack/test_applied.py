@@ -375,8 +375,9 @@ def test_gatekeeper(deployment: Deployment) -> None:
         assert esm["ScalingConfig"] == {"MaximumConcurrency": most}
     for sem, arn in arrivals.items():
         assert arn.endswith(f":{name}-{sem}-arrivals.fifo")
-        url = out["gatekeeper_arrivals_queue_urls"][sem]
-        queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        queue = sqs.get_queue_attributes(
+            QueueUrl=out["gatekeeper_arrivals_queue_urls"][sem], AttributeNames=["All"]
+        )["Attributes"]
         assert queue["FifoQueue"] == "true"
         dead = json.loads(queue["RedrivePolicy"])
         assert dead["deadLetterTargetArn"].endswith(f":{name}-{sem}-arrivals-dlq.fifo")

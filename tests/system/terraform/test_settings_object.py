@@ -144,7 +144,7 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
         # the deployment, its Acquire states pointed at it, nothing replaced.
         created = sorted(a for a, actions in changes if actions == ["create"])
         assert created == sorted(
-            f"module.gatekeeper[0].{kind}[\"{sem}\"]" for kind in ARRIVALS for sem in ("burst",)
+            f'module.gatekeeper[0].{kind}["{sem}"]' for kind in ARRIVALS for sem in ("burst",)
         ), created
 
 

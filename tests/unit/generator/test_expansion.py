@@ -159,6 +159,11 @@ def test_waiting_room_acquire_and_release_match_the_contract(expand_spec: Expand
         LINEAR.replace("{limit: 3}", "{limit: 3, max_wait_seconds: 86400, mode: waiting_room}")
     )
     acquire = asl["States"][ACQUIRE]
+    # Its send outlasts a burst's surplus over the arrivals queue's 300 sends a second, longer
+    # than any other SQS send retries.
+    [retry] = acquire["Retry"]
+    assert retry["ErrorEquals"] == ["SQS.SdkClientException", "SQS.AmazonSQSException"]
+    assert retry["MaxAttempts"] == 12 and retry["MaxDelaySeconds"] == 30
     entry = "States.Hash(States.Format('{} {}', $$.Execution.Id, $$.State.EnteredTime), 'SHA-256')"
     assert acquire["Resource"] == "arn:aws:states:::sqs:sendMessage.waitForTaskToken"
     assert acquire["Parameters"] == {

@@ -15,7 +15,7 @@ def test_the_start_queues_bound_is_what_the_model_says_a_gatekeeper_records() ->
     text = (MODULES / "start_queue" / "main.tf").read_text()
     found = re.search(r"^\s*gatekeeper_records_per_second\s*=\s*(\d+)\s*$", text, re.MULTILINE)
     assert found is not None
-    batched = next(d for d in scale_model.designs() if d.split)
+    batched = next(d for d in scale_model.designs() if d.name == scale_model.CURRENT)
     warm = batched.arrivals_ms(scale_model.LATENCY_MS["central"], wake=False)
     records_per_s = scale_model.FIFO_BATCH / (warm / 1000)
     assert int(found.group(1)) == math.floor(records_per_s)
