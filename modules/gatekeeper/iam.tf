@@ -10,7 +10,7 @@ data "aws_iam_policy_document" "this" {
       "sqs:GetQueueAttributes",
       "sqs:ChangeMessageVisibility",
     ]
-    resources = concat([aws_sqs_queue.this.arn], [for name in sort(keys(aws_sqs_queue.arrivals)) : aws_sqs_queue.arrivals[name].arn])
+    resources = concat([aws_sqs_queue.this.arn], [for name in sort(keys(module.arrivals)) : module.arrivals[name].queue_arn])
   }
 
   # A long sweep or a long line carries on in a follow-on message of the same group, and a

@@ -33,11 +33,6 @@ locals {
   # be what exhausts the account's concurrency.
   concurrency = coalesce(try(var.function.reserved_concurrency, null), max(2, 2 * length(var.semaphores)))
 
-  arrivals_queue_names = { for name in keys(var.semaphores) : name => "${var.name}-${name}-arrivals.fifo" }
-  arrivals_queue_arns_static = {
-    for name, queue in local.arrivals_queue_names :
-    name => "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${queue}"
-  }
 
   # Only semaphores some state machine uses get event rules (a rule needs a non-empty list).
   watched = { for name, s in var.semaphores : name => s if length(s.state_machine_arns) > 0 }
@@ -68,6 +63,12 @@ resource "aws_sqs_queue" "this" {
   # else that sends here (the state machines, the gatekeeper, `stepqueue semaphore set`) passes
   # an explicit deduplication id, which takes precedence over the content hash.
   content_based_deduplication = true
+  # High throughput: SQS's 300 sends a second apply to each message group, not to the queue,
+  # so each semaphore's releases have a quota of their own however many semaphores share the
+  # queue. Deduplication ids are then unique per group, as every sender's already are (they
+  # name the semaphore).
+  deduplication_scope   = "messageGroup"
+  fifo_throughput_limit = "perMessageGroupId"
 
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
@@ -328,95 +329,37 @@ resource "aws_cloudwatch_event_target" "sweep" {
 # -- arrivals, one queue per semaphore ------------------------------------------------------
 
 # Each semaphore's arrivals queue: the Acquire state's only destination. One message group (the
-# semaphore's `NAME:arrivals`), its own DLQ, its own event source mapping into the same
-# function. The gatekeeper decides a message by its group, not by the queue it came from, so
-# acquires an earlier version left in the control queue are recorded all the same while it
-# drains.
+# semaphore's `NAME:arrivals`), its own DLQ and alarm, its own event source mapping into the
+# same function. The gatekeeper decides a message by its group, not by the queue it came from,
+# so acquires an earlier version left in the control queue are recorded all the same while it
+# drains. The Acquire state passes its own deduplication id, so no content-based deduplication.
+module "arrivals" {
+  source   = "../queue"
+  for_each = var.semaphores
 
-resource "aws_sqs_queue" "arrivals_dlq" {
-  for_each = local.arrivals_queue_names
+  name = "${var.name}-${each.key}-arrivals"
+  fifo = true
 
-  name       = "${var.name}-${each.key}-arrivals-dlq.fifo"
-  fifo_queue = true
+  visibility_timeout_seconds    = var.visibility_timeout_seconds
+  message_retention_seconds     = var.message_retention_seconds
+  dlq_message_retention_seconds = var.dlq_message_retention_seconds
+  max_receive_count             = var.max_receive_count
 
-  message_retention_seconds = var.dlq_message_retention_seconds
+  kms_key_arn                       = var.kms_key_arn
+  kms_data_key_reuse_period_seconds = var.kms_data_key_reuse_period_seconds
 
-  sqs_managed_sse_enabled           = local.use_cmk ? null : true
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = local.use_cmk ? var.kms_data_key_reuse_period_seconds : null
-
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [local.arrivals_queue_arns_static[each.key]]
-  })
-
-  tags = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = length("${var.name}-${each.key}-arrivals-dlq.fifo") <= 80
-      error_message = "SQS queue names are at most 80 characters: shorten the gatekeeper's name or the semaphore's (`{name}-{semaphore}-arrivals-dlq.fifo`)."
-    }
-  }
-}
-
-resource "aws_sqs_queue" "arrivals" {
-  for_each = local.arrivals_queue_names
-
-  name       = each.value
-  fifo_queue = true
-  # The Acquire state passes an explicit deduplication id (the execution and the state's
-  # entry), as every sender to the control queue does.
-  content_based_deduplication = false
-
-  visibility_timeout_seconds = var.visibility_timeout_seconds
-  message_retention_seconds  = var.message_retention_seconds
-
-  sqs_managed_sse_enabled           = local.use_cmk ? null : true
-  kms_master_key_id                 = var.kms_key_arn
-  kms_data_key_reuse_period_seconds = local.use_cmk ? var.kms_data_key_reuse_period_seconds : null
-
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.arrivals_dlq[each.key].arn
-    maxReceiveCount     = var.max_receive_count
-  })
-
-  tags = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = var.visibility_timeout_seconds >= module.function.settings.timeout_seconds
-      error_message = "visibility_timeout_seconds must be at least function.timeout_seconds (AWS rejects the event source mapping otherwise)."
-    }
-  }
-}
-
-resource "aws_cloudwatch_metric_alarm" "arrivals_dlq" {
-  for_each = var.create_dlq_alarm ? local.arrivals_queue_names : {}
-
-  alarm_name        = "${var.name}-${each.key}-arrivals-dlq-not-empty"
-  alarm_description = "Acquires of semaphore ${each.key} in ${aws_sqs_queue.arrivals_dlq[each.key].name}: the gatekeeper failed ${var.max_receive_count} times to record them; their executions wait until max_wait_seconds."
-
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.arrivals_dlq[each.key].name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  comparison_operator = "GreaterThanThreshold"
-  threshold           = 0
-  treat_missing_data  = "notBreaching"
-
-  alarm_actions = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
-  ok_actions    = var.alarm_sns_topic_arn == null ? [] : [var.alarm_sns_topic_arn]
+  create_dlq_alarm         = var.create_dlq_alarm
+  dlq_alarm_period_seconds = 60
+  dlq_alarm_description    = "Acquires of semaphore ${each.key} the gatekeeper failed ${var.max_receive_count} times to record: their executions wait until max_wait_seconds."
+  alarm_sns_topic_arn      = var.alarm_sns_topic_arn
 
   tags = var.tags
 }
 
 resource "aws_lambda_event_source_mapping" "arrivals" {
-  for_each = local.arrivals_queue_names
+  for_each = module.arrivals
 
-  event_source_arn = aws_sqs_queue.arrivals[each.key].arn
+  event_source_arn = each.value.queue_arn
   function_name    = module.function.function_arn
   enabled          = var.event_source_mapping_enabled
 
@@ -426,5 +369,12 @@ resource "aws_lambda_event_source_mapping" "arrivals" {
   # One message group: one batch in flight is all it can use; 2 is the least AWS accepts.
   scaling_config {
     maximum_concurrency = 2
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.visibility_timeout_seconds >= module.function.settings.timeout_seconds
+      error_message = "visibility_timeout_seconds must be at least function.timeout_seconds (AWS rejects the event source mapping otherwise)."
+    }
   }
 }

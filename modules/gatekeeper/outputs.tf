@@ -10,17 +10,17 @@ output "queue_arn" {
 
 output "arrivals_queue_urls" {
   description = "URL of each semaphore's arrivals queue, by semaphore (the `arrivals_queue_url` of its workflows' generated definitions: acquires)."
-  value       = { for name, q in aws_sqs_queue.arrivals : name => q.url }
+  value       = { for name, q in module.arrivals : name => q.queue_url }
 }
 
 output "arrivals_queue_arns" {
   description = "ARN of each semaphore's arrivals queue, by semaphore (its workflows' state machines need sqs:SendMessage on it)."
-  value       = { for name, q in aws_sqs_queue.arrivals : name => q.arn }
+  value       = { for name, q in module.arrivals : name => q.queue_arn }
 }
 
 output "arrivals_dlq_urls" {
   description = "URL of each semaphore's arrivals dead-letter queue, by semaphore."
-  value       = { for name, q in aws_sqs_queue.arrivals_dlq : name => q.url }
+  value       = { for name, q in module.arrivals : name => q.dlq_url }
 }
 
 output "dlq_url" {

@@ -9,17 +9,21 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  dlq_name = coalesce(var.dlq_name, "${var.name}-dlq")
-  use_cmk  = var.kms_key_arn != null
+  suffix     = var.fifo ? ".fifo" : ""
+  queue_name = "${var.name}${local.suffix}"
+  dlq_base   = coalesce(var.dlq_name, "${var.name}-dlq")
+  dlq_name   = "${local.dlq_base}${local.suffix}"
+  use_cmk    = var.kms_key_arn != null
 
   # The work queue's ARN, known before it exists: the DLQ's redrive allow policy names it while
   # the work queue's redrive policy names the DLQ, and the static ARN breaks that cycle (the
   # terraform-aws-modules/sqs `queue_arn_static` idea).
-  queue_arn_static = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${var.name}"
+  queue_arn_static = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.queue_name}"
 }
 
 resource "aws_sqs_queue" "dlq" {
-  name = local.dlq_name
+  name       = local.dlq_name
+  fifo_queue = var.fifo ? true : null
 
   # The DLQ keeps messages as long as SQS allows, so there is time to inspect and redrive them.
   message_retention_seconds = var.dlq_message_retention_seconds
@@ -35,10 +39,18 @@ resource "aws_sqs_queue" "dlq" {
   })
 
   tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.dlq_name) <= 80
+      error_message = "SQS queue names are at most 80 characters: ${local.dlq_name} has ${length(local.dlq_name)}; shorten the queue's name."
+    }
+  }
 }
 
 resource "aws_sqs_queue" "this" {
-  name = var.name
+  name       = local.queue_name
+  fifo_queue = var.fifo ? true : null
 
   visibility_timeout_seconds = var.visibility_timeout_seconds
   message_retention_seconds  = var.message_retention_seconds
@@ -60,8 +72,8 @@ resource "aws_sqs_queue" "this" {
 resource "aws_cloudwatch_metric_alarm" "dlq" {
   count = var.create_dlq_alarm ? 1 : 0
 
-  alarm_name        = "${local.dlq_name}-not-empty"
-  alarm_description = "Messages in ${local.dlq_name}: a worker failed ${var.max_receive_count} times on them."
+  alarm_name        = "${local.dlq_base}-not-empty"
+  alarm_description = coalesce(var.dlq_alarm_description, "Messages in ${local.dlq_name}: a worker failed ${var.max_receive_count} times on them.")
 
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"

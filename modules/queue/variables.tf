@@ -8,6 +8,23 @@ variable "name" {
   }
 }
 
+variable "fifo" {
+  description = "Make both queues FIFO: their names get the `.fifo` suffix SQS requires (the DLQ's name, `-dlq.fifo` included, must stay within SQS's 80 characters). Senders then pass a message group and a deduplication id."
+  type        = bool
+  default     = false
+}
+
+variable "dlq_alarm_description" {
+  description = "What the DLQ alarm says when it fires (what a message there means for its senders). null: a worker failed on it max_receive_count times."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dlq_alarm_description == null || length(coalesce(var.dlq_alarm_description, "x")) <= 1024
+    error_message = "dlq_alarm_description is at most 1024 characters (CloudWatch's limit)."
+  }
+}
+
 variable "dlq_name" {
   description = "Name of the dead-letter queue. Defaults to `<name>-dlq`."
   type        = string

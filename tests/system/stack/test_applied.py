@@ -324,6 +324,9 @@ def test_gatekeeper(deployment: Deployment) -> None:
     assert attributes["FifoQueue"] == "true"
     # EventBridge targets a FIFO queue only with content-based deduplication.
     assert attributes["ContentBasedDeduplication"] == "true"
+    # Every semaphore's group has SQS's send quota of its own.
+    assert attributes["FifoThroughputLimit"] == "perMessageGroupId"
+    assert attributes["DeduplicationScope"] == "messageGroup"
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == _queue_arn(deployment, out["gatekeeper_dlq_url"])
     assert redrive["deadLetterTargetArn"].endswith(f":{name}-dlq.fifo")

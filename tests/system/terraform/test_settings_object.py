@@ -143,22 +143,24 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
         # Since BEFORE, each semaphore's acquires have a queue of their own: created beside
         # the deployment, its Acquire states pointed at it, nothing replaced.
         created = sorted(a for a, actions in changes if actions == ["create"])
-        assert created == sorted(
-            f'module.gatekeeper[0].{kind}["{sem}"]' for kind in ARRIVALS for sem in ("burst",)
-        ), created
+        assert created == sorted(ARRIVALS), created
 
 
 # What each semaphore's arrivals queue (modules/gatekeeper) adds to a deployment made before it:
 # its queues, DLQ alarm and mapping; the Acquire states of its workflows and the policies that
 # let them send there and the gatekeeper read from there are updated in place.
 ARRIVALS = (
-    "aws_cloudwatch_metric_alarm.arrivals_dlq",
-    "aws_lambda_event_source_mapping.arrivals",
-    "aws_sqs_queue.arrivals",
-    "aws_sqs_queue.arrivals_dlq",
+    'module.gatekeeper[0].aws_lambda_event_source_mapping.arrivals["burst"]',
+    'module.gatekeeper[0].module.arrivals["burst"].aws_cloudwatch_metric_alarm.dlq[0]',
+    'module.gatekeeper[0].module.arrivals["burst"].aws_sqs_queue.dlq',
+    'module.gatekeeper[0].module.arrivals["burst"].aws_sqs_queue.this',
 )
 ARRIVALS_UPDATES = (
     'module.state_machine["burst"].',
+    # The control queue in high-throughput mode (a quota per semaphore's group), and its
+    # policy, whose document names the queue, written again with it.
+    "module.gatekeeper[0].aws_sqs_queue.this",
+    "module.gatekeeper[0].aws_sqs_queue_policy.this",
     "module.gatekeeper[0].module.function.aws_iam_role_policy.",
 )
 
