@@ -29,7 +29,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -118,23 +117,6 @@ def dependency_dir(cache_root: Path, pins: dict[str, str]) -> Path:
             _copy_from_environment(pins, staging)
 
     fill_once(final, fill)
-    return final
-    cache_root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=cache_root) as tmp:
-        staging = Path(tmp) / "site"
-        staging.mkdir()
-        specs = [f"{n}=={v}" for n, v in pins.items()]
-        if not _install_with_pip(specs, staging):
-            print("lambda_zip: pip failed; copying pinned deps from this env", file=sys.stderr)
-            shutil.rmtree(staging)
-            staging.mkdir()
-            _copy_from_environment(pins, staging)
-        shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: not importable
-        try:
-            staging.rename(final)  # atomic: a concurrent build either wins or finds it done
-        except OSError:
-            if not final.is_dir():
-                raise
     return final
 
 
