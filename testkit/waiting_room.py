@@ -174,7 +174,7 @@ class Pump:
         arrivals_urls: tuple[str, ...] = (),
     ) -> None:
         self.ddb, self.sqs = emulator.client("dynamodb"), emulator.client("sqs")
-        self.table, self.queue_url = table, queue_url
+        self.table = table
         # Every queue the gatekeeper's mappings read: the control queue, then each arrivals
         # queue, polled in turn.
         self.queue_urls = (queue_url, *arrivals_urls)

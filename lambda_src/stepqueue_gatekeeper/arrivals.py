@@ -25,8 +25,6 @@ twice).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -153,21 +151,8 @@ def _wake(keeper: Gatekeeper, semaphore: str, book: Arrivals, out: Outcome) -> N
     c = counter_from(reply.get("Item"), semaphore, keeper.default_limits.get(semaphore, 0))
     if c.held >= c.limit:
         return
+    # Transient refusals raise: the batch comes back, recorded already, and only sends the
+    # tick again. Refused for good, the waiters are recorded all the same: the semaphore's next
+    # release, tick or sweep grants them.
     body = {"op": "tick", "semaphore": semaphore}
-    text = json.dumps(body, sort_keys=True)
-    dedup = hashlib.sha256(f"arrivals:{book.version}:{c.version}:{text}".encode()).hexdigest()
-    try:
-        keeper.sqs.send_message(
-            QueueUrl=keeper.queue_url,
-            MessageBody=text,
-            MessageGroupId=semaphore,
-            MessageDeduplicationId=dedup,
-        )
-    except Exception as exc:
-        if transient(exc):
-            raise  # the batch comes back: recorded already, it only sends the tick again
-        # Recorded all the same: the semaphore's next release, tick or sweep grants them.
-        code = str(aws_error_code(exc))
-        out.dropped.append({"op": "tick", "why": f"wake-up not sent: {code}", "error": code})
-        return
-    out.continued.append("tick")
+    keeper.follow_on(semaphore, body, f"arrivals:{book.version}:{c.version}", out)

@@ -247,7 +247,7 @@ class Gatekeeper:
             return
         body = {"op": "tick", "semaphore": c.semaphore}
         # Ticks with the same counter version but other arrivals must not be deduplicated.
-        self._continue(c.semaphore, body, c.version * 1_000_003 + a.version, out)
+        self.follow_on(c.semaphore, body, c.version * 1_000_003 + a.version, out)
 
     def _store(
         self, semaphore: str, readable: Sequence[Message], *, nothing_to_apply: bool
@@ -416,7 +416,7 @@ class Gatekeeper:
                 return
         c = store.counter
         if c.waiting and c.held < c.limit:
-            self._continue(c.semaphore, {"op": "tick", "semaphore": c.semaphore}, c.version, out)
+            self.follow_on(c.semaphore, {"op": "tick", "semaphore": c.semaphore}, c.version, out)
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -474,7 +474,7 @@ class Gatekeeper:
                 self._sweep_holder(store, rules, holder, m.message_id, out)
         if cursor is not None:
             body = {"op": "sweep", "semaphore": m.semaphore, "cursor": cursor}
-            self._continue(m.semaphore, body, store.counter.version, out)
+            self.follow_on(m.semaphore, body, store.counter.version, out)
 
     def _sweep_holder(
         self, store: Store, rules: Rules, holder: Holder, message_id: str, out: Outcome
@@ -870,12 +870,15 @@ class Gatekeeper:
         # Sent before the commit that records it: a crash between them leaves an extra tick
         # (harmless), never a semaphore with nobody to wake it.
         body = {"op": "tick", "semaphore": c.semaphore, "at_ms": at_ms}
-        if self._continue(c.semaphore, body, c.version, out):
+        if self.follow_on(c.semaphore, body, c.version, out):
             c.wake_ms = at_ms
             store.commit()
 
-    def _continue(self, semaphore: str, body: dict[str, Any], version: int, out: Outcome) -> bool:
-        """More work for this semaphore, queued behind what is already waiting in its group.
+    def follow_on(
+        self, semaphore: str, body: dict[str, Any], version: int | str, out: Outcome
+    ) -> bool:
+        """More work for this semaphore, queued behind what is already waiting in its group
+        (the control queue); `version` makes its deduplication id (the state it follows).
         Refused for good, it is reported and not sent: the group's next message (a release,
         an arrival, the schedule's sweep) carries on instead."""
         text = json.dumps(body, sort_keys=True)
