@@ -4,11 +4,13 @@ wrapper around python-terraform."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,39 @@ MODULE_NAMES = (
 )
 EXAMPLES = tuple(f"modules/{name}/examples/complete" for name in MODULE_NAMES)
 CHECKOV = Path(sys.executable).with_name("checkov")
+
+
+# The worker fields of docs/contracts.md at the defaults the generator always writes.
+WORKER_FIELD_DEFAULTS: dict[str, Any] = {
+    "architecture": "x86_64",
+    "artifact": None,
+    "environment": {},
+    "ephemeral_storage_mb": 512,
+    "layers": [],
+    "log_retention_days": None,
+    "managed_policy_arns": [],
+    "policy_statements": [],
+    "secrets": {},
+    "security_group_ids": [],
+    "subnet_ids": [],
+    "tags": {},
+}
+
+
+def archive_of(commit: str, dest: Path, *paths: str, what: str) -> Path:
+    """`paths` of `commit` extracted under `dest`, for the tests that apply an earlier
+    deployment; fails (never skips) without the commit, saying `what` it was."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", "--format=tar", commit, *paths],
+        capture_output=True,
+    )
+    assert archive.returncode == 0, (
+        f"commit {commit} ({what}) is not in this repository: fetch it "
+        f"({archive.stderr.decode(errors='replace').strip()})"
+    )
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return dest
 
 
 def copy_configuration(dest: Path) -> Path:

@@ -16,12 +16,10 @@ and nothing else is."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +30,12 @@ from stepqueue.deploy.terraform import Terraform, TerraformError
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
 from stepqueue.paths import REPO
+from tests.system.terraform.support import archive_of
 
 # The last commit whose modules/worker and modules/reclaimer held their Lambda resources
 # themselves; its workflows' semaphores polled (the only design then).
 BEFORE = "e31931d"
+WHAT = "the deployment before the shared Lambda module and the waiting room"
 # What each worker held and now leaves to module.function.
 MOVED = (
     "aws_lambda_function.this",
@@ -57,29 +57,18 @@ GATEKEEPER = "module.gatekeeper[0]."
 SPECS = ("burst", "media")
 
 
-def _archive(dest: Path, *paths: str) -> Path:
-    """`paths` of commit BEFORE under `dest`; fails (never skips) without the commit."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", BEFORE, *paths],
-        capture_output=True,
-    )
-    assert archive.returncode == 0, (
-        f"commit {BEFORE} (the deployment before the shared Lambda module and the waiting "
-        f"room) is not in this repository, so the migration cannot be proven: fetch it "
-        f"({archive.stderr.decode(errors='replace').strip()})"
-    )
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
-
-
 @pytest.fixture(scope="module")
 def before_generated_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """SPECS as the deployment made at BEFORE had them: the specs of BEFORE rendered by the
     generator of BEFORE, run as it was run then (`python -m generator generate SPEC... --out
     DIR --lambda-src DIR`, its handler check reading the lambda_src of BEFORE), from an
     archive of that commit in a subprocess, so the current generator is not imported."""
-    source = _archive(tmp_path_factory.mktemp("before-src"), "generator", "workflows", "lambda_src")
+    source = archive_of(
+        BEFORE,
+        tmp_path_factory.mktemp("before-src"),
+        *("generator", "workflows", "lambda_src"),
+        what=WHAT,
+    )
     out = tmp_path_factory.mktemp("generated-before") / "out"
     # `python -m` puts the working directory first on sys.path: BEFORE's generator package.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONSAFEPATH")}
@@ -137,7 +126,8 @@ def test_a_deployment_made_before_the_lambda_module_and_the_waiting_room_migrate
     before = local_deployment(
         emulator.endpoint,
         work_dir,
-        root=_archive(tmp_path / "before", "terraform", "modules") / "terraform",
+        root=archive_of(BEFORE, tmp_path / "before", "terraform", "modules", what=WHAT)
+        / "terraform",
         generated_dir=before_generated_dir,
         lambda_zip=lambda_zip,
         name_prefix=prefix,

@@ -13,11 +13,8 @@ nothing."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-import subprocess
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -26,42 +23,14 @@ from stepqueue.deploy.terraform import Terraform
 from stepqueue.local.deployment import local_deployment
 from stepqueue.local.emulator import Emulator
 from stepqueue.paths import REPO
+from tests.system.terraform.support import WORKER_FIELD_DEFAULTS, archive_of
 
 # The last commit of main before the one settings object (the worker fields were there).
 BEFORE = "e86c3ba"
-# The worker fields of docs/contracts.md and their defaults.
-WORKER_DEFAULTS: dict[str, Any] = {
-    "architecture": "x86_64",
-    "artifact": None,
-    "environment": {},
-    "ephemeral_storage_mb": 512,
-    "layers": [],
-    "log_retention_days": None,
-    "managed_policy_arns": [],
-    "policy_statements": [],
-    "secrets": {},
-    "security_group_ids": [],
-    "subnet_ids": [],
-    "tags": {},
-}
+WHAT = "the deployment before the settings object"
 # Workflows with and without a semaphore: workers, the gatekeeper; and the root's starter and
 # watchdog, every caller of modules/lambda_function.
 SPECS = ("burst", "media")
-
-
-def _archive(dest: Path, *paths: str) -> Path:
-    """`paths` of commit BEFORE under `dest`; fails (never skips) without the commit."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", "--format=tar", BEFORE, *paths],
-        capture_output=True,
-    )
-    assert archive.returncode == 0, (
-        f"commit {BEFORE} (the deployment before the settings object) is not in this "
-        f"repository: fetch it ({archive.stderr.decode(errors='replace').strip()})"
-    )
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
 
 
 def _with_workers(generated: Path, dest: Path, edit: Any) -> Path:
@@ -100,10 +69,10 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
     generated = generate([REPO / "workflows" / f"{n}.yaml" for n in SPECS], tmp_path / "gen")
 
     def without_fields(worker: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in worker.items() if k not in WORKER_DEFAULTS}
+        return {k: v for k, v in worker.items() if k not in WORKER_FIELD_DEFAULTS}
 
     def with_defaults(worker: dict[str, Any]) -> dict[str, Any]:
-        return {**worker, **WORKER_DEFAULTS}
+        return {**worker, **WORKER_FIELD_DEFAULTS}
 
     old_inputs = _as_before_arrivals_queues(
         _with_workers(generated, tmp_path / "old", with_defaults)
@@ -113,7 +82,8 @@ def test_a_deployment_made_before_the_settings_object_plans_no_change(
     before = local_deployment(
         emulator.endpoint,
         work_dir,
-        root=_archive(tmp_path / "before", "terraform", "modules") / "terraform",
+        root=archive_of(BEFORE, tmp_path / "before", "terraform", "modules", what=WHAT)
+        / "terraform",
         generated_dir=old_inputs,
         lambda_zip=lambda_zip,
         name_prefix=prefix,

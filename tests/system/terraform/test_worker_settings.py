@@ -26,7 +26,12 @@ import pytest
 
 from stepqueue.deploy.terraform import Terraform, TerraformError
 from stepqueue.local.emulator import ACCOUNT_ID, Emulator
-from tests.system.terraform.support import copy_configuration, failed_checks, run_checkov
+from tests.system.terraform.support import (
+    WORKER_FIELD_DEFAULTS,
+    copy_configuration,
+    failed_checks,
+    run_checkov,
+)
 
 PREFIX = "ws-"
 WORKFLOW = "media"
@@ -71,21 +76,6 @@ BASE_WORKER: dict[str, Any] = {
     "visibility_timeout_seconds": 120,
 }
 
-# The generator's defaults (docs/contracts.md), always written.
-DEFAULTS: dict[str, Any] = {
-    "architecture": "x86_64",
-    "artifact": None,
-    "environment": {},
-    "ephemeral_storage_mb": 512,
-    "layers": [],
-    "log_retention_days": None,
-    "managed_policy_arns": [],
-    "policy_statements": [],
-    "secrets": {},
-    "security_group_ids": [],
-    "subnet_ids": [],
-    "tags": {},
-}
 
 RICH_FIELDS: dict[str, Any] = {
     "architecture": "arm64",
@@ -140,7 +130,11 @@ def _tfvars() -> dict[str, Any]:
                         **RICH_FIELDS,
                         "handler": "examples.media.rich",
                     },
-                    "plain": {**BASE_WORKER, **DEFAULTS, "handler": "examples.media.plain"},
+                    "plain": {
+                        **BASE_WORKER,
+                        **WORKER_FIELD_DEFAULTS,
+                        "handler": "examples.media.plain",
+                    },
                 },
             }
         },
